@@ -1,0 +1,29 @@
+package io.tern.log;
+
+import java.nio.ByteBuffer;
+
+import org.slf4j.LoggerFactory;
+
+/** A slot of the append ring: preallocated, filled by a writer, consumed by the appender thread. */
+final class AppendEvent {
+    RecordOp op;
+    int flags;
+    long epoch;
+    long offset;
+    int length;
+    ByteBuffer payload;
+    int payloadCrc;
+    AppendCallback callback;
+
+    void complete(long lsn, Throwable error) {
+        AppendCallback cb = callback;
+        payload = null;
+        callback = null;
+        try {
+            cb.onComplete(lsn, error);
+        } catch (RuntimeException e) {
+            // A caller's bug must not stop the appender thread that every other writer depends on.
+            LoggerFactory.getLogger(AppendEvent.class).error("append callback threw for lsn {}", lsn, e);
+        }
+    }
+}

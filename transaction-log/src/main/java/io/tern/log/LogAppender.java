@@ -1,0 +1,97 @@
+package io.tern.log;
+
+import com.lmax.disruptor.EventHandler;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The log's single appender: encodes each event into the segment store, and at the end of every
+ * batch syncs once and only then completes the batch's appends (group commit). A failed append
+ * or sync fails the log for good: the batch and every later append complete with
+ * {@link LogFailedException}; the sync is never retried.
+ *
+ * <p>Thread contract: {@link #onEvent} runs on the Disruptor's processor thread only, which
+ * owns the {@link SegmentStore}'s appending side. {@link #failure()} may be read from any thread.
+ */
+final class LogAppender implements EventHandler<AppendEvent> {
+    private static final Logger log = LoggerFactory.getLogger(LogAppender.class);
+
+    private final SegmentStore store;
+    private final SyncObserver observer;
+    private final String name;
+    private final AppendEvent[] pending;
+    private final long[] pendingLsn;
+    private int count;
+    private volatile LogFailedException failure;
+
+    LogAppender(SegmentStore store, SyncObserver observer, String name, int ringSize) {
+        this.store = store;
+        this.observer = observer;
+        this.name = name;
+        this.pending = new AppendEvent[ringSize];
+        this.pendingLsn = new long[ringSize];
+    }
+
+    LogFailedException failure() {
+        return failure;
+    }
+
+    @Override
+    public void onEvent(AppendEvent e, long sequence, boolean endOfBatch) {
+        if (failure != null) {
+            e.complete(-1, failure);
+        } else {
+            try {
+                long lsn = store.append(e.op, e.flags, e.epoch, e.offset, e.length, e.payload, e.payloadCrc);
+                if (count == pending.length) {
+                    syncAndComplete(); // a batch longer than the ring: cannot happen, but never overflow
+                }
+                pending[count] = e;
+                pendingLsn[count] = lsn;
+                count++;
+            } catch (Throwable t) {
+                fail(new LogFailedException(name + ": append after lsn " + store.lastLsn() + " failed; the log "
+                        + "takes no more writes until it is reopened and recovered", t));
+                e.complete(-1, failure);
+            }
+        }
+        if (endOfBatch) {
+            syncAndComplete();
+        }
+    }
+
+    private void syncAndComplete() {
+        if (count == 0 || failure != null) {
+            return;
+        }
+        long last = pendingLsn[count - 1];
+        try {
+            observer.beforeSync(last);
+            store.syncDurable();
+        } catch (Throwable t) {
+            fail(new LogFailedException(name + ": sync of lsn up to " + last + " failed; nothing after lsn "
+                    + store.durableLsn() + " is known durable and the log takes no more writes", t));
+            return;
+        }
+        observer.afterSync(last);
+        for (int i = 0; i < count; i++) {
+            AppendEvent e = pending[i];
+            pending[i] = null;
+            e.complete(pendingLsn[i], null);
+        }
+        count = 0;
+    }
+
+    private void fail(LogFailedException error) {
+        if (failure == null) {
+            failure = error;
+            log.error("{}", error.getMessage(), error.getCause());
+        }
+        for (int i = 0; i < count; i++) {
+            AppendEvent e = pending[i];
+            pending[i] = null;
+            e.complete(-1, failure);
+        }
+        count = 0;
+    }
+}

@@ -1,0 +1,145 @@
+package io.tern.log;
+
+import java.nio.file.Path;
+import java.time.Clock;
+import java.util.Objects;
+
+import net.openhft.chronicle.queue.RollCycle;
+import net.openhft.chronicle.queue.RollCycles;
+
+/**
+ * Settings of one {@link TransactionLog}, validated once by {@link #conclude()}. Not thread-safe;
+ * a concluded config must not be changed.
+ */
+public final class LogConfig {
+    private Path directory;
+    private String name;
+    private RollCycle rollCycle = RollCycles.FAST_HOURLY;
+    private Clock clock = Clock.systemUTC();
+    private int ringSize = 1024;
+    private long blockSize = 64L << 20;
+    private long recoverFromLsn = 0;
+    private long firstLsn = 1;
+    private SyncObserver syncObserver = SyncObserver.NONE;
+    private boolean concluded;
+
+    /** Folder holding the segments and the cut list; created if missing. */
+    public LogConfig directory(Path directory) {
+        this.directory = directory;
+        return this;
+    }
+
+    /** Name used in thread names and messages; defaults to the folder's name. */
+    public LogConfig name(String name) {
+        this.name = name;
+        return this;
+    }
+
+    /** How long a segment spans. Chronicle rolls by the clock only. */
+    public LogConfig rollCycle(RollCycle rollCycle) {
+        this.rollCycle = rollCycle;
+        return this;
+    }
+
+    /** The clock that decides segment rolls (a test seam: tests roll segments by moving it). */
+    public LogConfig clock(Clock clock) {
+        this.clock = clock;
+        return this;
+    }
+
+    /** Slots in the append ring, a power of two: how many appends may be queued for the appender. */
+    public LogConfig ringSize(int ringSize) {
+        this.ringSize = ringSize;
+        return this;
+    }
+
+    /** Chronicle's mapping chunk size. */
+    public LogConfig blockSize(long blockSize) {
+        this.blockSize = blockSize;
+        return this;
+    }
+
+    /**
+     * Recovery verifies every record from this LSN on (the caller's checkpoint: records below it
+     * are already applied and durable elsewhere). 0 = from the first record in the log.
+     */
+    public LogConfig recoverFromLsn(long lsn) {
+        this.recoverFromLsn = lsn;
+        return this;
+    }
+
+    /** LSN of the first record of a log that is empty when opened. */
+    public LogConfig firstLsn(long lsn) {
+        this.firstLsn = lsn;
+        return this;
+    }
+
+    public LogConfig syncObserver(SyncObserver syncObserver) {
+        this.syncObserver = syncObserver;
+        return this;
+    }
+
+    /** Validates and freezes the settings. */
+    public LogConfig conclude() {
+        if (concluded) {
+            return this;
+        }
+        Objects.requireNonNull(directory, "log directory is not set");
+        Objects.requireNonNull(rollCycle, "rollCycle");
+        Objects.requireNonNull(clock, "clock");
+        Objects.requireNonNull(syncObserver, "syncObserver");
+        if (ringSize < 2 || Integer.bitCount(ringSize) != 1) {
+            throw new IllegalArgumentException("ringSize must be a power of two >= 2, was " + ringSize);
+        }
+        if (blockSize < (1 << 16)) {
+            throw new IllegalArgumentException("blockSize must be at least 64 KiB, was " + blockSize);
+        }
+        if (recoverFromLsn < 0) {
+            throw new IllegalArgumentException("recoverFromLsn must be >= 0, was " + recoverFromLsn);
+        }
+        if (firstLsn < 1) {
+            throw new IllegalArgumentException("firstLsn must be >= 1, was " + firstLsn);
+        }
+        if (name == null) {
+            name = directory.getFileName().toString();
+        }
+        concluded = true;
+        return this;
+    }
+
+    public Path directory() {
+        return directory;
+    }
+
+    public String name() {
+        return name;
+    }
+
+    public RollCycle rollCycle() {
+        return rollCycle;
+    }
+
+    public Clock clock() {
+        return clock;
+    }
+
+    public int ringSize() {
+        return ringSize;
+    }
+
+    public long blockSize() {
+        return blockSize;
+    }
+
+    public long recoverFromLsn() {
+        return recoverFromLsn;
+    }
+
+    public long firstLsn() {
+        return firstLsn;
+    }
+
+    public SyncObserver syncObserver() {
+        return syncObserver;
+    }
+}

@@ -1,0 +1,67 @@
+package io.tern.log;
+
+import java.nio.ByteBuffer;
+
+/**
+ * A decoded, verified record: a reusable flyweight that {@link LogReader} fills. The payload is a
+ * read-only view valid until the next call that refills this object.
+ */
+public final class LogRecord {
+    private RecordOp op;
+    private int flags;
+    private long epoch;
+    private long lsn;
+    private long offset;
+    private int length;
+    private ByteBuffer payload;
+
+    void set(RecordOp op, int flags, long epoch, long lsn, long offset, int length, ByteBuffer payload) {
+        this.op = op;
+        this.flags = flags;
+        this.epoch = epoch;
+        this.lsn = lsn;
+        this.offset = offset;
+        this.length = length;
+        this.payload = payload.asReadOnlyBuffer();
+    }
+
+    public RecordOp op() {
+        return op;
+    }
+
+    public int flags() {
+        return flags;
+    }
+
+    public boolean fua() {
+        return (flags & RecordCodec.FLAG_FUA) != 0;
+    }
+
+    public long epoch() {
+        return epoch;
+    }
+
+    public long lsn() {
+        return lsn;
+    }
+
+    /** Device offset of the extent this record covers. */
+    public long offset() {
+        return offset;
+    }
+
+    /** Bytes of device this record covers. */
+    public int length() {
+        return length;
+    }
+
+    /** The payload, positioned at its first byte. */
+    public ByteBuffer payload() {
+        return payload.duplicate();
+    }
+
+    @Override
+    public String toString() {
+        return op + "{lsn=" + lsn + ", epoch=" + epoch + ", offset=" + offset + ", length=" + length + ", flags=" + flags + "}";
+    }
+}

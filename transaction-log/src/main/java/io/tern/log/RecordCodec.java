@@ -1,0 +1,193 @@
+package io.tern.log;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.zip.CRC32C;
+
+/**
+ * Encodes and decodes log records. The layout is fixed and little-endian:
+ *
+ * <pre>
+ *  offset size field
+ *  +------+----+--------------------------------------------------------------+
+ *  |   0  |  4 | magic 0x524E5254 ("TRNR" on disk)                            |
+ *  |   4  |  1 | format version (1)                                           |
+ *  |   5  |  1 | op: 1 WRITE, 2 ZERO, 3 EPOCH                                 |
+ *  |   6  |  2 | flags: bit 0 FUA; other bits must be 0                       |
+ *  |   8  |  8 | epoch (&gt;= 0)                                                 |
+ *  |  16  |  8 | lsn (&gt;= 1)                                                    |
+ *  |  24  |  8 | device offset (&gt;= 0; offset + length does not overflow)       |
+ *  |  32  |  4 | length: bytes of device covered (WRITE, ZERO), 0 for EPOCH   |
+ *  |  36  |  4 | payload length: = length for WRITE, 0 for ZERO, 32 for EPOCH |
+ *  |  40  |  4 | crc32c of the payload                                        |
+ *  |  44  |  4 | crc32c of bytes [0, 44) of this header                       |
+ *  +------+----+--------------------------------------------------------------+
+ *  |  48  |  n | payload                                                      |
+ *  +------+----+--------------------------------------------------------------+
+ * </pre>
+ *
+ * <p>Two checksums: the payload's is computed by the writer's own thread (so the appender thread
+ * does not checksum megabytes), the header's covers every field including the payload checksum,
+ * so any flipped bit anywhere in a record is caught. Every field is bounded when decoded; a
+ * record that fails any check is never returned.
+ *
+ * <p>Stateless and thread-safe; the {@link CRC32C} instances are per call (they are cheap and
+ * intrinsified).
+ */
+public final class RecordCodec {
+    public static final int MAGIC = 0x524E5254;
+    public static final byte VERSION = 1;
+    public static final int HEADER_LENGTH = 48;
+    /** Largest payload a record may carry: 32 MiB, the NBD maximum request size. */
+    public static final int MAX_PAYLOAD = 32 << 20;
+    /** Largest extent a ZERO record may cover. */
+    public static final int MAX_ZERO_LENGTH = Integer.MAX_VALUE;
+    public static final int EPOCH_DIGEST_LENGTH = 32;
+    public static final short FLAG_FUA = 1;
+    private static final short KNOWN_FLAGS = FLAG_FUA;
+
+    static final int OFF_MAGIC = 0;
+    static final int OFF_VERSION = 4;
+    static final int OFF_OP = 5;
+    static final int OFF_FLAGS = 6;
+    static final int OFF_EPOCH = 8;
+    static final int OFF_LSN = 16;
+    static final int OFF_DEVICE_OFFSET = 24;
+    static final int OFF_LENGTH = 32;
+    static final int OFF_PAYLOAD_LENGTH = 36;
+    static final int OFF_PAYLOAD_CRC = 40;
+    static final int OFF_HEADER_CRC = 44;
+
+    private RecordCodec() {
+    }
+
+    /** The crc32c of a payload's remaining bytes; does not move its position. */
+    public static int payloadCrc(ByteBuffer payload) {
+        CRC32C crc = new CRC32C();
+        crc.update(payload.duplicate());
+        return (int) crc.getValue();
+    }
+
+    /**
+     * Checks the fields of a record before it is encoded.
+     *
+     * @throws IllegalArgumentException naming the field that is out of bounds
+     */
+    public static void validate(RecordOp op, int flags, long epoch, long lsn, long offset, int length, int payloadLength) {
+        if (op == null) {
+            throw new IllegalArgumentException("record op is null");
+        }
+        String problem = check(op, flags, epoch, lsn, offset, length, payloadLength);
+        if (problem != null) {
+            throw new IllegalArgumentException(problem);
+        }
+    }
+
+    /**
+     * Writes a header at {@code header}'s position (which must have {@link #HEADER_LENGTH} bytes
+     * remaining) and advances it. The fields must have passed {@link #validate}.
+     */
+    public static void encodeHeader(ByteBuffer header, RecordOp op, int flags, long epoch, long lsn, long offset,
+                                    int length, int payloadLength, int payloadCrc) {
+        ByteBuffer h = header.slice().order(ByteOrder.LITTLE_ENDIAN);
+        h.putInt(OFF_MAGIC, MAGIC)
+                .put(OFF_VERSION, VERSION)
+                .put(OFF_OP, op.code())
+                .putShort(OFF_FLAGS, (short) flags)
+                .putLong(OFF_EPOCH, epoch)
+                .putLong(OFF_LSN, lsn)
+                .putLong(OFF_DEVICE_OFFSET, offset)
+                .putInt(OFF_LENGTH, length)
+                .putInt(OFF_PAYLOAD_LENGTH, payloadLength)
+                .putInt(OFF_PAYLOAD_CRC, payloadCrc);
+        h.putInt(OFF_HEADER_CRC, headerCrc(h));
+        header.position(header.position() + HEADER_LENGTH);
+    }
+
+    /**
+     * Decodes and verifies the record in {@code buf} from its position to its limit (exactly one
+     * record: trailing bytes are an error). On success fills {@code into} (its payload is a slice
+     * of {@code buf}, valid as long as {@code buf}'s content is) and returns {@code null}; on
+     * failure returns why, and {@code into} is left in an unspecified state.
+     */
+    public static String decode(ByteBuffer buf, LogRecord into) {
+        ByteBuffer b = buf.slice().order(ByteOrder.LITTLE_ENDIAN);
+        if (b.remaining() < HEADER_LENGTH) {
+            return "record of " + b.remaining() + " bytes is shorter than its header (" + HEADER_LENGTH + ")";
+        }
+        if (b.getInt(OFF_MAGIC) != MAGIC) {
+            return String.format("bad magic 0x%08x", b.getInt(OFF_MAGIC));
+        }
+        int storedHeaderCrc = b.getInt(OFF_HEADER_CRC);
+        if (headerCrc(b) != storedHeaderCrc) {
+            return "header checksum mismatch";
+        }
+        if (b.get(OFF_VERSION) != VERSION) {
+            return "unsupported record format version " + b.get(OFF_VERSION);
+        }
+        RecordOp op = RecordOp.fromCode(b.get(OFF_OP));
+        if (op == null) {
+            return "unknown record op " + b.get(OFF_OP);
+        }
+        int flags = b.getShort(OFF_FLAGS) & 0xFFFF;
+        long epoch = b.getLong(OFF_EPOCH);
+        long lsn = b.getLong(OFF_LSN);
+        long offset = b.getLong(OFF_DEVICE_OFFSET);
+        int length = b.getInt(OFF_LENGTH);
+        int payloadLength = b.getInt(OFF_PAYLOAD_LENGTH);
+        String problem = check(op, flags, epoch, lsn, offset, length, payloadLength);
+        if (problem != null) {
+            return problem;
+        }
+        if (b.remaining() != HEADER_LENGTH + payloadLength) {
+            return "record holds " + (b.remaining() - HEADER_LENGTH) + " payload bytes, header says " + payloadLength;
+        }
+        ByteBuffer payload = b.slice(HEADER_LENGTH, payloadLength);
+        if (payloadCrc(payload) != b.getInt(OFF_PAYLOAD_CRC)) {
+            return "payload checksum mismatch";
+        }
+        into.set(op, flags, epoch, lsn, offset, length, payload);
+        return null;
+    }
+
+    private static int headerCrc(ByteBuffer header) {
+        CRC32C crc = new CRC32C();
+        crc.update(header.slice(0, OFF_HEADER_CRC));
+        return (int) crc.getValue();
+    }
+
+    private static String check(RecordOp op, int flags, long epoch, long lsn, long offset, int length, int payloadLength) {
+        if ((flags & ~KNOWN_FLAGS) != 0) {
+            return "unknown record flags 0x" + Integer.toHexString(flags);
+        }
+        if (epoch < 0) {
+            return "negative epoch " + epoch;
+        }
+        if (lsn < 1) {
+            return "lsn " + lsn + " is below 1";
+        }
+        if (offset < 0 || length < 0 || offset + length < 0) {
+            return "device extent offset=" + offset + " length=" + length + " is out of range";
+        }
+        switch (op) {
+            case WRITE:
+                if (payloadLength != length || length > MAX_PAYLOAD) {
+                    return "WRITE of " + length + " bytes with payload " + payloadLength + " (max " + MAX_PAYLOAD + ")";
+                }
+                break;
+            case ZERO:
+                if (payloadLength != 0) {
+                    return "ZERO carries a payload of " + payloadLength + " bytes";
+                }
+                break;
+            case EPOCH:
+                if (length != 0 || offset != 0 || payloadLength != EPOCH_DIGEST_LENGTH) {
+                    return "EPOCH with length " + length + ", offset " + offset + ", payload " + payloadLength;
+                }
+                break;
+            default:
+                return "unhandled op " + op;
+        }
+        return null;
+    }
+}

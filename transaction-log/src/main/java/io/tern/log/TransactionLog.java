@@ -1,0 +1,183 @@
+package io.tern.log;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.ReadWriteLock;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
+
+import com.lmax.disruptor.BlockingWaitStrategy;
+import com.lmax.disruptor.RingBuffer;
+import com.lmax.disruptor.TimeoutException;
+import com.lmax.disruptor.dsl.Disruptor;
+import com.lmax.disruptor.dsl.ProducerType;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The durable transaction log of one resource.
+ *
+ * <p>Opening recovers the log ({@link #recovery()}). Any number of threads may then append: each
+ * append is validated on the caller's thread (a bad request fails at once and changes nothing),
+ * its payload checksummed there, and published into a multi-producer ring. One appender thread
+ * writes the records and syncs once per batch; an append's callback or future completes only
+ * after the sync covering it has returned. A failed append or sync fails the log for good
+ * ({@link LogFailedException}).
+ *
+ * <p>The payload buffer of an append belongs to the log until the append completes: the caller
+ * must not change it before then.
+ */
+public final class TransactionLog implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(TransactionLog.class);
+    private static final ByteBuffer EMPTY = ByteBuffer.allocate(0);
+
+    private final LogConfig config;
+    private final SegmentStore store;
+    private final LogAppender appender;
+    private final Disruptor<AppendEvent> disruptor;
+    private final RingBuffer<AppendEvent> ring;
+    private final ReadWriteLock closeLock = new ReentrantReadWriteLock();
+    private boolean closed;
+
+    private TransactionLog(LogConfig config, SegmentStore store) {
+        this.config = config;
+        this.store = store;
+        this.appender = new LogAppender(store, config.syncObserver(), config.name(), config.ringSize());
+        this.disruptor = new Disruptor<>(AppendEvent::new, config.ringSize(), r -> {
+            Thread t = new Thread(r, "tern-log-" + config.name());
+            t.setDaemon(true);
+            return t;
+        }, ProducerType.MULTI, new BlockingWaitStrategy());
+        disruptor.handleEventsWith(appender);
+        this.ring = disruptor.start();
+    }
+
+    /** Opens (creating if needed) and recovers the log in {@code config.directory()}. */
+    public static TransactionLog open(LogConfig config) throws IOException {
+        config.conclude();
+        SegmentStore store = new SegmentStore(config);
+        log.info("{}: {}", config.name(), store.recovery());
+        return new TransactionLog(config, store);
+    }
+
+    public RecoveryReport recovery() {
+        return store.recovery();
+    }
+
+    /**
+     * Appends a record; {@code callback} is told once it is durable (with its LSN) or failed.
+     *
+     * @param length  device bytes covered: the payload's length for WRITE, the extent for ZERO, 0 for EPOCH
+     * @throws IllegalArgumentException if a field is out of bounds (nothing is appended)
+     * @throws LogFailedException       if the log has failed
+     * @throws LogClosedException       if the log is closed
+     */
+    public void append(RecordOp op, int flags, long epoch, long offset, int length, ByteBuffer payload,
+                       AppendCallback callback) {
+        RecordCodec.validate(op, flags, epoch, 1, offset, length, payload.remaining());
+        int crc = RecordCodec.payloadCrc(payload);
+        closeLock.readLock().lock();
+        try {
+            if (closed) {
+                throw new LogClosedException(config.name() + ": log is closed");
+            }
+            LogFailedException failure = appender.failure();
+            if (failure != null) {
+                throw failure;
+            }
+            long seq = ring.next();
+            AppendEvent e = ring.get(seq);
+            e.op = op;
+            e.flags = flags;
+            e.epoch = epoch;
+            e.offset = offset;
+            e.length = length;
+            e.payload = payload;
+            e.payloadCrc = crc;
+            e.callback = callback;
+            ring.publish(seq);
+        } finally {
+            closeLock.readLock().unlock();
+        }
+    }
+
+    /** {@link #append} returning a future of the LSN, completed once the record is durable. */
+    public CompletableFuture<Long> appendDurable(RecordOp op, int flags, long epoch, long offset, int length,
+                                                 ByteBuffer payload) {
+        CompletableFuture<Long> f = new CompletableFuture<>();
+        append(op, flags, epoch, offset, length, payload, (lsn, error) -> {
+            if (error == null) {
+                f.complete(lsn);
+            } else {
+                f.completeExceptionally(error);
+            }
+        });
+        return f;
+    }
+
+    /** Appends a WRITE of {@code data} at {@code offset}. */
+    public CompletableFuture<Long> appendWrite(long epoch, long offset, ByteBuffer data, int flags) {
+        return appendDurable(RecordOp.WRITE, flags, epoch, offset, data.remaining(), data);
+    }
+
+    /** Appends a ZERO of {@code length} bytes at {@code offset}. */
+    public CompletableFuture<Long> appendZero(long epoch, long offset, int length, int flags) {
+        return appendDurable(RecordOp.ZERO, flags, epoch, offset, length, EMPTY);
+    }
+
+    /** Appends the EPOCH record that starts a term; {@code digest} is the history before it. */
+    public CompletableFuture<Long> appendEpoch(long epoch, byte[] digest) {
+        return appendDurable(RecordOp.EPOCH, 0, epoch, 0, 0, ByteBuffer.wrap(digest.clone()));
+    }
+
+    /** A reader from {@code fromLsn}, which must lie in {@code [firstLsn, durableLsn + 1]}. */
+    public LogReader reader(long fromLsn) {
+        return store.newReader(fromLsn);
+    }
+
+    /** First LSN the log still holds ({@code durableLsn + 1} when it holds none). */
+    public long firstLsn() {
+        return store.firstLsn();
+    }
+
+    /** Last LSN that is durable. */
+    public long durableLsn() {
+        return store.durableLsn();
+    }
+
+    /** Deletes the segments whose records all lie below {@code safeLsn}; returns how many. */
+    public int deleteSegmentsBelow(long safeLsn) throws IOException {
+        return store.deleteSegmentsBelow(safeLsn);
+    }
+
+    /** The error that failed the log, or {@code null} while it is healthy. */
+    public LogFailedException failure() {
+        return appender.failure();
+    }
+
+    public LogConfig config() {
+        return config;
+    }
+
+    /** Completes every append already accepted, then closes the segments. Idempotent. */
+    @Override
+    public void close() {
+        closeLock.writeLock().lock();
+        try {
+            if (closed) {
+                return;
+            }
+            closed = true;
+        } finally {
+            closeLock.writeLock().unlock();
+        }
+        try {
+            disruptor.shutdown(30, TimeUnit.SECONDS);
+        } catch (TimeoutException e) {
+            log.error("{}: appends still pending after 30 s at close; halting the appender", config.name());
+            disruptor.halt();
+        }
+        store.close();
+    }
+}

@@ -1,0 +1,30 @@
+package io.tern.testing;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/** Starts a class's {@code main} in a separate JVM with the test classpath and the project's JVM flags. */
+public final class ChildJvm {
+    private ChildJvm() {
+    }
+
+    public static Process start(Class<?> main, Path stderr, String... args) throws IOException {
+        List<String> cmd = new ArrayList<>();
+        cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        String flags = System.getProperty("tern.jvm.flags", "");
+        if (!flags.isBlank()) {
+            cmd.addAll(Arrays.asList(flags.trim().split("\\s+")));
+        }
+        cmd.add("-Xmx256m");
+        cmd.add("-cp");
+        cmd.add(System.getProperty("surefire.test.class.path", System.getProperty("java.class.path")));
+        cmd.add(main.getName());
+        cmd.addAll(Arrays.asList(args));
+        return new ProcessBuilder(cmd)
+                .redirectError(ProcessBuilder.Redirect.appendTo(stderr.toFile()))
+                .start();
+    }
+}
