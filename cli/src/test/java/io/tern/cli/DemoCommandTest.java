@@ -1,0 +1,39 @@
+package io.tern.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class DemoCommandTest {
+    @TempDir
+    Path dir;
+
+    @Test
+    void demoWritesRecoversAndVerifies() throws Exception {
+        PrintStream old = System.out;
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        int code;
+        try {
+            System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
+            code = Main.run("demo", "--seconds", "1", "--writers", "4", "--dir", dir.toString());
+        } finally {
+            System.setOut(old);
+        }
+        String text = out.toString(StandardCharsets.UTF_8);
+        assertThat(code).as(text).isZero();
+        assertThat(text).contains("demo OK").contains("checksums good, LSNs dense");
+        assertThat(Files.list(dir.resolve("log")).anyMatch(p -> p.toString().endsWith(".cq4"))).isTrue();
+    }
+
+    @Test
+    void unknownCommandsFailWithUsage() {
+        assertThat(Main.run("no-such-command")).isNotZero();
+    }
+}
