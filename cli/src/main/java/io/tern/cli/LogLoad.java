@@ -10,9 +10,11 @@ import java.util.concurrent.atomic.AtomicReference;
 import io.tern.log.TransactionLog;
 
 /**
- * Drives a log with concurrent writers, each appending a 4 KiB-style WRITE and waiting for its
- * ack before the next (as an NBD client at queue depth 1 per connection would), and measures
- * throughput and ack latency. Used by {@code tern demo} and by the log benchmark.
+ * Drives a log with a fixed number of appends in flight and measures throughput and ack latency.
+ * Two shapes: {@link #run} gives each writer its own thread, which appends and waits for its ack
+ * before the next (a file system's writers); {@link #runInFlight} keeps the same number of
+ * appends outstanding from two submitting threads, completions arriving by callback (an NBD
+ * server's event loops at that queue depth). Used by {@code tern demo} and the log benchmark.
  */
 public final class LogLoad {
     /** What a run measured. Latencies in microseconds. */
@@ -87,6 +89,72 @@ public final class LogLoad {
         Arrays.sort(all);
         return new Result(writers, recordSize, total, seconds, percentile(all, 0.50), percentile(all, 0.99),
                 total == 0 ? 0 : all[total - 1] / 1e3);
+    }
+
+    /**
+     * Keeps {@code inFlight} appends outstanding from two submitter threads for {@code millis}.
+     *
+     * @throws IllegalStateException if any append failed
+     */
+    public static Result runInFlight(TransactionLog log, int inFlight, int recordSize, long millis, long seed)
+            throws InterruptedException {
+        byte[] data = new byte[recordSize];
+        new Random(seed).nextBytes(data);
+        ByteBuffer payload = ByteBuffer.allocateDirect(recordSize).put(data).flip().asReadOnlyBuffer();
+        java.util.concurrent.Semaphore permits = new java.util.concurrent.Semaphore(inFlight);
+        AtomicReference<Throwable> failure = new AtomicReference<>();
+        java.util.concurrent.atomic.AtomicLong nextOffset = new java.util.concurrent.atomic.AtomicLong();
+        // Completions run on the log's single appender thread: only it touches these.
+        long[][] lat = {new long[1 << 16]};
+        int[] n = {0};
+        long deadline = System.nanoTime() + millis * 1_000_000L;
+        long start = System.nanoTime();
+        List<Thread> submitters = new ArrayList<>();
+        for (int s = 0; s < Math.min(2, inFlight); s++) {
+            Thread t = new Thread(() -> {
+                try {
+                    while (System.nanoTime() < deadline && failure.get() == null) {
+                        permits.acquire();
+                        long t0 = System.nanoTime();
+                        long offset = nextOffset.getAndAdd(recordSize);
+                        log.append(io.tern.log.RecordOp.WRITE, 0, 1, offset, recordSize, payload.duplicate(),
+                                (lsn, error) -> {
+                                    if (error != null) {
+                                        failure.compareAndSet(null, error);
+                                    } else {
+                                        if (n[0] == lat[0].length) {
+                                            lat[0] = Arrays.copyOf(lat[0], n[0] * 2);
+                                        }
+                                        lat[0][n[0]++] = System.nanoTime() - t0;
+                                    }
+                                    permits.release();
+                                });
+                    }
+                } catch (Throwable e) {
+                    failure.compareAndSet(null, e);
+                }
+            }, "load-submit-" + s);
+            submitters.add(t);
+            t.start();
+        }
+        for (Thread t : submitters) {
+            t.join();
+        }
+        // Let the outstanding appends finish so that every measured append was acked.
+        if (!permits.tryAcquire(inFlight, 30, java.util.concurrent.TimeUnit.SECONDS)) {
+            throw new IllegalStateException("appends still outstanding 30 s after the load stopped");
+        }
+        double seconds = (System.nanoTime() - start) / 1e9;
+        if (failure.get() != null) {
+            throw new IllegalStateException("an append failed during the load", failure.get());
+        }
+        long[] all;
+        synchronized (lat) { // the appender's writes happen-before via the semaphore's release/acquire
+            all = Arrays.copyOf(lat[0], n[0]);
+        }
+        Arrays.sort(all);
+        return new Result(inFlight, recordSize, all.length, seconds, percentile(all, 0.50), percentile(all, 0.99),
+                all.length == 0 ? 0 : all[all.length - 1] / 1e3);
     }
 
     /** The q-quantile of sorted nanosecond samples, in microseconds. */

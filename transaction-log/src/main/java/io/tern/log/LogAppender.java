@@ -23,6 +23,7 @@ final class LogAppender implements EventHandler<AppendEvent> {
     private final long[] pendingLsn;
     private int count;
     private volatile LogFailedException failure;
+    private volatile long processed = -1;
 
     LogAppender(SegmentStore store, SyncObserver observer, String name, int ringSize) {
         this.store = store;
@@ -34,6 +35,11 @@ final class LogAppender implements EventHandler<AppendEvent> {
 
     LogFailedException failure() {
         return failure;
+    }
+
+    /** The ring sequence of the last event fully handled (completed or failed). */
+    long processed() {
+        return processed;
     }
 
     @Override
@@ -57,6 +63,7 @@ final class LogAppender implements EventHandler<AppendEvent> {
         }
         if (endOfBatch) {
             syncAndComplete();
+            processed = sequence;
         }
     }
 

@@ -18,6 +18,7 @@ public final class LogConfig {
     private Clock clock = Clock.systemUTC();
     private int ringSize = 1024;
     private long blockSize = 64L << 20;
+    private long preallocate = 64L << 20;
     private long recoverFromLsn = 0;
     private long firstLsn = 1;
     private SyncObserver syncObserver = SyncObserver.NONE;
@@ -60,6 +61,15 @@ public final class LogConfig {
     }
 
     /**
+     * Bytes of segment space kept written with zeros and synced ahead of the append position, so
+     * that syncs do not pay for block allocation; 0 turns it off.
+     */
+    public LogConfig preallocate(long bytes) {
+        this.preallocate = bytes;
+        return this;
+    }
+
+    /**
      * Recovery verifies every record from this LSN on (the caller's checkpoint: records below it
      * are already applied and durable elsewhere). 0 = from the first record in the log.
      */
@@ -93,6 +103,9 @@ public final class LogConfig {
         }
         if (blockSize < (1 << 16)) {
             throw new IllegalArgumentException("blockSize must be at least 64 KiB, was " + blockSize);
+        }
+        if (preallocate < 0) {
+            throw new IllegalArgumentException("preallocate must be >= 0, was " + preallocate);
         }
         if (recoverFromLsn < 0) {
             throw new IllegalArgumentException("recoverFromLsn must be >= 0, was " + recoverFromLsn);
@@ -129,6 +142,10 @@ public final class LogConfig {
 
     public long blockSize() {
         return blockSize;
+    }
+
+    public long preallocate() {
+        return preallocate;
     }
 
     public long recoverFromLsn() {

@@ -57,6 +57,8 @@ final class SegmentStore implements AutoCloseable {
     private FileChannel previousFile;
     private BytesStore<?, ?> syncedStore;
     private boolean cycleChangedSinceSync;
+    private final SegmentZeroer zeroer;
+    private long writePosition = -1;
 
     private volatile long firstLsn;
     private volatile long lastLsn;
@@ -84,6 +86,7 @@ final class SegmentStore implements AutoCloseable {
         this.lastLsn = recovery.lastLsn();
         this.durableLsn = lastLsn;
         DurableFiles.syncDirectory(dir);
+        this.zeroer = config.preallocate() > 0 ? new SegmentZeroer(config.preallocate(), config.name()) : null;
     }
 
     RecoveryReport recovery() {
@@ -277,6 +280,9 @@ final class SegmentStore implements AutoCloseable {
             appender = queue.createAppender();
             appender.singleThreadedCheckDisabled(true);
         }
+        if (zeroer != null && writePosition >= 0) {
+            zeroer.beforeWrite(writePosition + 8 + RecordCodec.HEADER_LENGTH + payload.remaining());
+        }
         try (DocumentContext dc = appender.writingDocument()) {
             try {
                 Bytes<?> bytes = dc.wire().bytes();
@@ -289,6 +295,7 @@ final class SegmentStore implements AutoCloseable {
         }
         long index = appender.lastIndexAppended();
         int cycle = rollCycle.toCycle(index);
+        writePosition = appender.wire().bytes().writePosition();
         if (cycle != appendCycle || pendingCut != null) {
             if (pendingCut != null) {
                 pendingCut.resumeIndex = index;
@@ -319,6 +326,9 @@ final class SegmentStore implements AutoCloseable {
             appendFile = FileChannel.open(file.toPath(), StandardOpenOption.READ);
             appendCycle = cycle;
             cycleChangedSinceSync = true;
+            if (zeroer != null) {
+                zeroer.switchTo(file.toPath(), writePosition);
+            }
         } catch (IOException e) {
             throw new UncheckedIOException("cannot open segment file for cycle " + cycle, e);
         }
@@ -434,6 +444,9 @@ final class SegmentStore implements AutoCloseable {
 
     @Override
     public void close() {
+        if (zeroer != null) {
+            zeroer.close();
+        }
         try {
             if (appendFile != null) {
                 appendFile.close();

@@ -4,12 +4,12 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReadWriteLock;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 
 import com.lmax.disruptor.BlockingWaitStrategy;
 import com.lmax.disruptor.RingBuffer;
-import com.lmax.disruptor.TimeoutException;
 import com.lmax.disruptor.dsl.Disruptor;
 import com.lmax.disruptor.dsl.ProducerType;
 import org.slf4j.Logger;
@@ -172,12 +172,17 @@ public final class TransactionLog implements AutoCloseable {
         } finally {
             closeLock.writeLock().unlock();
         }
-        try {
-            disruptor.shutdown(30, TimeUnit.SECONDS);
-        } catch (TimeoutException e) {
-            log.error("{}: appends still pending after 30 s at close; halting the appender", config.name());
-            disruptor.halt();
+        // Wait for the appender itself rather than Disruptor.shutdown(), whose backlog check
+        // ignores a processor thread that has not started yet.
+        long published = ring.getCursor();
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (appender.processed() < published && System.nanoTime() < deadline) {
+            LockSupport.parkNanos(100_000);
         }
+        if (appender.processed() < published) {
+            log.error("{}: appends still pending 30 s into close; halting the appender", config.name());
+        }
+        disruptor.halt();
         store.close();
     }
 }

@@ -105,6 +105,48 @@ class TransactionLogTest {
         }
     }
 
+    /**
+     * Large appends outrun the zeroing ahead of them: the zeroer must never write where the
+     * appender wrote, so every record reads back intact.
+     */
+    @Test
+    void largeAppendsNeverLoseBytesToTheZeroing() throws Exception {
+        java.util.Random random = new java.util.Random(io.tern.testing.Seeds.seed("largeAppends"));
+        int[] sizes = new int[300];
+        for (int i = 0; i < sizes.length; i++) {
+            sizes[i] = 512 * (1 + random.nextInt(4096)); // up to 2 MiB
+        }
+        try (TransactionLog log = TransactionLog.open(config().preallocate(8L << 20).blockSize(16L << 20))) {
+            ExecutorService pool = Executors.newFixedThreadPool(4);
+            List<java.util.concurrent.Future<?>> done = new ArrayList<>();
+            for (int t = 0; t < 4; t++) {
+                int first = t;
+                done.add(pool.submit(() -> {
+                    for (int i = first; i < sizes.length; i += 4) {
+                        long offset = i * (4L << 20);
+                        log.appendWrite(1, offset, payloadFor(offset, sizes[i]), 0).join();
+                    }
+                    return null;
+                }));
+            }
+            for (var f : done) {
+                f.get(60, TimeUnit.SECONDS);
+            }
+            pool.shutdown();
+        }
+        try (TransactionLog log = TransactionLog.open(config());
+             LogReader reader = log.reader(1)) {
+            assertThat(log.recovery().cut()).isFalse();
+            LogRecord rec = new LogRecord();
+            int n = 0;
+            while (reader.next(rec)) {
+                assertThat(payloadMatches(rec)).as("payload of lsn %d", rec.lsn()).isTrue();
+                n++;
+            }
+            assertThat(n).isEqualTo(sizes.length);
+        }
+    }
+
     @Test
     void badRequestsFailAtOnceAndChangeNothing() throws Exception {
         try (TransactionLog log = TransactionLog.open(config())) {
