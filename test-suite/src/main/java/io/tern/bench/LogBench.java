@@ -69,15 +69,18 @@ public final class LogBench {
             int batch = (int) Math.max(1, Math.round((double) tern.appends() / Math.max(1, syncCount)));
             runBaseline(baselineFile, batch, TimeUnit.SECONDS.toMillis(warmup));
             LogLoad.Result base = runBaseline(baselineFile, batch, TimeUnit.SECONDS.toMillis(seconds));
-            rows.add(String.format("| %d | %,.0f | %.1f | %.0f / %.0f | %d | %,.0f | %.1f | %.0f / %.0f | **%.2f×** |",
+            double chronicle = runChronicleAlone(dir.resolve("chronicle-" + writers), batch,
+                    TimeUnit.SECONDS.toMillis(seconds));
+            rows.add(String.format("| %d | %,.0f | %.1f | %.0f / %.0f | %d | %,.0f | %.1f | %.0f / %.0f | %,.0f | **%.2f×** |",
                     writers, tern.appendsPerSecond(), tern.mibPerSecond(), tern.p50Micros(), tern.p99Micros(), batch,
-                    base.appendsPerSecond(), base.mibPerSecond(), base.p50Micros(), base.p99Micros(),
+                    base.appendsPerSecond(), base.mibPerSecond(), base.p50Micros(), base.p99Micros(), chronicle,
                     tern.appendsPerSecond() / base.appendsPerSecond()));
             System.err.println(rows.get(rows.size() - 1));
         }
         System.out.println("| writers | Tern appends/s | Tern MiB/s | Tern ack p50 / p99 (µs) | mean batch | "
-                + "baseline appends/s | baseline MiB/s | baseline batch p50 / p99 (µs) | Tern / baseline |");
-        System.out.println("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+                + "baseline appends/s | baseline MiB/s | baseline batch p50 / p99 (µs) | Chronicle alone appends/s "
+                + "| Tern / baseline |");
+        System.out.println("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         rows.forEach(System.out::println);
         Files.deleteIfExists(baselineFile);
     }
@@ -141,6 +144,39 @@ public final class LogBench {
             return new LogLoad.Result(batch, RECORD, records, secs, LogLoad.percentile(sorted, 0.5),
                     LogLoad.percentile(sorted, 0.99), n == 0 ? 0 : sorted[n - 1] / 1e3);
         }
+    }
+
+    /**
+     * The ceiling Chronicle itself sets: one thread appends {@code batch} excerpts of the same
+     * size as Tern's records, then {@code sync()}s, with nothing else (no ring, no checksums, no
+     * callbacks, no zeroing ahead).
+     */
+    private static double runChronicleAlone(Path dir, int batch, long millis) throws IOException {
+        deleteTree(dir);
+        ByteBuffer record = ByteBuffer.allocateDirect(io.tern.log.RecordCodec.HEADER_LENGTH + RECORD);
+        long n = 0;
+        long start;
+        try (var queue = net.openhft.chronicle.queue.impl.single.SingleChronicleQueueBuilder.binary(dir)
+                .syncMode(net.openhft.chronicle.bytes.SyncMode.SYNC).blockSize(64L << 20).build();
+             var appender = queue.createAppender()) {
+            start = System.nanoTime();
+            long deadline = start + millis * 1_000_000L;
+            while (System.nanoTime() < deadline) {
+                for (int i = 0; i < batch; i++) {
+                    try (var dc = appender.writingDocument()) {
+                        record.clear();
+                        while (record.hasRemaining()) {
+                            dc.wire().bytes().writeSome(record);
+                        }
+                    }
+                }
+                appender.sync();
+                n += batch;
+            }
+        }
+        double rate = n / ((System.nanoTime() - start) / 1e9);
+        deleteTree(dir);
+        return rate;
     }
 
     private static void deleteTree(Path root) throws IOException {

@@ -15,13 +15,17 @@ final class AppendEvent {
     int payloadCrc;
     AppendCallback callback;
 
+    /** Tells the writer, once; a second call (after an unexpected error) does nothing. */
     void complete(long lsn, Throwable error) {
         AppendCallback cb = callback;
         payload = null;
         callback = null;
+        if (cb == null) {
+            return;
+        }
         try {
             cb.onComplete(lsn, error);
-        } catch (RuntimeException e) {
+        } catch (Throwable e) {
             // A caller's bug must not stop the appender thread that every other writer depends on.
             LoggerFactory.getLogger(AppendEvent.class).error("append callback threw for lsn {}", lsn, e);
         }

@@ -19,21 +19,29 @@ import java.util.zip.CRC32C;
  * bad one always carry higher LSNs (they continued the history the bad record was part of), so
  * they can never be taken for the resume record.
  *
+ * <p>A new cut that starts before existing ones replaces them: their dead zones and resume
+ * records all lie inside the new dead zone. The list is kept in queue order.
+ *
  * <p>File {@code cuts} in the log folder, replaced atomically ({@link DurableFiles}):
  * <pre>
- *  +---------+---------+-----------+-------------------------------------+---------+
- *  | magic 4 | version | count 4   | count x (fromIndex 8, resumeLsn 8)  | crc32c 4|
- *  | "TRNC"  | 4       |           |                                     | of all  |
- *  +---------+---------+-----------+-------------------------------------+---------+
+ *  +---------+---------+---------+--------------------------------------------------+---------+
+ *  | magic 4 | version | count 4 | count x (fromIndex 8, resumeLsn 8, resumeIndex 8) | crc32c 4|
+ *  | "TRNC"  | 4       |         | resumeIndex = Long.MAX_VALUE while unknown       | of all  |
+ *  +---------+---------+---------+--------------------------------------------------+---------+
  * </pre>
- * Little-endian. Thread-safety: mutated only by the thread that opens or trims the log, under
- * the log's lock; the in-memory {@link Cut} objects are read by readers concurrently.
+ * Little-endian. The resume index is learnt after the cut is written (when the resume record is
+ * appended or found) and saved with the next rewrite; retention saves it before it deletes
+ * segments, so that a cut whose whole dead zone was deleted is recognised as obsolete on open.
+ *
+ * <p>Thread-safety: mutated only while the log opens and under the retention lock; the
+ * in-memory {@link Cut} objects are read by readers concurrently.
  */
 final class CutList {
     static final String FILE_NAME = "cuts";
     private static final int MAGIC = 0x434E5254;
     private static final int VERSION = 1;
     private static final int MAX_CUTS = 1 << 16;
+    private static final int ENTRY = 24;
 
     /** One cut. {@code resumeIndex} is learnt when the resume record is found or appended. */
     static final class Cut {
@@ -81,17 +89,19 @@ final class CutList {
             throw new LogCorruptedException(where + " has unsupported version " + b.getInt(4), 0);
         }
         int count = b.getInt(8);
-        if (count < 0 || count > MAX_CUTS || b.remaining() != 12 + 16 * count + 4) {
+        if (count < 0 || count > MAX_CUTS || b.remaining() != 12 + ENTRY * count + 4) {
             throw new LogCorruptedException(where + " has a bad length for " + count + " entries", 0);
         }
         CRC32C crc = new CRC32C();
-        crc.update(b.slice(0, 12 + 16 * count));
-        if ((int) crc.getValue() != b.getInt(12 + 16 * count)) {
+        crc.update(b.slice(0, 12 + ENTRY * count));
+        if ((int) crc.getValue() != b.getInt(12 + ENTRY * count)) {
             throw new LogCorruptedException(where + " fails its checksum", 0);
         }
         List<Cut> list = new ArrayList<>(count);
         for (int i = 0; i < count; i++) {
-            list.add(new Cut(b.getLong(12 + 16 * i), b.getLong(20 + 16 * i)));
+            Cut c = new Cut(b.getLong(12 + ENTRY * i), b.getLong(20 + ENTRY * i));
+            c.resumeIndex = b.getLong(28 + ENTRY * i);
+            list.add(c);
         }
         return new CutList(file, Collections.unmodifiableList(list));
     }
@@ -113,11 +123,23 @@ final class CutList {
 
     /** Durably adds a cut; when this returns, a crash cannot bring the dead excerpts back. */
     Cut add(long fromIndex, long resumeLsn) throws IOException {
-        List<Cut> next = new ArrayList<>(cuts);
+        List<Cut> next = new ArrayList<>();
+        for (Cut c : cuts) {
+            if (c.fromIndex < fromIndex) {
+                next.add(c); // cuts at or after the new one lie inside its dead zone
+            }
+        }
         Cut cut = new Cut(fromIndex, resumeLsn);
         next.add(cut);
         write(next);
         return cut;
+    }
+
+    /** Durably saves the resume indices learnt since the list was last written. */
+    void saveResumeIndices() throws IOException {
+        if (!cuts.isEmpty()) {
+            write(new ArrayList<>(cuts));
+        }
     }
 
     /** Durably forgets the cuts whose dead zones end at or before {@code firstIndex}. */
@@ -134,10 +156,10 @@ final class CutList {
     }
 
     private void write(List<Cut> next) throws IOException {
-        ByteBuffer b = ByteBuffer.allocate(12 + 16 * next.size() + 4).order(ByteOrder.LITTLE_ENDIAN);
+        ByteBuffer b = ByteBuffer.allocate(12 + ENTRY * next.size() + 4).order(ByteOrder.LITTLE_ENDIAN);
         b.putInt(MAGIC).putInt(VERSION).putInt(next.size());
         for (Cut c : next) {
-            b.putLong(c.fromIndex).putLong(c.resumeLsn);
+            b.putLong(c.fromIndex).putLong(c.resumeLsn).putLong(c.resumeIndex);
         }
         CRC32C crc = new CRC32C();
         crc.update(b.slice(0, b.position()));

@@ -80,7 +80,11 @@ final class LogAppender implements EventHandler<AppendEvent> {
                     + store.durableLsn() + " is known durable and the log takes no more writes", t));
             return;
         }
-        observer.afterSync(last);
+        try {
+            observer.afterSync(last);
+        } catch (Throwable t) {
+            log.error("{}: sync observer threw after lsn {} was synced", name, last, t);
+        }
         for (int i = 0; i < count; i++) {
             AppendEvent e = pending[i];
             pending[i] = null;
@@ -88,6 +92,31 @@ final class LogAppender implements EventHandler<AppendEvent> {
         }
         count = 0;
     }
+
+    /**
+     * Disruptor's last resort, should anything escape {@link #onEvent}: fail the log rather than
+     * let the processor thread die with appends waiting on it forever.
+     */
+    final com.lmax.disruptor.ExceptionHandler<AppendEvent> exceptionHandler = new com.lmax.disruptor.ExceptionHandler<>() {
+        @Override
+        public void handleEventException(Throwable ex, long sequence, AppendEvent event) {
+            fail(new LogFailedException(name + ": appender failed unexpectedly", ex));
+            if (event != null) {
+                event.complete(-1, failure);
+            }
+            processed = sequence;
+        }
+
+        @Override
+        public void handleOnStartException(Throwable ex) {
+            log.error("{}: appender failed to start", name, ex);
+        }
+
+        @Override
+        public void handleOnShutdownException(Throwable ex) {
+            log.error("{}: appender failed to stop", name, ex);
+        }
+    };
 
     private void fail(LogFailedException error) {
         if (failure == null) {

@@ -12,16 +12,20 @@ import net.openhft.chronicle.queue.RollCycles;
  * a concluded config must not be changed.
  */
 public final class LogConfig {
+    /** Room Chronicle needs around an excerpt inside its quarter-block limit (header, padding). */
+    private static final int EXCERPT_OVERHEAD = 64 << 10;
+
     private Path directory;
     private String name;
     private RollCycle rollCycle = RollCycles.FAST_HOURLY;
     private Clock clock = Clock.systemUTC();
     private int ringSize = 1024;
-    private long blockSize = 64L << 20;
+    private long blockSize = 256L << 20;
     private long preallocate = 64L << 20;
     private long recoverFromLsn = 0;
     private long firstLsn = 1;
     private SyncObserver syncObserver = SyncObserver.NONE;
+    private int maxPayload;
     private boolean concluded;
 
     /** Folder holding the segments and the cut list; created if missing. */
@@ -54,7 +58,10 @@ public final class LogConfig {
         return this;
     }
 
-    /** Chronicle's mapping chunk size. */
+    /**
+     * Chronicle's mapping chunk size. Chronicle holds one excerpt within a quarter of it, so it
+     * bounds the largest record: see {@link #maxPayload()}.
+     */
     public LogConfig blockSize(long blockSize) {
         this.blockSize = blockSize;
         return this;
@@ -101,9 +108,11 @@ public final class LogConfig {
         if (ringSize < 2 || Integer.bitCount(ringSize) != 1) {
             throw new IllegalArgumentException("ringSize must be a power of two >= 2, was " + ringSize);
         }
-        if (blockSize < (1 << 16)) {
-            throw new IllegalArgumentException("blockSize must be at least 64 KiB, was " + blockSize);
+        if (blockSize < (1 << 20)) {
+            throw new IllegalArgumentException("blockSize must be at least 1 MiB, was " + blockSize);
         }
+        maxPayload = (int) Math.min(RecordCodec.MAX_PAYLOAD,
+                blockSize / 4 - RecordCodec.HEADER_LENGTH - EXCERPT_OVERHEAD);
         if (preallocate < 0) {
             throw new IllegalArgumentException("preallocate must be >= 0, was " + preallocate);
         }
@@ -158,5 +167,10 @@ public final class LogConfig {
 
     public SyncObserver syncObserver() {
         return syncObserver;
+    }
+
+    /** The largest payload one record of this log may carry (32 MiB with the default block size). */
+    public int maxPayload() {
+        return maxPayload;
     }
 }

@@ -15,7 +15,6 @@ import java.util.NavigableSet;
 import java.util.concurrent.ConcurrentSkipListMap;
 
 import net.openhft.chronicle.bytes.Bytes;
-import net.openhft.chronicle.bytes.BytesStore;
 import net.openhft.chronicle.bytes.SyncMode;
 import net.openhft.chronicle.queue.ExcerptAppender;
 import net.openhft.chronicle.queue.RollCycle;
@@ -54,9 +53,9 @@ final class SegmentStore implements AutoCloseable {
     private CutList.Cut pendingCut;
     private int appendCycle = Integer.MIN_VALUE;
     private FileChannel appendFile;
-    private FileChannel previousFile;
-    private BytesStore<?, ?> syncedStore;
-    private boolean cycleChangedSinceSync;
+    /** Segment files left since the last sync: synced and closed by the next one. */
+    private final List<FileChannel> leftUnsynced = new ArrayList<>(2);
+    private boolean newFileSinceSync;
     private final SegmentZeroer zeroer;
     private long writePosition = -1;
 
@@ -77,15 +76,21 @@ final class SegmentStore implements AutoCloseable {
                 .build();
         try {
             this.cuts = CutList.load(dir);
+            // A cut whose whole dead zone was deleted by retention (a crash came before the cut
+            // list was trimmed) no longer describes anything in the queue.
+            long firstIndex = queue.firstIndex();
+            if (firstIndex != Long.MAX_VALUE) {
+                cuts.dropBefore(firstIndex);
+            }
             this.recovery = recover();
+            this.firstLsn = runs.isEmpty() ? recovery.lastLsn() + 1 : runs.firstKey();
+            this.lastLsn = recovery.lastLsn();
+            this.durableLsn = lastLsn;
+            DurableFiles.syncDirectory(dir);
         } catch (RuntimeException | IOException e) {
             queue.close();
             throw e;
         }
-        this.firstLsn = runs.isEmpty() ? recovery.lastLsn() + 1 : runs.firstKey();
-        this.lastLsn = recovery.lastLsn();
-        this.durableLsn = lastLsn;
-        DurableFiles.syncDirectory(dir);
         this.zeroer = config.preallocate() > 0 ? new SegmentZeroer(config.preallocate(), config.name()) : null;
     }
 
@@ -114,12 +119,12 @@ final class SegmentStore implements AutoCloseable {
         long unreadable = walkRuns();
         long from = config.recoverFromLsn();
         if (runs.isEmpty() && unreadable >= 0) {
-            // Not even the first record can be read: cut everything, resume where the caller says.
+            // No record of the log can be read: cut everything, resume where the caller says.
             long resume = Math.max(config.firstLsn(), Math.max(from, 1));
             try (QueueCursor cursor = new QueueCursor(queue)) {
                 cursor.moveToIndex(unreadable);
                 cursor.next();
-                return cutAt(cursor, resume, resume - 1, 0, "first record of the log is unreadable");
+                return cutAt(cursor, resume, resume - 1, 0, "no record of the log is readable");
             }
         }
         if (runs.isEmpty()) {
@@ -182,9 +187,10 @@ final class SegmentStore implements AutoCloseable {
 
     /**
      * Finds the start of every run: the first live record of each segment, and the resume record
-     * of each cut. Stops early at a run start it cannot read; recovery then cuts there.
+     * of each cut. A run start it cannot read is noted and skipped: recovery cuts there if its
+     * scan reaches it, and readers refuse it.
      *
-     * @return the index of that unreadable run start, or -1
+     * @return the index of the first unreadable run start, or -1
      */
     private long walkRuns() {
         int firstCycle = queue.firstCycle();
@@ -195,6 +201,7 @@ final class SegmentStore implements AutoCloseable {
         NavigableSet<Long> cycles = queue.listCyclesBetween(firstCycle, lastCycle);
         List<CutList.Cut> pending = new ArrayList<>(cuts.cuts());
         LogRecord record = new LogRecord();
+        long unreadable = -1;
         try (QueueCursor cursor = new QueueCursor(queue)) {
             long resumedAt = -1;
             for (long c : cycles) {
@@ -213,7 +220,8 @@ final class SegmentStore implements AutoCloseable {
                         pending.remove(0);
                         long resume = findResume(cursor, cut, record);
                         if (resume < 0) {
-                            return -1; // dead to the end: the next append resumes
+                            pendingCut = cut; // dead to the end: the next append resumes it
+                            return unreadable;
                         }
                         cut.resumeIndex = resume;
                         runs.put(cut.resumeLsn, resume);
@@ -225,7 +233,21 @@ final class SegmentStore implements AutoCloseable {
                         continue;
                     }
                     if (cursor.decode(record) != null) {
-                        return cursor.index();
+                        // A damaged run start: note it (recovery cuts there if it scans that far,
+                        // readers refuse it) and find the next readable record of this segment.
+                        if (unreadable < 0) {
+                            unreadable = cursor.index();
+                        }
+                        log.warn("{}: unreadable record at queue index 0x{}", config.name(),
+                                Long.toHexString(cursor.index()));
+                        if (!skipToReadable(cursor, record, cycle, cut)) {
+                            if (cut != null && rollCycle.toCycle(cut.fromIndex) == cycle
+                                    && cursor.index() >= cut.fromIndex) {
+                                pos = cut.fromIndex;
+                                continue;
+                            }
+                            break;
+                        }
                     }
                     runs.put(record.lsn(), cursor.index());
                     // Does a cut start later in this segment? Then the run ends there.
@@ -237,7 +259,24 @@ final class SegmentStore implements AutoCloseable {
                 }
             }
         }
-        return -1;
+        return unreadable;
+    }
+
+    /**
+     * Moves the cursor to the next decodable record of {@code cycle}, stopping before the next
+     * cut; false if there is none.
+     */
+    private boolean skipToReadable(QueueCursor cursor, LogRecord record, int cycle, CutList.Cut nextCut) {
+        while (cursor.next()) {
+            long index = cursor.index();
+            if (rollCycle.toCycle(index) != cycle || (nextCut != null && index >= nextCut.fromIndex)) {
+                return false;
+            }
+            if (cursor.decode(record) == null) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** Scans from the cursor's excerpt (the start of a dead zone) for the cut's resume record. */
@@ -312,20 +351,23 @@ final class SegmentStore implements AutoCloseable {
 
     private static void writeFully(Bytes<?> bytes, ByteBuffer src) {
         while (src.hasRemaining()) {
+            int before = src.remaining();
             bytes.writeSome(src);
+            if (src.remaining() == before) {
+                throw new IllegalStateException("segment refused " + before + " more bytes of a record");
+            }
         }
     }
 
     private void switchFile(int cycle) {
         try {
-            if (previousFile != null) {
-                previousFile.close(); // synced already: the sync after its last append covered it
+            if (appendFile != null) {
+                leftUnsynced.add(appendFile);
             }
-            previousFile = appendFile;
             File file = appender.currentFile();
             appendFile = FileChannel.open(file.toPath(), StandardOpenOption.READ);
             appendCycle = cycle;
-            cycleChangedSinceSync = true;
+            newFileSinceSync = true;
             if (zeroer != null) {
                 zeroer.switchTo(file.toPath(), writePosition);
             }
@@ -335,31 +377,27 @@ final class SegmentStore implements AutoCloseable {
     }
 
     /**
-     * Makes every record appended so far durable. The common case is Chronicle's own sync (msync
-     * of the mapped chunk written since the last sync). Chronicle syncs only the current chunk, so
-     * when a batch crossed into a new chunk or a new segment, the whole segment files are
-     * fdatasync'd and the folder is synced for the new file's name.
+     * Makes every record appended so far durable: fdatasync of every segment file written since
+     * the last sync (usually one), and of the folder when a new file appeared. Not Chronicle's
+     * {@code appender.sync()}: its msync covers only the current mapped chunk, and a failing msync
+     * is only logged by Chronicle, never thrown, so an ack could follow a sync that failed.
+     * fdatasync flushes the pages written through the mapping just the same, and its error
+     * reaches us.
      */
     void syncDurable() throws IOException {
         long last = lastLsn;
-        if (appender == null) {
-            durableLsn = last;
-            return;
+        while (!leftUnsynced.isEmpty()) {
+            FileChannel f = leftUnsynced.get(0);
+            f.force(false);
+            leftUnsynced.remove(0);
+            f.close();
         }
-        appender.sync();
-        BytesStore<?, ?> store = appender.wire() == null ? null : appender.wire().bytes().bytesStore();
-        if (store != syncedStore || cycleChangedSinceSync) {
-            if (cycleChangedSinceSync && previousFile != null) {
-                previousFile.force(false);
-                previousFile.close();
-                previousFile = null;
-            }
+        if (appendFile != null) {
             appendFile.force(false);
-            if (cycleChangedSinceSync) {
-                DurableFiles.syncDirectory(config.directory());
-            }
-            syncedStore = store;
-            cycleChangedSinceSync = false;
+        }
+        if (newFileSinceSync) {
+            DurableFiles.syncDirectory(config.directory());
+            newFileSinceSync = false;
         }
         durableLsn = last;
     }
@@ -388,10 +426,10 @@ final class SegmentStore implements AutoCloseable {
                 }
                 return reader;
             }
-            if (!runs.isEmpty()) {
-                cursor.moveToIndex(indexOf(fromLsn));
-            } else {
+            if (runs.isEmpty()) {
                 cursor.toStart();
+            } else if (!cursor.moveToIndex(indexOf(fromLsn))) {
+                throw new LogException(config.name() + ": lsn " + fromLsn + " is no longer in the log");
             }
             return new LogReader(this, cursor, fromLsn, config.name());
         } catch (RuntimeException e) {
@@ -426,7 +464,10 @@ final class SegmentStore implements AutoCloseable {
                     }
                 }
             }
-            // Forget the runs first, so no new reader is placed in a segment about to go.
+            // Save what the cuts learnt first: if a crash comes after the deletes, the next open
+            // can tell which cuts described only deleted segments.
+            cuts.saveResumeIndices();
+            // Forget the runs, so no new reader is placed in a segment about to go.
             runs.entrySet().removeIf(run -> rollCycle.toCycle(run.getValue()) < keepCycle);
             long newFirst = runs.firstKey();
             firstLsn = newFirst;
@@ -451,8 +492,8 @@ final class SegmentStore implements AutoCloseable {
             if (appendFile != null) {
                 appendFile.close();
             }
-            if (previousFile != null) {
-                previousFile.close();
+            for (FileChannel f : leftUnsynced) {
+                f.close();
             }
         } catch (IOException e) {
             log.warn("{}: closing segment file: {}", config.name(), e.toString());

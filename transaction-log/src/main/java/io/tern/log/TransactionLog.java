@@ -38,6 +38,7 @@ public final class TransactionLog implements AutoCloseable {
     private final Disruptor<AppendEvent> disruptor;
     private final RingBuffer<AppendEvent> ring;
     private final ReadWriteLock closeLock = new ReentrantReadWriteLock();
+    private volatile Thread appenderThread;
     private boolean closed;
 
     private TransactionLog(LogConfig config, SegmentStore store) {
@@ -47,9 +48,11 @@ public final class TransactionLog implements AutoCloseable {
         this.disruptor = new Disruptor<>(AppendEvent::new, config.ringSize(), r -> {
             Thread t = new Thread(r, "tern-log-" + config.name());
             t.setDaemon(true);
+            appenderThread = t;
             return t;
         }, ProducerType.MULTI, new BlockingWaitStrategy());
         disruptor.handleEventsWith(appender);
+        disruptor.setDefaultExceptionHandler(appender.exceptionHandler);
         this.ring = disruptor.start();
     }
 
@@ -58,7 +61,12 @@ public final class TransactionLog implements AutoCloseable {
         config.conclude();
         SegmentStore store = new SegmentStore(config);
         log.info("{}: {}", config.name(), store.recovery());
-        return new TransactionLog(config, store);
+        try {
+            return new TransactionLog(config, store);
+        } catch (RuntimeException | Error e) {
+            store.close();
+            throw e;
+        }
     }
 
     public RecoveryReport recovery() {
@@ -76,6 +84,10 @@ public final class TransactionLog implements AutoCloseable {
     public void append(RecordOp op, int flags, long epoch, long offset, int length, ByteBuffer payload,
                        AppendCallback callback) {
         RecordCodec.validate(op, flags, epoch, 1, offset, length, payload.remaining());
+        if (payload.remaining() > config.maxPayload()) {
+            throw new IllegalArgumentException("payload of " + payload.remaining() + " bytes exceeds this log's maximum of "
+                    + config.maxPayload() + " (a quarter of its block size, less overhead)");
+        }
         int crc = RecordCodec.payloadCrc(payload);
         closeLock.readLock().lock();
         try {
@@ -179,10 +191,27 @@ public final class TransactionLog implements AutoCloseable {
         while (appender.processed() < published && System.nanoTime() < deadline) {
             LockSupport.parkNanos(100_000);
         }
-        if (appender.processed() < published) {
-            log.error("{}: appends still pending 30 s into close; halting the appender", config.name());
-        }
         disruptor.halt();
+        if (appender.processed() < published) {
+            Thread t = appenderThread;
+            try {
+                if (t != null) {
+                    t.join(5_000);
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            if (t != null && t.isAlive()) {
+                // Stuck inside a write or sync: unmapping the segments under it could crash the JVM.
+                log.error("{}: the appender is stuck after 35 s; leaving its segments open", config.name());
+                return;
+            }
+            LogClosedException closedError = new LogClosedException(config.name() + ": log closed before this append was written");
+            for (long seq = appender.processed() + 1; seq <= published; seq++) {
+                ring.get(seq).complete(-1, closedError);
+            }
+            log.error("{}: appends still pending 30 s into close were failed", config.name());
+        }
         store.close();
     }
 }

@@ -24,8 +24,9 @@ class CorruptionTest {
     @TempDir
     Path dir;
 
+    // Small blocks and little zeroing ahead keep the segment files small for RecordLocator's scans.
     private LogConfig config() {
-        return new LogConfig().directory(dir).name("corrupt");
+        return new LogConfig().directory(dir).name("corrupt").blockSize(4L << 20).preallocate(4L << 20);
     }
 
     private void writeRecords(int count) throws Exception {
@@ -148,6 +149,55 @@ class CorruptionTest {
                 assertThatThrownBy(() -> r.next(rec)).isInstanceOf(LogCorruptedException.class)
                         .hasMessageContaining("lsn 10");
             }
+        }
+    }
+
+    @Test
+    void aCutResumedOnlyAfterAReopenIsFollowedByReaders() throws Exception {
+        writeRecords(RECORDS);
+        RecordLocator.flipByte(RecordLocator.find(dir, 30), RecordCodec.HEADER_LENGTH + 9);
+        try (TransactionLog log = TransactionLog.open(config())) {
+            assertThat(log.recovery().lastLsn()).isEqualTo(29); // cut, but nothing appended before closing
+        }
+        try (TransactionLog log = TransactionLog.open(config());
+             LogReader tail = log.reader(30)) {
+            assertThat(log.recovery().cut()).isFalse();
+            LogRecord rec = new LogRecord();
+            assertThat(tail.next(rec)).isFalse();
+            for (int lsn = 30; lsn <= 33; lsn++) {
+                long offset = lsn * 7_000_000L;
+                assertThat(log.appendWrite(2, offset, payloadFor(offset, SIZE), 0).get(10, TimeUnit.SECONDS)).isEqualTo(lsn);
+                assertThat(tail.next(rec)).as("the tail sees lsn %d", lsn).isTrue();
+                assertThat(rec.lsn()).isEqualTo(lsn);
+                assertThat(payloadMatches(rec)).isTrue();
+            }
+            assertThat(readAll(log)).isEqualTo(33);
+        }
+    }
+
+    @Test
+    void aNewCutBeforeAnOldOneReplacesIt() throws Exception {
+        writeRecords(RECORDS);
+        RecordLocator.flipByte(RecordLocator.find(dir, 30), RecordCodec.HEADER_LENGTH + 9);
+        try (TransactionLog log = TransactionLog.open(config())) {
+            for (int lsn = 30; lsn <= 35; lsn++) {
+                log.appendZero(2, lsn * 4096L, SIZE, 0).get(10, TimeUnit.SECONDS);
+            }
+        }
+        // Damage below the first cut: the new cut's dead zone holds the old cut and its resumed records.
+        RecordLocator.flipByte(RecordLocator.find(dir, 10), 20);
+        try (TransactionLog log = TransactionLog.open(config())) {
+            assertThat(log.recovery().cut()).isTrue();
+            assertThat(log.recovery().lastLsn()).isEqualTo(9);
+            for (int lsn = 10; lsn <= 14; lsn++) {
+                assertThat(log.appendZero(3, lsn * 4096L, SIZE, 0).get(10, TimeUnit.SECONDS)).isEqualTo(lsn);
+            }
+            assertThat(readAll(log)).isEqualTo(14);
+        }
+        try (TransactionLog log = TransactionLog.open(config())) {
+            assertThat(log.recovery().cut()).isFalse();
+            assertThat(log.recovery().lastLsn()).isEqualTo(14);
+            assertThat(readAll(log)).isEqualTo(14);
         }
     }
 

@@ -30,6 +30,48 @@ class RetentionTest {
         }
     }
 
+    /**
+     * A crash between deleting segments and trimming the cut list leaves a cut whose whole dead
+     * zone is gone; the next open must recognise it as obsolete instead of hiding the history.
+     */
+    @Test
+    void aCutWhoseSegmentsWereDeletedIsForgottenEvenAfterACrashMidRetention() throws Exception {
+        try (TransactionLog log = TransactionLog.open(config())) {
+            for (int i = 1; i <= 10; i++) {
+                log.appendZero(1, i * 4096L, 4096, 0).get(10, TimeUnit.SECONDS);
+            }
+            clock.advance(1000);
+            for (int i = 11; i <= 20; i++) {
+                log.appendZero(1, i * 4096L, 4096, 0).get(10, TimeUnit.SECONDS);
+            }
+        }
+        RecordLocator.flipByte(RecordLocator.find(dir, 20), 30);
+        try (TransactionLog log = TransactionLog.open(config())) {
+            assertThat(log.recovery().cut()).isTrue();
+            for (int i = 20; i <= 25; i++) {
+                log.appendZero(2, i * 4096L, 4096, 0).get(10, TimeUnit.SECONDS); // lsn 20-25, same segment
+            }
+            for (int seg = 0; seg < 2; seg++) {
+                clock.advance(1000);
+                for (int i = 0; i < 10; i++) {
+                    log.appendZero(2, i * 4096L, 4096, 0).get(10, TimeUnit.SECONDS); // 26-35, 36-45
+                }
+            }
+            assertThat(log.deleteSegmentsBelow(12)).isEqualTo(1); // the cut's segment stays: the cut is kept, its resume saved
+            Path saved = dir.resolve("cuts.saved");
+            Files.copy(dir.resolve(CutList.FILE_NAME), saved);
+            assertThat(log.deleteSegmentsBelow(40)).isEqualTo(2);
+            // The crash: the trimmed cut list never reached the disk.
+            Files.copy(saved, dir.resolve(CutList.FILE_NAME), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        }
+        try (TransactionLog log = TransactionLog.open(config())) {
+            assertThat(log.firstLsn()).isEqualTo(36);
+            assertThat(log.recovery().lastLsn()).isEqualTo(45);
+            assertThat(log.recovery().cut()).isFalse();
+            assertThat(log.appendZero(3, 0, 4096, 0).get(10, TimeUnit.SECONDS)).isEqualTo(46);
+        }
+    }
+
     @Test
     void deletesOnlyWholeSegmentsBelowTheSafeLsnAndReadersAboveKeepWorking() throws Exception {
         try (TransactionLog log = TransactionLog.open(config())) {

@@ -157,8 +157,27 @@ class TransactionLogTest {
             assertThatThrownBy(() -> log.appendWrite(1, 0, ByteBuffer.allocate(16), 0x80))
                     .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("flags");
             assertThatThrownBy(() -> log.appendEpoch(1, new byte[3])).isInstanceOf(IllegalArgumentException.class);
+            assertThatThrownBy(() -> log.appendWrite(1, 0, ByteBuffer.allocate(log.config().maxPayload() + 1), 0))
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("max");
             assertThat(log.durableLsn()).isZero();
             assertThat(log.appendWrite(1, 0, payloadFor(0, 16), RecordCodec.FLAG_FUA).get(10, TimeUnit.SECONDS)).isEqualTo(1);
+        }
+    }
+
+    /** Chronicle holds a record within a quarter block: the largest allowed record fits, and reads back. */
+    @Test
+    void theLargestRecordASmallBlockAllowsIsWrittenWhole() throws Exception {
+        try (TransactionLog log = TransactionLog.open(config().blockSize(4L << 20))) {
+            int max = log.config().maxPayload();
+            assertThat(max).isLessThan(1 << 20);
+            long lsn = log.appendWrite(1, 0, payloadFor(0, max), 0).get(10, TimeUnit.SECONDS);
+            assertThatThrownBy(() -> log.appendWrite(1, 0, payloadFor(0, max + 1), 0))
+                    .isInstanceOf(IllegalArgumentException.class);
+            try (LogReader r = log.reader(lsn)) {
+                LogRecord rec = new LogRecord();
+                assertThat(r.next(rec)).isTrue();
+                assertThat(payloadMatches(rec)).isTrue();
+            }
         }
     }
 

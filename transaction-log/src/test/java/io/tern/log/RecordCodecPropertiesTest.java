@@ -13,7 +13,7 @@ import net.jqwik.api.Provide;
 import net.jqwik.api.constraints.IntRange;
 import net.jqwik.api.constraints.Size;
 
-class RecordCodecProperties {
+class RecordCodecPropertiesTest {
 
     /** The fields of a valid record. */
     record Fields(RecordOp op, int flags, long epoch, long lsn, long offset, int length, byte[] payload) {
