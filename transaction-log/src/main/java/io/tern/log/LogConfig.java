@@ -21,7 +21,6 @@ public final class LogConfig {
     private Clock clock = Clock.systemUTC();
     private int ringSize = 1024;
     private long blockSize = 256L << 20;
-    private long preallocate = 64L << 20;
     private long recoverFromLsn = 0;
     private long firstLsn = 1;
     private SyncObserver syncObserver = SyncObserver.NONE;
@@ -68,15 +67,6 @@ public final class LogConfig {
     }
 
     /**
-     * Bytes of segment space kept written with zeros and synced ahead of the append position, so
-     * that syncs do not pay for block allocation; 0 turns it off.
-     */
-    public LogConfig preallocate(long bytes) {
-        this.preallocate = bytes;
-        return this;
-    }
-
-    /**
      * Recovery verifies every record from this LSN on (the caller's checkpoint: records below it
      * are already applied and durable elsewhere). 0 = from the first record in the log.
      */
@@ -113,9 +103,6 @@ public final class LogConfig {
         }
         maxPayload = (int) Math.min(RecordCodec.MAX_PAYLOAD,
                 blockSize / 4 - RecordCodec.HEADER_LENGTH - EXCERPT_OVERHEAD);
-        if (preallocate < 0) {
-            throw new IllegalArgumentException("preallocate must be >= 0, was " + preallocate);
-        }
         if (recoverFromLsn < 0) {
             throw new IllegalArgumentException("recoverFromLsn must be >= 0, was " + recoverFromLsn);
         }
@@ -151,10 +138,6 @@ public final class LogConfig {
 
     public long blockSize() {
         return blockSize;
-    }
-
-    public long preallocate() {
-        return preallocate;
     }
 
     public long recoverFromLsn() {

@@ -56,8 +56,6 @@ final class SegmentStore implements AutoCloseable {
     /** Segment files left since the last sync: synced and closed by the next one. */
     private final List<FileChannel> leftUnsynced = new ArrayList<>(2);
     private boolean newFileSinceSync;
-    private final SegmentZeroer zeroer;
-    private long writePosition = -1;
 
     private volatile long firstLsn;
     private volatile long lastLsn;
@@ -91,7 +89,6 @@ final class SegmentStore implements AutoCloseable {
             queue.close();
             throw e;
         }
-        this.zeroer = config.preallocate() > 0 ? new SegmentZeroer(config.preallocate(), config.name()) : null;
     }
 
     RecoveryReport recovery() {
@@ -319,9 +316,6 @@ final class SegmentStore implements AutoCloseable {
             appender = queue.createAppender();
             appender.singleThreadedCheckDisabled(true);
         }
-        if (zeroer != null && writePosition >= 0) {
-            zeroer.beforeWrite(writePosition + 8 + RecordCodec.HEADER_LENGTH + payload.remaining());
-        }
         try (DocumentContext dc = appender.writingDocument()) {
             try {
                 Bytes<?> bytes = dc.wire().bytes();
@@ -334,7 +328,6 @@ final class SegmentStore implements AutoCloseable {
         }
         long index = appender.lastIndexAppended();
         int cycle = rollCycle.toCycle(index);
-        writePosition = appender.wire().bytes().writePosition();
         if (cycle != appendCycle || pendingCut != null) {
             if (pendingCut != null) {
                 pendingCut.resumeIndex = index;
@@ -368,9 +361,6 @@ final class SegmentStore implements AutoCloseable {
             appendFile = FileChannel.open(file.toPath(), StandardOpenOption.READ);
             appendCycle = cycle;
             newFileSinceSync = true;
-            if (zeroer != null) {
-                zeroer.switchTo(file.toPath(), writePosition);
-            }
         } catch (IOException e) {
             throw new UncheckedIOException("cannot open segment file for cycle " + cycle, e);
         }
@@ -485,9 +475,6 @@ final class SegmentStore implements AutoCloseable {
 
     @Override
     public void close() {
-        if (zeroer != null) {
-            zeroer.close();
-        }
         try {
             if (appendFile != null) {
                 appendFile.close();

@@ -21,7 +21,8 @@ class RetentionTest {
     private final MutableClock clock = new MutableClock(1_790_000_000_000L);
 
     private LogConfig config() {
-        return new LogConfig().directory(dir).name("ret").rollCycle(TestRollCycles.TEST_SECONDLY).clock(clock);
+        return new LogConfig().directory(dir).name("ret").rollCycle(TestRollCycles.TEST_SECONDLY).clock(clock)
+                .blockSize(4L << 20);
     }
 
     private long segments() throws IOException {
