@@ -82,6 +82,9 @@ public final class LogBench {
                 + "| Tern / baseline |");
         System.out.println("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         rows.forEach(System.out::println);
+        double unsynced = runChronicleAlone(dir.resolve("chronicle-nosync"), 0, TimeUnit.SECONDS.toMillis(seconds));
+        System.out.printf("%nChronicle alone with no sync at all: %,.0f excerpts/s of %d bytes (%.1f µs each).%n",
+                unsynced, io.tern.log.RecordCodec.HEADER_LENGTH + RECORD, 1e6 / unsynced);
         Files.deleteIfExists(baselineFile);
     }
 
@@ -149,9 +152,13 @@ public final class LogBench {
     /**
      * The ceiling Chronicle itself sets: one thread appends {@code batch} excerpts of the same
      * size as Tern's records, then {@code sync()}s, with nothing else (no ring, no checksums, no
-     * callbacks, no zeroing ahead).
+     * callbacks). With {@code batch == 0}, appends without ever syncing.
      */
     private static double runChronicleAlone(Path dir, int batch, long millis) throws IOException {
+        boolean sync = batch > 0;
+        if (!sync) {
+            batch = 64;
+        }
         deleteTree(dir);
         ByteBuffer record = ByteBuffer.allocateDirect(io.tern.log.RecordCodec.HEADER_LENGTH + RECORD);
         long n = 0;
@@ -170,7 +177,9 @@ public final class LogBench {
                         }
                     }
                 }
-                appender.sync();
+                if (sync) {
+                    appender.sync();
+                }
                 n += batch;
             }
         }
