@@ -1,5 +1,6 @@
 /**
- * The block-device facade: the {@code BlockDevice} API, file and raw backends, the logged device
- * that writes through the transaction log, and the NBD server. Built on {@code io.tern.log}.
+ * Block devices: the small {@link io.tern.block.BlockDevice} contract, the file backend
+ * ({@code io.tern.block.file}), the logged device that writes through the transaction log
+ * ({@code io.tern.block.logged}) and the NBD server ({@code io.tern.block.nbd}).
  */
 package io.tern.block;

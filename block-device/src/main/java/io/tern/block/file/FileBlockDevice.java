@@ -1,0 +1,246 @@
+package io.tern.block.file;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.concurrent.CompletableFuture;
+
+import io.tern.block.BlockDevice;
+import io.tern.block.BlockDeviceException;
+import io.tern.block.BlockError;
+
+/**
+ * A block device on a regular file or an existing raw device path, with positional I/O
+ * ({@code pread}/{@code pwrite}) on the caller's thread: futures are complete when returned.
+ * Flush and FUA are {@code fdatasync}. Thread-safe: positional I/O needs no lock.
+ */
+public final class FileBlockDevice implements BlockDevice {
+    private static final ByteBuffer ZEROS = ByteBuffer.allocateDirect(1 << 20).asReadOnlyBuffer();
+
+    private final Path path;
+    private final FileChannel channel;
+    private final long size;
+    private final boolean readOnly;
+
+    private FileBlockDevice(Path path, FileChannel channel, long size, boolean readOnly) {
+        this.path = path;
+        this.channel = channel;
+        this.size = size;
+        this.readOnly = readOnly;
+    }
+
+    /**
+     * Creates a file of {@code size} bytes (it must not exist), written with zeros and synced when
+     * {@code preallocate}, so later writes never meet a full disk; otherwise sparse.
+     */
+    public static FileBlockDevice create(Path path, long size, boolean preallocate) throws IOException {
+        if (size <= 0) {
+            throw new IllegalArgumentException("device size must be positive, was " + size);
+        }
+        FileChannel ch = FileChannel.open(path, StandardOpenOption.CREATE_NEW, StandardOpenOption.READ,
+                StandardOpenOption.WRITE);
+        try {
+            if (preallocate) {
+                for (long pos = 0; pos < size; ) {
+                    ByteBuffer z = ZEROS.duplicate();
+                    z.limit((int) Math.min(z.capacity(), size - pos));
+                    pos += ch.write(z, pos);
+                }
+            } else {
+                ch.write(ByteBuffer.allocate(1), size - 1);
+            }
+            ch.force(true);
+        } catch (IOException | RuntimeException e) {
+            ch.close();
+            Files.deleteIfExists(path);
+            throw e;
+        }
+        return new FileBlockDevice(path, ch, size, false);
+    }
+
+    /** Opens an existing file or raw device; its size is its length. */
+    public static FileBlockDevice open(Path path, boolean readOnly) throws IOException {
+        if (!Files.exists(path)) {
+            throw new NoSuchFileException(path.toString(), null, "device backing file does not exist");
+        }
+        FileChannel ch = readOnly ? FileChannel.open(path, StandardOpenOption.READ)
+                : FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE);
+        // size() is fstat's st_size, 0 for a block device; the end offset works for both.
+        long size = ch.size();
+        if (size == 0) {
+            try (var raf = new java.io.RandomAccessFile(path.toFile(), "r")) {
+                size = raf.length();
+            }
+        }
+        return new FileBlockDevice(path, ch, size, readOnly);
+    }
+
+    public Path path() {
+        return path;
+    }
+
+    @Override
+    public long size() {
+        return size;
+    }
+
+    @Override
+    public boolean isReadOnly() {
+        return readOnly;
+    }
+
+    @Override
+    public boolean canFlush() {
+        return true;
+    }
+
+    @Override
+    public boolean canFua() {
+        return true;
+    }
+
+    @Override
+    public boolean canTrim() {
+        return true;
+    }
+
+    @Override
+    public boolean canZero() {
+        return true;
+    }
+
+    @Override
+    public boolean canMultiConn() {
+        return true; // one file, one page cache: fdatasync covers every connection's writes
+    }
+
+    @Override
+    public CompletableFuture<Void> read(long offset, ByteBuffer dst) {
+        try {
+            readFully(offset, dst);
+            return CompletableFuture.completedFuture(null);
+        } catch (RuntimeException e) {
+            return CompletableFuture.failedFuture(e);
+        }
+    }
+
+    @Override
+    public CompletableFuture<Void> write(long offset, ByteBuffer src, boolean fua) {
+        try {
+            writeFully(offset, src);
+            if (fua) {
+                sync();
+            }
+            return CompletableFuture.completedFuture(null);
+        } catch (RuntimeException e) {
+            return CompletableFuture.failedFuture(e);
+        }
+    }
+
+    @Override
+    public CompletableFuture<Void> flush() {
+        try {
+            sync();
+            return CompletableFuture.completedFuture(null);
+        } catch (RuntimeException e) {
+            return CompletableFuture.failedFuture(e);
+        }
+    }
+
+    @Override
+    public CompletableFuture<Void> trim(long offset, long length, boolean fua) {
+        return writeZeroes(offset, length, fua);
+    }
+
+    @Override
+    public CompletableFuture<Void> writeZeroes(long offset, long length, boolean fua) {
+        try {
+            zeroFully(offset, length);
+            if (fua) {
+                sync();
+            }
+            return CompletableFuture.completedFuture(null);
+        } catch (RuntimeException e) {
+            return CompletableFuture.failedFuture(e);
+        }
+    }
+
+    /** {@code pread} of {@code dst}'s remaining bytes; throws {@link BlockDeviceException}. */
+    public void readFully(long offset, ByteBuffer dst) {
+        BlockDevice.checkRange(offset, dst.remaining(), size, false);
+        try {
+            long pos = offset;
+            while (dst.hasRemaining()) {
+                int n = channel.read(dst, pos);
+                if (n < 0) {
+                    throw new BlockDeviceException(BlockError.EIO, path + ": end of file at " + pos + " inside the device");
+                }
+                pos += n;
+            }
+        } catch (IOException e) {
+            throw new BlockDeviceException(BlockError.EIO, path + ": read at " + offset + " failed: " + e.getMessage(), e);
+        }
+    }
+
+    /** {@code pwrite} of {@code src}'s remaining bytes; throws {@link BlockDeviceException}. */
+    public void writeFully(long offset, ByteBuffer src) {
+        checkWritable(offset, src.remaining());
+        try {
+            long pos = offset;
+            while (src.hasRemaining()) {
+                pos += channel.write(src, pos);
+            }
+        } catch (IOException e) {
+            throw ioFailure("write", offset, e);
+        }
+    }
+
+    /** Writes zeros over the range; throws {@link BlockDeviceException}. */
+    public void zeroFully(long offset, long length) {
+        checkWritable(offset, length);
+        try {
+            for (long pos = offset, end = offset + length; pos < end; ) {
+                ByteBuffer z = ZEROS.duplicate();
+                z.limit((int) Math.min(z.capacity(), end - pos));
+                pos += channel.write(z, pos);
+            }
+        } catch (IOException e) {
+            throw ioFailure("zero", offset, e);
+        }
+    }
+
+    /** {@code fdatasync}; throws {@link BlockDeviceException}. */
+    public void sync() {
+        try {
+            channel.force(false);
+        } catch (IOException e) {
+            throw new BlockDeviceException(BlockError.EIO, path + ": fdatasync failed: " + e.getMessage(), e);
+        }
+    }
+
+    private void checkWritable(long offset, long length) {
+        if (readOnly) {
+            throw new BlockDeviceException(BlockError.EPERM, path + " is open read-only");
+        }
+        BlockDevice.checkRange(offset, length, size, true);
+    }
+
+    private BlockDeviceException ioFailure(String what, long offset, IOException e) {
+        String msg = String.valueOf(e.getMessage());
+        BlockError error = msg.contains("No space left") ? BlockError.ENOSPC : BlockError.EIO;
+        return new BlockDeviceException(error, path + ": " + what + " at " + offset + " failed: " + msg, e);
+    }
+
+    @Override
+    public void close() {
+        try {
+            channel.close();
+        } catch (IOException e) {
+            throw new BlockDeviceException(BlockError.EIO, path + ": close failed: " + e.getMessage(), e);
+        }
+    }
+}

@@ -1,0 +1,357 @@
+package io.tern.block.logged;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+
+import io.tern.block.BlockDevice;
+import io.tern.block.BlockDeviceException;
+import io.tern.block.BlockError;
+import io.tern.block.file.FileBlockDevice;
+import io.tern.log.LogClosedException;
+import io.tern.log.LogConfig;
+import io.tern.log.LogFailedException;
+import io.tern.log.LogReader;
+import io.tern.log.LogRecord;
+import io.tern.log.RecordCodec;
+import io.tern.log.RecordOp;
+import io.tern.log.RecoveryReport;
+import io.tern.log.TransactionLog;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The facade: a block device whose writes go through the transaction log. A write is appended
+ * and synced (group commit), then applied to the backing store, and only then completed — so a
+ * completed write is durable (in the log) and visible to reads (in the backing store's page
+ * cache). This is the {@code sync} durability mode: FLUSH has nothing left to do, FUA is implied.
+ *
+ * <p>Records are applied on the log's appender thread, in LSN order, so overlapping writes land
+ * in the order they were logged. A checkpointer syncs the backing store periodically and then
+ * records the last applied LSN ({@link Checkpoint}); opening replays the log from there, so a
+ * crash at any moment loses no completed write. Replay is idempotent.
+ *
+ * <p>A failed log append, log sync, backing write or backing sync fails the device for good
+ * (state {@code Failed}): every later request fails with EIO; nothing is retried.
+ */
+public final class LoggedDevice implements BlockDevice {
+    private static final Logger log = LoggerFactory.getLogger(LoggedDevice.class);
+    /** Largest extent one ZERO record covers; larger zeroing requests become several records. */
+    private static final long MAX_ZERO_RECORD = 1L << 30;
+
+    private final LoggedDeviceConfig config;
+    private final FileBlockDevice backing;
+    private final TransactionLog txlog;
+    private final RecoveryReport recovery;
+    private final long replayed;
+    private final ScheduledExecutorService checkpointer;
+    private final Object checkpointLock = new Object();
+    private volatile long appliedLsn;
+    private volatile long checkpointLsn;
+    private volatile Throwable failure;
+    private volatile boolean closed;
+
+    private LoggedDevice(LoggedDeviceConfig config, TransactionLog txlog, long appliedLsn, long replayed) {
+        this.config = config;
+        this.backing = config.backing();
+        this.txlog = txlog;
+        this.recovery = txlog.recovery();
+        this.appliedLsn = appliedLsn;
+        this.checkpointLsn = appliedLsn;
+        this.replayed = replayed;
+        this.checkpointer = Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "tern-checkpoint-" + config.log().name());
+            t.setDaemon(true);
+            return t;
+        });
+        long ms = config.checkpointInterval().toMillis();
+        checkpointer.scheduleWithFixedDelay(this::checkpointQuietly, ms, ms, TimeUnit.MILLISECONDS);
+    }
+
+    /**
+     * Opens the device: recovers the log from the checkpoint, re-applies every record after it
+     * to the backing store, syncs the store and moves the checkpoint.
+     */
+    public static LoggedDevice open(LoggedDeviceConfig config) throws IOException {
+        config.conclude();
+        Checkpoint cp = Checkpoint.load(config.checkpointFile());
+        LogConfig logConfig = config.log().recoverFromLsn(cp.lsn() == 0 ? 0 : cp.lsn() + 1);
+        TransactionLog txlog = TransactionLog.open(logConfig);
+        try {
+            long from = Math.max(cp.lsn() + 1, txlog.firstLsn());
+            long applied = cp.lsn();
+            long count = 0;
+            LogRecord rec = new LogRecord();
+            try (LogReader reader = txlog.reader(from)) {
+                while (reader.next(rec)) {
+                    apply(config.backing(), rec);
+                    applied = rec.lsn();
+                    count++;
+                }
+            }
+            config.backing().sync();
+            if (applied != cp.lsn()) {
+                new Checkpoint(config.epoch(), applied).store(config.checkpointFile());
+            }
+            log.info("{}: {}; replayed {} records onto the backing store; checkpoint at lsn {}",
+                    logConfig.name(), txlog.recovery(), count, applied);
+            return new LoggedDevice(config, txlog, applied, count);
+        } catch (IOException | RuntimeException e) {
+            txlog.close();
+            throw e;
+        }
+    }
+
+    private static void apply(FileBlockDevice backing, LogRecord rec) {
+        switch (rec.op()) {
+            case WRITE -> backing.writeFully(rec.offset(), rec.payload());
+            case ZERO -> backing.zeroFully(rec.offset(), rec.length());
+            case EPOCH -> {
+                // a term boundary: nothing to apply
+            }
+        }
+    }
+
+    /** What the log's recovery found when the device was opened. */
+    public RecoveryReport recovery() {
+        return recovery;
+    }
+
+    /** Records re-applied to the backing store when the device was opened. */
+    public long replayed() {
+        return replayed;
+    }
+
+    /** Last LSN durable in the log. */
+    public long loggedLsn() {
+        return txlog.durableLsn();
+    }
+
+    /** Last LSN applied to the backing store. */
+    public long appliedLsn() {
+        return appliedLsn;
+    }
+
+    /** Last LSN whose application is durable in the backing store. */
+    public long checkpointLsn() {
+        return checkpointLsn;
+    }
+
+    /** The error that failed the device, or {@code null} while it is healthy. */
+    public Throwable failure() {
+        return failure;
+    }
+
+    public TransactionLog log() {
+        return txlog;
+    }
+
+    @Override
+    public long size() {
+        return backing.size();
+    }
+
+    @Override
+    public boolean isReadOnly() {
+        return backing.isReadOnly();
+    }
+
+    @Override
+    public boolean canFlush() {
+        return true;
+    }
+
+    @Override
+    public boolean canFua() {
+        return true;
+    }
+
+    @Override
+    public boolean canTrim() {
+        return true;
+    }
+
+    @Override
+    public boolean canZero() {
+        return true;
+    }
+
+    @Override
+    public boolean canMultiConn() {
+        return true; // every completed write is durable, whichever connection sent it
+    }
+
+    @Override
+    public CompletableFuture<Void> read(long offset, ByteBuffer dst) {
+        Throwable f = failure;
+        if (f != null) {
+            return failed(BlockError.EIO, "device has failed: " + f.getMessage(), f);
+        }
+        return backing.read(offset, dst);
+    }
+
+    @Override
+    public CompletableFuture<Void> write(long offset, ByteBuffer src, boolean fua) {
+        int length = src.remaining();
+        try {
+            checkWritable(offset, length);
+            if (length > txlog.config().maxPayload()) {
+                return failed(BlockError.EOVERFLOW, "write of " + length + " bytes exceeds the maximum of "
+                        + txlog.config().maxPayload(), null);
+            }
+            CompletableFuture<Void> done = new CompletableFuture<>();
+            ByteBuffer data = src.duplicate();
+            txlog.append(RecordOp.WRITE, fua ? RecordCodec.FLAG_FUA : 0, config.epoch(), offset, length, data,
+                    (lsn, error) -> applied(done, lsn, error, () -> backing.writeFully(offset, data.duplicate())));
+            return done;
+        } catch (RuntimeException e) {
+            return CompletableFuture.failedFuture(translate(e));
+        }
+    }
+
+    @Override
+    public CompletableFuture<Void> flush() {
+        // Every completed write is already durable in the log (sync mode); a flush only reports
+        // whether the device is still healthy.
+        Throwable f = failure;
+        return f == null ? CompletableFuture.completedFuture(null) : failed(BlockError.EIO, "device has failed", f);
+    }
+
+    @Override
+    public CompletableFuture<Void> trim(long offset, long length, boolean fua) {
+        return writeZeroes(offset, length, fua);
+    }
+
+    @Override
+    public CompletableFuture<Void> writeZeroes(long offset, long length, boolean fua) {
+        try {
+            checkWritable(offset, length);
+            if (length == 0) {
+                return CompletableFuture.completedFuture(null);
+            }
+            CompletableFuture<?>[] parts = new CompletableFuture<?>[(int) ((length + MAX_ZERO_RECORD - 1) / MAX_ZERO_RECORD)];
+            for (int i = 0; i < parts.length; i++) {
+                long off = offset + i * MAX_ZERO_RECORD;
+                int len = (int) Math.min(MAX_ZERO_RECORD, offset + length - off);
+                CompletableFuture<Void> part = new CompletableFuture<>();
+                txlog.append(RecordOp.ZERO, fua ? RecordCodec.FLAG_FUA : 0, config.epoch(), off, len,
+                        ByteBuffer.allocate(0), (lsn, error) -> applied(part, lsn, error, () -> backing.zeroFully(off, len)));
+                parts[i] = part;
+            }
+            return CompletableFuture.allOf(parts);
+        } catch (RuntimeException e) {
+            return CompletableFuture.failedFuture(translate(e));
+        }
+    }
+
+    /** Runs on the log's appender thread, in LSN order: apply a durable record, then complete. */
+    private void applied(CompletableFuture<Void> done, long lsn, Throwable error, Runnable apply) {
+        if (error != null) {
+            fail(error);
+            done.completeExceptionally(translate(error));
+            return;
+        }
+        try {
+            apply.run();
+            appliedLsn = lsn;
+            done.complete(null);
+        } catch (RuntimeException e) {
+            fail(e);
+            done.completeExceptionally(translate(e));
+        }
+    }
+
+    private void checkWritable(long offset, long length) {
+        Throwable f = failure;
+        if (f != null) {
+            throw new BlockDeviceException(BlockError.EIO, "device has failed: " + f.getMessage(), f);
+        }
+        if (closed) {
+            throw new BlockDeviceException(BlockError.ESHUTDOWN, "device is closing");
+        }
+        if (backing.isReadOnly()) {
+            throw new BlockDeviceException(BlockError.EPERM, "device is read-only");
+        }
+        BlockDevice.checkRange(offset, length, backing.size(), true);
+    }
+
+    private void fail(Throwable t) {
+        if (failure == null) {
+            failure = t;
+            log.error("{}: device failed and takes no more writes: {}", config.log().name(), t.toString(), t);
+        }
+    }
+
+    private static BlockDeviceException translate(Throwable t) {
+        if (t instanceof BlockDeviceException b) {
+            return b;
+        }
+        if (t instanceof LogClosedException) {
+            return new BlockDeviceException(BlockError.ESHUTDOWN, t.getMessage(), t);
+        }
+        if (t instanceof IllegalArgumentException) {
+            return new BlockDeviceException(BlockError.EINVAL, t.getMessage(), t);
+        }
+        if (t instanceof LogFailedException) {
+            return new BlockDeviceException(BlockError.EIO, t.getMessage(), t);
+        }
+        return new BlockDeviceException(BlockError.EIO, String.valueOf(t.getMessage()), t);
+    }
+
+    private static CompletableFuture<Void> failed(BlockError error, String message, Throwable cause) {
+        return CompletableFuture.failedFuture(new BlockDeviceException(error, message, cause));
+    }
+
+    /**
+     * Syncs the backing store and moves the checkpoint to the last applied LSN; with
+     * {@code trimLogAtCheckpoint}, deletes the log segments below it.
+     */
+    public void checkpoint() throws IOException {
+        synchronized (checkpointLock) {
+            long lsn = appliedLsn;
+            if (lsn == checkpointLsn || failure != null) {
+                return;
+            }
+            try {
+                backing.sync();
+            } catch (BlockDeviceException e) {
+                fail(e);
+                throw e;
+            }
+            new Checkpoint(config.epoch(), lsn).store(config.checkpointFile());
+            checkpointLsn = lsn;
+            if (config.trimLogAtCheckpoint()) {
+                txlog.deleteSegmentsBelow(lsn + 1);
+            }
+        }
+    }
+
+    private void checkpointQuietly() {
+        try {
+            checkpoint();
+        } catch (IOException | RuntimeException e) {
+            log.error("{}: checkpoint failed: {}", config.log().name(), e.toString(), e);
+        }
+    }
+
+    /** Completes the writes already accepted, checkpoints, and closes log and backing store. Idempotent. */
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        checkpointer.shutdownNow();
+        try {
+            checkpointer.awaitTermination(10, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        txlog.close();
+        checkpointQuietly();
+        backing.close();
+    }
+}

@@ -1,0 +1,98 @@
+package io.tern.block.logged;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Objects;
+
+import io.tern.block.file.FileBlockDevice;
+import io.tern.log.LogConfig;
+
+/** Settings of a {@link LoggedDevice}, validated once by {@link #conclude()}. */
+public final class LoggedDeviceConfig {
+    private FileBlockDevice backing;
+    private LogConfig log;
+    private Path checkpointFile;
+    private long epoch = 1;
+    private Duration checkpointInterval = Duration.ofSeconds(5);
+    private boolean trimLogAtCheckpoint = true;
+    private boolean concluded;
+
+    /** The backing store the log's records are applied to; the device owns it from open on. */
+    public LoggedDeviceConfig backing(FileBlockDevice backing) {
+        this.backing = backing;
+        return this;
+    }
+
+    /** The log's settings; its recovery point is set by the device from its checkpoint. */
+    public LoggedDeviceConfig log(LogConfig log) {
+        this.log = log;
+        return this;
+    }
+
+    public LoggedDeviceConfig checkpointFile(Path checkpointFile) {
+        this.checkpointFile = checkpointFile;
+        return this;
+    }
+
+    /** The epoch stamped on the records this device writes. */
+    public LoggedDeviceConfig epoch(long epoch) {
+        this.epoch = epoch;
+        return this;
+    }
+
+    /** How often the backing store is synced and the checkpoint moved. */
+    public LoggedDeviceConfig checkpointInterval(Duration interval) {
+        this.checkpointInterval = interval;
+        return this;
+    }
+
+    /**
+     * Whether a checkpoint deletes the log segments it covers. True for a standalone device;
+     * replication turns it off and decides retention from every member's position.
+     */
+    public LoggedDeviceConfig trimLogAtCheckpoint(boolean trim) {
+        this.trimLogAtCheckpoint = trim;
+        return this;
+    }
+
+    public LoggedDeviceConfig conclude() {
+        if (concluded) {
+            return this;
+        }
+        Objects.requireNonNull(backing, "backing device is not set");
+        Objects.requireNonNull(log, "log config is not set");
+        Objects.requireNonNull(checkpointFile, "checkpoint file is not set");
+        if (epoch < 1) {
+            throw new IllegalArgumentException("epoch must be >= 1, was " + epoch);
+        }
+        if (checkpointInterval.isNegative() || checkpointInterval.isZero()) {
+            throw new IllegalArgumentException("checkpoint interval must be positive, was " + checkpointInterval);
+        }
+        concluded = true;
+        return this;
+    }
+
+    public FileBlockDevice backing() {
+        return backing;
+    }
+
+    public LogConfig log() {
+        return log;
+    }
+
+    public Path checkpointFile() {
+        return checkpointFile;
+    }
+
+    public long epoch() {
+        return epoch;
+    }
+
+    public Duration checkpointInterval() {
+        return checkpointInterval;
+    }
+
+    public boolean trimLogAtCheckpoint() {
+        return trimLogAtCheckpoint;
+    }
+}
