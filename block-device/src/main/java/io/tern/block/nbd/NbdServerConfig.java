@@ -1,0 +1,73 @@
+package io.tern.block.nbd;
+
+import java.net.InetSocketAddress;
+
+import io.tern.block.BlockDevice;
+
+/** Settings of an {@link NbdServer}, validated once by {@link #conclude()}. */
+public final class NbdServerConfig {
+    private InetSocketAddress listen = new InetSocketAddress("127.0.0.1", 10809);
+    private int maxPayload = BlockDevice.MAX_REQUEST;
+    private long maxInFlightBytes = 256L << 20;
+    private int ioThreads = 2;
+    private boolean concluded;
+
+    /** Where to listen; loopback by default. Port 0 picks a free port. */
+    public NbdServerConfig listen(InetSocketAddress listen) {
+        this.listen = listen;
+        return this;
+    }
+
+    /** Largest READ or WRITE accepted, advertised as the maximum block size. */
+    public NbdServerConfig maxPayload(int maxPayload) {
+        this.maxPayload = maxPayload;
+        return this;
+    }
+
+    /** Request data one connection may hold before it stops reading its socket. */
+    public NbdServerConfig maxInFlightBytes(long bytes) {
+        this.maxInFlightBytes = bytes;
+        return this;
+    }
+
+    public NbdServerConfig ioThreads(int threads) {
+        this.ioThreads = threads;
+        return this;
+    }
+
+    public NbdServerConfig conclude() {
+        if (concluded) {
+            return this;
+        }
+        if (listen == null) {
+            throw new IllegalArgumentException("listen address is not set");
+        }
+        if (maxPayload < 4096 || maxPayload > BlockDevice.MAX_REQUEST) {
+            throw new IllegalArgumentException("maxPayload must be 4 KiB..32 MiB, was " + maxPayload);
+        }
+        if (maxInFlightBytes < 2L * maxPayload) {
+            throw new IllegalArgumentException("maxInFlightBytes must hold at least two maximal requests");
+        }
+        if (ioThreads < 1) {
+            throw new IllegalArgumentException("ioThreads must be >= 1");
+        }
+        concluded = true;
+        return this;
+    }
+
+    public InetSocketAddress listen() {
+        return listen;
+    }
+
+    public int maxPayload() {
+        return maxPayload;
+    }
+
+    public long maxInFlightBytes() {
+        return maxInFlightBytes;
+    }
+
+    public int ioThreads() {
+        return ioThreads;
+    }
+}
