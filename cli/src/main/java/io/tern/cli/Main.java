@@ -6,7 +6,8 @@ import picocli.CommandLine.Command;
 /** The {@code tern} command line. */
 @Command(name = "tern", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Asynchronous block-level replication for long-distance disaster recovery.",
-        subcommands = {DemoCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {InitCommand.class, CreateCommand.class, RunCommand.class, StatusCommand.class, DemoCommand.class,
+                CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
@@ -17,7 +18,16 @@ public final class Main implements Runnable {
 
     /** Runs the command line and returns its exit code (tests call this instead of {@link #main}). */
     public static int run(String... args) {
-        return new CommandLine(new Main()).execute(args);
+        return new CommandLine(new Main())
+                .setExecutionExceptionHandler((e, cmd, parsed) -> {
+                    if (e instanceof IllegalArgumentException || e instanceof IllegalStateException
+                            || e instanceof java.io.IOException) {
+                        cmd.getErr().println("tern " + cmd.getCommandName() + ": " + e.getMessage());
+                        return 1;
+                    }
+                    throw e;
+                })
+                .execute(args);
     }
 
     @Override

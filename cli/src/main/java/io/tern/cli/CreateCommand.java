@@ -1,0 +1,41 @@
+package io.tern.cli;
+
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+
+import io.tern.node.NodeHome;
+import io.tern.node.Resource;
+import io.tern.node.ResourceConfig;
+import io.tern.node.Sizes;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+@Command(name = "create", mixinStandardHelpOptions = true,
+        description = "Create a resource with this node as its primary. The node serves it from its next start.")
+final class CreateCommand implements Callable<Integer> {
+    @Mixin
+    HomeOption home;
+
+    @Parameters(index = "0", paramLabel = "RES", description = "Resource name (also its NBD export name).")
+    String name;
+
+    @Option(names = "--size", required = true, description = "Device size, e.g. 10G, 512M, 1048576.")
+    String size;
+
+    @Option(names = "--data", paramLabel = "PATH", description = "Backing file (default: inside the node home).")
+    Path data;
+
+    @Option(names = "--preallocate", description = "Write the whole backing file with zeros now, so a full disk is met here, not later.")
+    boolean preallocate;
+
+    @Override
+    public Integer call() throws Exception {
+        NodeHome h = NodeHome.open(home.resolve());
+        ResourceConfig c = Resource.create(h, name, Sizes.parse(size), data, preallocate);
+        System.out.println("resource " + c.name() + " created: " + c.size() + " bytes in " + c.data()
+                + "; this node is its primary");
+        return 0;
+    }
+}

@@ -1,0 +1,123 @@
+package io.tern.node;
+
+import java.io.IOException;
+import java.io.StringReader;
+import java.io.StringWriter;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Properties;
+import java.util.regex.Pattern;
+
+import io.tern.log.DurableFiles;
+
+/**
+ * The folder of one node ({@code --home} or {@code TERN_HOME}):
+ * <pre>
+ *  node.properties                 node name and addresses, written by {@code tern init}
+ *  resources/RES/resource.properties  a resource: size, data path, role, epoch
+ *  resources/RES/data.img          its backing store (unless --data put it elsewhere)
+ *  resources/RES/log/              its transaction log
+ *  resources/RES/checkpoint        its replay position
+ *  run/daemon.properties           the running daemon's pid and bound addresses
+ * </pre>
+ * Every file is replaced atomically and durably.
+ */
+public final class NodeHome {
+    public static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,62}");
+    public static final HostPort DEFAULT_LISTEN = new HostPort("127.0.0.1", 7800);
+    public static final HostPort DEFAULT_NBD = new HostPort("127.0.0.1", 10809);
+    public static final HostPort DEFAULT_HTTP = new HostPort("127.0.0.1", 7801);
+
+    private final Path dir;
+
+    private NodeHome(Path dir) {
+        this.dir = dir;
+    }
+
+    /** The node home at {@code dir}, which {@code tern init} must have made. */
+    public static NodeHome open(Path dir) throws IOException {
+        if (!Files.isRegularFile(dir.resolve("node.properties"))) {
+            throw new IllegalStateException(dir + " is not a Tern node home: run 'tern init --home " + dir
+                    + " --node NAME' first");
+        }
+        return new NodeHome(dir.toAbsolutePath());
+    }
+
+    /** Makes a new node home; refuses a folder that already holds one. */
+    public static NodeHome init(Path dir, String node, HostPort listen, HostPort nbd, HostPort http) throws IOException {
+        checkName("node", node);
+        if (Files.exists(dir.resolve("node.properties"))) {
+            throw new IllegalStateException(dir + " is already the home of a node");
+        }
+        Files.createDirectories(dir.resolve("resources"));
+        Properties p = new Properties();
+        p.setProperty("node", node);
+        p.setProperty("listen", listen.toString());
+        p.setProperty("nbd", nbd.toString());
+        p.setProperty("http", http.toString());
+        store(dir.resolve("node.properties"), p);
+        DurableFiles.syncDirectory(dir.toAbsolutePath().getParent());
+        return new NodeHome(dir.toAbsolutePath());
+    }
+
+    public static void checkName(String what, String name) {
+        if (name == null || !NAME.matcher(name).matches()) {
+            throw new IllegalArgumentException(what + " name '" + name + "' must be 1-63 of A-Z a-z 0-9 . _ - "
+                    + "and start with a letter or digit");
+        }
+    }
+
+    public Path dir() {
+        return dir;
+    }
+
+    public Properties nodeProperties() throws IOException {
+        return load(dir.resolve("node.properties"));
+    }
+
+    public String node() throws IOException {
+        return nodeProperties().getProperty("node");
+    }
+
+    public HostPort address(String key) throws IOException {
+        return HostPort.parse(nodeProperties().getProperty(key));
+    }
+
+    public Path resourceDir(String name) {
+        return dir.resolve("resources").resolve(name);
+    }
+
+    public Path runDir() {
+        return dir.resolve("run");
+    }
+
+    /** Names of the resources on this node, sorted. */
+    public List<String> resources() throws IOException {
+        List<String> names = new ArrayList<>();
+        Path res = dir.resolve("resources");
+        if (Files.isDirectory(res)) {
+            try (var s = Files.list(res)) {
+                s.filter(p -> Files.isRegularFile(p.resolve("resource.properties")))
+                        .forEach(p -> names.add(p.getFileName().toString()));
+            }
+        }
+        names.sort(null);
+        return names;
+    }
+
+    public static Properties load(Path file) throws IOException {
+        Properties p = new Properties();
+        p.load(new StringReader(Files.readString(file, StandardCharsets.UTF_8)));
+        return p;
+    }
+
+    public static void store(Path file, Properties p) throws IOException {
+        StringWriter w = new StringWriter();
+        p.store(w, "tern");
+        DurableFiles.writeAtomically(file, ByteBuffer.wrap(w.toString().getBytes(StandardCharsets.UTF_8)));
+    }
+}
