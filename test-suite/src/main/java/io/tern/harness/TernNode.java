@@ -1,0 +1,132 @@
+package io.tern.harness;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A real node process ({@code tern run}) for system tests, started with the test classpath and
+ * the project's JVM flags. Its output goes to {@code daemon-N.out/.err} in its home, which a
+ * failing test keeps. Killed with SIGKILL by {@link #kill()}.
+ */
+public final class TernNode implements AutoCloseable {
+    private final Path home;
+    private Process process;
+    private InetSocketAddress nbd;
+    private InetSocketAddress http;
+    private int starts;
+
+    public TernNode(Path home) {
+        this.home = home;
+    }
+
+    public Path home() {
+        return home;
+    }
+
+    /** Runs a tern command in its own JVM and waits for it; returns its exit code. */
+    public int command(long seconds, String... args) throws IOException, InterruptedException {
+        Process p = launch(args, home.resolve("command.out"), home.resolve("command.err"));
+        if (!p.waitFor(seconds, TimeUnit.SECONDS)) {
+            p.destroyForcibly();
+            throw new IOException("tern " + String.join(" ", args) + " did not finish in " + seconds + " s");
+        }
+        return p.exitValue();
+    }
+
+    /** Starts the daemon and waits (up to 60 s) until it reports READY. */
+    public TernNode start() throws IOException, InterruptedException {
+        starts++;
+        Path out = home.resolve("daemon-" + starts + ".out");
+        process = launch(new String[] {"run", "--home", home.toString()}, null, home.resolve("daemon-" + starts + ".err"));
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        BufferedReader r = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8));
+        List<String> lines = new ArrayList<>();
+        String line;
+        while (System.nanoTime() < deadline && (line = r.readLine()) != null) {
+            lines.add(line);
+            if (line.startsWith("READY ")) {
+                for (String f : line.substring(6).split(" ")) {
+                    String[] kv = f.split("=", 2);
+                    String[] hp = kv[1].split(":");
+                    InetSocketAddress a = new InetSocketAddress(hp[0], Integer.parseInt(hp[1]));
+                    if (kv[0].equals("nbd")) {
+                        nbd = a;
+                    } else if (kv[0].equals("http")) {
+                        http = a;
+                    }
+                }
+                Files.write(out, lines);
+                Thread drain = new Thread(() -> r.lines().forEach(l -> { }), "drain-" + home.getFileName());
+                drain.setDaemon(true);
+                drain.start();
+                return this;
+            }
+        }
+        Files.write(out, lines);
+        process.destroyForcibly();
+        throw new IOException("node in " + home + " did not become ready; see " + home.resolve("daemon-" + starts + ".err"));
+    }
+
+    public InetSocketAddress nbdAddress() {
+        return nbd;
+    }
+
+    public InetSocketAddress httpAddress() {
+        return http;
+    }
+
+    public boolean isAlive() {
+        return process != null && process.isAlive();
+    }
+
+    /** SIGKILL, and wait for the process to be gone. */
+    public void kill() throws InterruptedException {
+        if (process != null) {
+            process.destroyForcibly();
+            process.waitFor(30, TimeUnit.SECONDS);
+        }
+    }
+
+    /** SIGTERM (a clean shutdown: checkpoint and close), and wait. */
+    public void stop() throws InterruptedException {
+        if (process != null && process.isAlive()) {
+            process.destroy();
+            if (!process.waitFor(30, TimeUnit.SECONDS)) {
+                process.destroyForcibly();
+            }
+        }
+    }
+
+    @Override
+    public void close() throws InterruptedException {
+        kill();
+    }
+
+    private static Process launch(String[] args, Path stdout, Path stderr) throws IOException {
+        List<String> cmd = new ArrayList<>();
+        cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        String flags = System.getProperty("tern.jvm.flags", "");
+        if (!flags.isBlank()) {
+            cmd.addAll(Arrays.asList(flags.trim().split("\\s+")));
+        }
+        cmd.add("-Xmx512m");
+        cmd.add("-cp");
+        cmd.add(System.getProperty("surefire.test.class.path", System.getProperty("java.class.path")));
+        cmd.add("io.tern.cli.Main");
+        cmd.addAll(Arrays.asList(args));
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.appendTo(stderr.toFile()));
+        if (stdout != null) {
+            pb.redirectOutput(ProcessBuilder.Redirect.appendTo(stdout.toFile()));
+        }
+        return pb.start();
+    }
+}
