@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# NBD benchmark: fio's nbd engine against a Tern node (sync mode: every write durable before its
+# reply) and against nbdkit's file plugin, on the same disk, in the same run. Prints a Markdown
+# table of IOPS, bandwidth and Tern/nbdkit ratios, and the Tern daemon's peak heap.
+# Usage: bench/nbd-bench.sh [seconds-per-job] [device-size]
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+secs="${1:-20}"
+size="${2:-1G}"
+work="$root/bench/target/nbd"
+"$root/scripts/install-deps" java maven nbd >&2
+rm -rf "$work"; mkdir -p "$work"
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+
+# Tern: one node, one resource, daemon heap capped at 256 MiB.
+"$root/tern" init --home "$work/node" --node bench --nbd 127.0.0.1:0 --http 127.0.0.1:0 >&2
+"$root/tern" create r0 --size "$size" --preallocate --home "$work/node" >&2
+TERN_JAVA_OPTS="-Xmx256m -Xlog:gc*:file=$work/tern-gc.log" "$root/tern" run --home "$work/node" > "$work/tern.out" 2> "$work/tern.err" &
+tern_pid=$!
+for _ in $(seq 1 300); do grep -q READY "$work/tern.out" 2>/dev/null && break; sleep 0.2; done
+grep -q READY "$work/tern.out" || { echo "tern did not start; see $work/tern.err" >&2; exit 1; }
+tern_uri="nbd://$(sed -n 's/.*nbd=\([^ ]*\).*/\1/p' "$work/tern.out")/r0"
+
+# nbdkit: the file plugin on a file of the same size, on the same disk.
+truncate -s "$size" "$work/nbdkit.img"
+dd if=/dev/zero of="$work/nbdkit.img" bs=1M count="$(( $(stat -c %s "$work/nbdkit.img") >> 20 ))" conv=notrunc,fdatasync status=none
+nbd_port=$(free_port)
+nbdkit --exit-with-parent -f -i 127.0.0.1 -p "$nbd_port" file "$work/nbdkit.img" 2> "$work/nbdkit.err" &
+nbdkit_pid=$!
+for _ in $(seq 1 100); do nbdinfo --size "nbd://127.0.0.1:$nbd_port" >/dev/null 2>&1 && break; sleep 0.1; done
+nbdkit_uri="nbd://127.0.0.1:$nbd_port"
+
+cleanup() { kill "$tern_pid" "$nbdkit_pid" 2>/dev/null || true; wait 2>/dev/null || true; }
+trap cleanup EXIT
+
+jobs=(
+  "randwrite-4k-qd32|--rw=randwrite --bs=4k --iodepth=32"
+  "randwrite-4k-qd1-flush|--rw=randwrite --bs=4k --iodepth=1 --fsync=1"
+  "write-1m-qd8|--rw=write --bs=1m --iodepth=8"
+  "randread-4k-qd32|--rw=randread --bs=4k --iodepth=32"
+)
+run_fio() { # name uri args
+  fio --name="$1" --ioengine=nbd --uri="$2" $3 --size="$size" --runtime="$secs" --time_based \
+      --randrepeat=0 --output-format=json --output="$work/$1-$4.json" >/dev/null
+}
+# Fill both devices first so reads read written data.
+fio --name=fill --ioengine=nbd --uri="$tern_uri" --rw=write --bs=1m --iodepth=8 --size="$size" --output="$work/fill-tern.txt" >/dev/null
+fio --name=fill --ioengine=nbd --uri="$nbdkit_uri" --rw=write --bs=1m --iodepth=8 --size="$size" --output="$work/fill-nbdkit.txt" >/dev/null
+for j in "${jobs[@]}"; do
+  name="${j%%|*}"; args="${j#*|}"
+  run_fio "$name" "$tern_uri" "$args" tern
+  run_fio "$name" "$nbdkit_uri" "$args" nbdkit
+done
+
+python3 - "$work" "${jobs[@]%%|*}" <<'PY'
+import json, re, sys
+work, names = sys.argv[1], sys.argv[2:]
+def stats(path):
+    j = json.load(open(path))["jobs"][0]
+    side = j["write"] if j["write"]["io_bytes"] > 0 else j["read"]
+    return side["iops"], side["bw_bytes"] / 2**20, side["clat_ns"]["percentile"].get("99.000000", 0) / 1e3
+print("| fio job | Tern IOPS | Tern MiB/s | Tern p99 (µs) | nbdkit IOPS | nbdkit MiB/s | nbdkit p99 (µs) | Tern / nbdkit |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|")
+for n in names:
+    t, k = stats(f"{work}/{n}-tern.json"), stats(f"{work}/{n}-nbdkit.json")
+    print(f"| {n} | {t[0]:,.0f} | {t[1]:.1f} | {t[2]:,.0f} | {k[0]:,.0f} | {k[1]:.1f} | {k[2]:,.0f} | **{t[0]/k[0]:.2f}×** |")
+peak = 0.0
+for line in open(f"{work}/tern-gc.log"):
+    m = re.search(r"(\d+)M->(\d+)M\((\d+)M\)", line)
+    if m:
+        peak = max(peak, float(m.group(1)))
+print(f"\nTern daemon: -Xmx256m, peak heap in use before a collection {peak:.0f} MiB (from its GC log).")
+PY
