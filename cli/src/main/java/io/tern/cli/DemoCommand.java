@@ -1,34 +1,41 @@
 package io.tern.cli;
 
+import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.Random;
+import java.util.concurrent.Callable;
+import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 
-import io.tern.log.LogConfig;
-import io.tern.log.LogReader;
-import io.tern.log.LogRecord;
-import io.tern.log.RecordOp;
-import io.tern.log.RecoveryReport;
-import io.tern.log.TransactionLog;
+import io.tern.block.nbd.NbdClient;
+import io.tern.node.HostPort;
+import io.tern.node.Json;
+import io.tern.node.Node;
+import io.tern.node.NodeHome;
+import io.tern.node.Resource;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /**
- * {@code tern demo}: runs what Tern has built so far on an embedded default and checks it.
- * Today that is the transaction log: concurrent durable appends with group commit, a reader
- * following the durable tail (as log shipping will), then a reopen with full recovery and a
- * verification of every record.
+ * {@code tern demo}: runs what Tern has built so far on an embedded default and checks it. Today:
+ * a standalone primary node serving one resource over NBD; a client writes random blocks with
+ * 32 requests in flight (each acknowledged only once durable in the transaction log), reads them
+ * all back, then the node is restarted — recovering its log and replaying it — and everything is
+ * read back again.
  */
 @Command(name = "demo", mixinStandardHelpOptions = true,
         description = "Run Tern on an embedded default and verify the result.")
-final class DemoCommand implements java.util.concurrent.Callable<Integer> {
-    @Option(names = "--dir", description = "Folder for the demo's data (default: a new temporary folder).")
-    Path dir;
+final class DemoCommand implements Callable<Integer> {
+    private static final int BLOCK = 4096;
+    private static final long SIZE = 64L << 20;
 
-    @Option(names = "--writers", defaultValue = "16", description = "Concurrent writers (default: ${DEFAULT-VALUE}).")
-    int writers;
+    @Option(names = "--dir", description = "Folder for the demo's node home (default: a new temporary folder).")
+    Path dir;
 
     @Option(names = "--seconds", defaultValue = "3", description = "How long to write (default: ${DEFAULT-VALUE}).")
     int seconds;
@@ -36,90 +43,109 @@ final class DemoCommand implements java.util.concurrent.Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         Path root = dir != null ? Files.createDirectories(dir) : Files.createTempDirectory("tern-demo-");
-        Path logDir = root.resolve("log");
-        System.out.println("Tern demo: the transaction log (replication, the NBD server and the node daemon are");
-        System.out.println("not built yet; this demo grows with them).");
-        System.out.println("data: " + logDir);
+        Path homeDir = root.resolve("node-a");
+        System.out.println("Tern demo: a standalone primary serving a resource over NBD. Replication is not");
+        System.out.println("built yet; this demo grows with it.");
+        NodeHome home = NodeHome.init(homeDir, "a", new HostPort("127.0.0.1", 0), new HostPort("127.0.0.1", 0),
+                new HostPort("127.0.0.1", 0));
+        Resource.create(home, "r0", SIZE, null, false);
+        System.out.println("node home: " + homeDir + " (resource r0, 64 MiB)");
 
-        AtomicLong tailed = new AtomicLong();
-        AtomicReference<Throwable> tailError = new AtomicReference<>();
-        LogLoad.Result result;
-        long last;
-        try (TransactionLog log = TransactionLog.open(new LogConfig().directory(logDir).name("demo"))) {
-            long first = log.durableLsn() + 1;
-            Thread tail = new Thread(() -> follow(log, first, tailed, tailError), "demo-tail");
-            tail.setDaemon(true);
-            tail.start();
-            System.out.printf("writing 4 KiB records from %d writers for %d s, each waiting for its durable ack ...%n",
-                    writers, seconds);
-            result = LogLoad.run(log, writers, 4096, TimeUnit.SECONDS.toMillis(seconds), 1);
-            last = log.durableLsn();
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-            while (tailed.get() < last - first + 1 && tailError.get() == null && System.nanoTime() < deadline) {
-                Thread.onSpinWait();
-            }
-            tail.interrupt();
+        int slots = (int) (SIZE / BLOCK);
+        int[] version = new int[slots]; // 0 = never written
+        int written;
+        try (Node node = Node.start(home)) {
+            InetSocketAddress nbd = node.nbdAddress();
+            System.out.printf("node a serving nbd://%s:%d/r0%n", nbd.getHostString(), nbd.getPort());
+            written = writeLoad(nbd, version);
+            check(nbd, version, "read back over NBD");
         }
-        System.out.printf("  %,d appends: %,.0f appends/s, %.1f MiB/s, ack latency p50 %.0f us, p99 %.0f us%n",
-                result.appends(), result.appendsPerSecond(), result.mibPerSecond(), result.p50Micros(), result.p99Micros());
-        System.out.printf("  a reader following the durable tail saw %,d records%n", tailed.get());
-
-        try (TransactionLog log = TransactionLog.open(new LogConfig().directory(logDir).name("demo"))) {
-            RecoveryReport r = log.recovery();
-            System.out.println("reopened: " + r);
-            long verified = verifyAll(log);
-            boolean ok = tailError.get() == null && r.lastLsn() == last && verified == last
-                    && tailed.get() == result.appends();
-            System.out.printf("verified %,d records from lsn 1: checksums good, LSNs dense%n", verified);
-            if (!ok) {
-                System.out.printf("DEMO FAILED: durable lsn %d, recovered %d, verified %d, tailed %d, tail error %s%n",
-                        last, r.lastLsn(), verified, tailed.get(), tailError.get());
-                return 1;
-            }
+        System.out.println("node stopped; starting it again (log recovery and replay) ...");
+        try (Node node = Node.start(home)) {
+            check(node.nbdAddress(), version, "read back after restart");
+            System.out.print(Json.write(node.status()));
         }
         if (dir == null) {
             deleteTree(root);
-            System.out.println("demo OK (its temporary data was removed; keep it with --dir DIR)");
+            System.out.println("demo OK (" + written + " writes; its temporary data was removed, keep it with --dir DIR)");
         } else {
-            System.out.println("demo OK; data kept in " + root);
+            System.out.println("demo OK (" + written + " writes); data kept in " + root);
         }
         return 0;
     }
 
+    /** Random 4 KiB writes, 32 in flight, for the demo's duration; returns how many were acked. */
+    private int writeLoad(InetSocketAddress nbd, int[] version) throws Exception {
+        Random random = new Random(1);
+        Semaphore window = new Semaphore(32);
+        AtomicInteger acked = new AtomicInteger();
+        AtomicReference<Throwable> error = new AtomicReference<>();
+        long[] latencies = new long[1 << 20];
+        AtomicInteger n = new AtomicInteger();
+        long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
+        System.out.printf("writing random 4 KiB blocks with 32 in flight for %d s; each is acked once durable ...%n", seconds);
+        try (NbdClient client = NbdClient.connect(nbd, "r0")) {
+            long start = System.nanoTime();
+            while (System.nanoTime() < end && error.get() == null) {
+                window.acquire();
+                int slot = random.nextInt(version.length);
+                int v = ++version[slot]; // one writer thread: versions only grow
+                long t0 = System.nanoTime();
+                client.write((long) slot * BLOCK, content(slot, v), false).whenComplete((x, e) -> {
+                    if (e != null) {
+                        error.compareAndSet(null, e);
+                    } else {
+                        int i = n.getAndIncrement();
+                        if (i < latencies.length) {
+                            latencies[i] = System.nanoTime() - t0;
+                        }
+                        acked.incrementAndGet();
+                    }
+                    window.release();
+                });
+            }
+            if (!window.tryAcquire(32, 30, TimeUnit.SECONDS)) {
+                throw new IllegalStateException("writes still unacknowledged 30 s after the load stopped");
+            }
+            double secs = (System.nanoTime() - start) / 1e9;
+            if (error.get() != null) {
+                throw new IllegalStateException("a write failed: " + error.get(), error.get());
+            }
+            long[] sorted = Arrays.copyOf(latencies, Math.min(n.get(), latencies.length));
+            Arrays.sort(sorted);
+            System.out.printf("  %,d writes acked: %,.0f writes/s, %.1f MiB/s, latency p50 %.2f ms, p99 %.2f ms%n",
+                    acked.get(), acked.get() / secs, acked.get() * (double) BLOCK / secs / (1 << 20),
+                    sorted[sorted.length / 2] / 1e6, sorted[(int) (sorted.length * 0.99)] / 1e6);
+        }
+        return acked.get();
+    }
+
+    /** Reads every block over NBD and compares it with its last write (or zeros). */
+    private static void check(InetSocketAddress nbd, int[] version, String what) throws Exception {
+        byte[] zeros = new byte[BLOCK];
+        try (NbdClient client = NbdClient.connect(nbd, "r0")) {
+            for (int slot = 0; slot < version.length; slot++) {
+                byte[] got = client.read((long) slot * BLOCK, BLOCK).get(30, TimeUnit.SECONDS);
+                byte[] want = version[slot] == 0 ? zeros : content(slot, version[slot]);
+                if (!Arrays.equals(got, want)) {
+                    throw new IllegalStateException(what + ": block " + slot + " does not hold its last write");
+                }
+            }
+        }
+        System.out.printf("  %s: all %,d blocks hold their last write%n", what, version.length);
+    }
+
+    private static byte[] content(int slot, int version) {
+        byte[] b = new byte[BLOCK];
+        new Random(((long) slot << 32) | version).nextBytes(b);
+        return b;
+    }
+
     private static void deleteTree(Path root) throws java.io.IOException {
         try (var paths = Files.walk(root)) {
-            for (Path p : paths.sorted(java.util.Comparator.reverseOrder()).toList()) {
+            for (Path p : paths.sorted(Comparator.reverseOrder()).toList()) {
                 Files.delete(p);
             }
         }
-    }
-
-    private static void follow(TransactionLog log, long from, AtomicLong seen, AtomicReference<Throwable> error) {
-        LogRecord rec = new LogRecord();
-        try (LogReader reader = log.reader(from)) {
-            while (!Thread.currentThread().isInterrupted()) {
-                if (reader.next(rec)) {
-                    seen.incrementAndGet();
-                } else {
-                    Thread.onSpinWait();
-                }
-            }
-        } catch (Throwable e) {
-            error.set(e);
-        }
-    }
-
-    private static long verifyAll(TransactionLog log) {
-        LogRecord rec = new LogRecord();
-        long n = 0;
-        try (LogReader reader = log.reader(log.firstLsn())) {
-            while (reader.next(rec)) {
-                if (rec.op() != RecordOp.WRITE || rec.length() != 4096) {
-                    throw new IllegalStateException("unexpected record " + rec);
-                }
-                n++;
-            }
-        }
-        return n;
     }
 }

@@ -13,7 +13,6 @@ import java.util.Random;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 
-import io.tern.cli.LogLoad;
 import io.tern.log.LogConfig;
 import io.tern.log.SyncObserver;
 import io.tern.log.TransactionLog;

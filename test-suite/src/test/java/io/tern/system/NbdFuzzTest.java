@@ -17,7 +17,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 
-import io.tern.harness.NbdClient;
+import io.tern.block.nbd.NbdClient;
 import io.tern.harness.TernNode;
 import io.tern.testing.Seeds;
 import org.junit.jupiter.api.Test;

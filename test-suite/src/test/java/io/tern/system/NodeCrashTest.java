@@ -10,7 +10,7 @@ import java.util.Random;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 
-import io.tern.harness.NbdClient;
+import io.tern.block.nbd.NbdClient;
 import io.tern.harness.TernNode;
 import io.tern.testing.Seeds;
 import org.junit.jupiter.api.Test;

@@ -310,6 +310,10 @@ public final class LoggedDevice implements BlockDevice {
      * {@code trimLogAtCheckpoint}, deletes the log segments below it.
      */
     public void checkpoint() throws IOException {
+        checkpoint(config.trimLogAtCheckpoint());
+    }
+
+    private void checkpoint(boolean trimLog) throws IOException {
         synchronized (checkpointLock) {
             long lsn = appliedLsn;
             if (lsn == checkpointLsn || failure != null) {
@@ -323,15 +327,19 @@ public final class LoggedDevice implements BlockDevice {
             }
             new Checkpoint(config.epoch(), lsn).store(config.checkpointFile());
             checkpointLsn = lsn;
-            if (config.trimLogAtCheckpoint()) {
+            if (trimLog) {
                 txlog.deleteSegmentsBelow(lsn + 1);
             }
         }
     }
 
     private void checkpointQuietly() {
+        checkpointQuietly(config.trimLogAtCheckpoint());
+    }
+
+    private void checkpointQuietly(boolean trimLog) {
         try {
-            checkpoint();
+            checkpoint(trimLog);
         } catch (IOException | RuntimeException e) {
             log.error("{}: checkpoint failed: {}", config.log().name(), e.toString(), e);
         }
@@ -350,8 +358,8 @@ public final class LoggedDevice implements BlockDevice {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-        txlog.close();
-        checkpointQuietly();
+        txlog.close(); // completes (and so applies) every write already accepted
+        checkpointQuietly(false); // the log is closed: trimming waits for the next checkpoint
         backing.close();
     }
 }

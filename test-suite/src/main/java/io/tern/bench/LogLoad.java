@@ -1,4 +1,4 @@
-package io.tern.cli;
+package io.tern.bench;
 
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
@@ -14,7 +14,7 @@ import io.tern.log.TransactionLog;
  * Two shapes: {@link #run} gives each writer its own thread, which appends and waits for its ack
  * before the next (a file system's writers); {@link #runInFlight} keeps the same number of
  * appends outstanding from two submitting threads, completions arriving by callback (an NBD
- * server's event loops at that queue depth). Used by {@code tern demo} and the log benchmark.
+ * server's event loops at that queue depth). Used by the log benchmark.
  */
 public final class LogLoad {
     /** What a run measured. Latencies in microseconds. */

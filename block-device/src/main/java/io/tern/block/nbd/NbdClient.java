@@ -1,4 +1,4 @@
-package io.tern.harness;
+package io.tern.block.nbd;
 
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
@@ -14,9 +14,10 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * A minimal NBD client for tests: fixed newstyle, NBD_OPT_GO, simple replies, many requests in
- * flight (a reader thread matches replies to handles). Failed requests complete with
- * {@link NbdError}; a lost connection fails every pending request with the I/O error.
+ * A small NBD client: fixed newstyle, NBD_OPT_GO, simple replies, many requests in flight (a
+ * reader thread matches replies to handles). Used by {@code tern demo} and the system tests.
+ * Failed requests complete with {@link NbdError}; a lost connection fails every pending request
+ * with the I/O error. Thread-safe: requests may be sent from any thread.
  */
 public final class NbdClient implements AutoCloseable {
     /** A request the server answered with an error. */
