@@ -10,7 +10,6 @@ import java.util.concurrent.TimeUnit;
 import io.tern.block.BlockDevice;
 import io.tern.block.BlockDeviceException;
 import io.tern.block.BlockError;
-import io.tern.block.file.FileBlockDevice;
 import io.tern.log.LogClosedException;
 import io.tern.log.LogConfig;
 import io.tern.log.LogFailedException;
@@ -43,7 +42,7 @@ public final class LoggedDevice implements BlockDevice {
     private static final long MAX_ZERO_RECORD = 1L << 30;
 
     private final LoggedDeviceConfig config;
-    private final FileBlockDevice backing;
+    private final BlockDevice backing;
     private final TransactionLog txlog;
     private final RecoveryReport recovery;
     private final long replayed;
@@ -92,7 +91,7 @@ public final class LoggedDevice implements BlockDevice {
                     count++;
                 }
             }
-            config.backing().sync();
+            await(config.backing().flush());
             if (applied != cp.lsn()) {
                 new Checkpoint(config.epoch(), applied).store(config.checkpointFile());
             }
@@ -105,10 +104,10 @@ public final class LoggedDevice implements BlockDevice {
         }
     }
 
-    private static void apply(FileBlockDevice backing, LogRecord rec) {
+    private static void apply(BlockDevice backing, LogRecord rec) {
         switch (rec.op()) {
-            case WRITE -> backing.writeFully(rec.offset(), rec.payload());
-            case ZERO -> backing.zeroFully(rec.offset(), rec.length());
+            case WRITE -> await(backing.write(rec.offset(), rec.payload(), false));
+            case ZERO -> await(backing.writeZeroes(rec.offset(), rec.length(), false));
             case EPOCH -> {
                 // a term boundary: nothing to apply
             }
@@ -205,7 +204,7 @@ public final class LoggedDevice implements BlockDevice {
             CompletableFuture<Void> done = new CompletableFuture<>();
             ByteBuffer data = src.duplicate();
             txlog.append(RecordOp.WRITE, fua ? RecordCodec.FLAG_FUA : 0, config.epoch(), offset, length, data,
-                    (lsn, error) -> applied(done, lsn, error, () -> backing.writeFully(offset, data.duplicate())));
+                    (lsn, error) -> applied(done, lsn, error, () -> await(backing.write(offset, data.duplicate(), false))));
             return done;
         } catch (RuntimeException e) {
             return CompletableFuture.failedFuture(translate(e));
@@ -238,7 +237,7 @@ public final class LoggedDevice implements BlockDevice {
                 int len = (int) Math.min(MAX_ZERO_RECORD, offset + length - off);
                 CompletableFuture<Void> part = new CompletableFuture<>();
                 txlog.append(RecordOp.ZERO, fua ? RecordCodec.FLAG_FUA : 0, config.epoch(), off, len,
-                        ByteBuffer.allocate(0), (lsn, error) -> applied(part, lsn, error, () -> backing.zeroFully(off, len)));
+                        ByteBuffer.allocate(0), (lsn, error) -> applied(part, lsn, error, () -> await(backing.writeZeroes(off, len, false))));
                 parts[i] = part;
             }
             return CompletableFuture.allOf(parts);
@@ -285,6 +284,19 @@ public final class LoggedDevice implements BlockDevice {
         }
     }
 
+    /**
+     * Waits for a backing store operation. The file backend completes before it returns, so on
+     * the log's thread this does not block; a decorator that delays does delay the log.
+     */
+    private static void await(CompletableFuture<Void> f) {
+        try {
+            f.join();
+        } catch (java.util.concurrent.CompletionException e) {
+            throw e.getCause() instanceof BlockDeviceException b ? b
+                    : new BlockDeviceException(BlockError.EIO, String.valueOf(e.getCause()), e.getCause());
+        }
+    }
+
     private static BlockDeviceException translate(Throwable t) {
         if (t instanceof BlockDeviceException b) {
             return b;
@@ -320,7 +332,7 @@ public final class LoggedDevice implements BlockDevice {
                 return;
             }
             try {
-                backing.sync();
+                await(backing.flush());
             } catch (BlockDeviceException e) {
                 fail(e);
                 throw e;

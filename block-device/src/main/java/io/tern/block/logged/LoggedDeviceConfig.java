@@ -4,12 +4,12 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Objects;
 
-import io.tern.block.file.FileBlockDevice;
+import io.tern.block.BlockDevice;
 import io.tern.log.LogConfig;
 
 /** Settings of a {@link LoggedDevice}, validated once by {@link #conclude()}. */
 public final class LoggedDeviceConfig {
-    private FileBlockDevice backing;
+    private BlockDevice backing;
     private LogConfig log;
     private Path checkpointFile;
     private long epoch = 1;
@@ -18,7 +18,7 @@ public final class LoggedDeviceConfig {
     private boolean concluded;
 
     /** The backing store the log's records are applied to; the device owns it from open on. */
-    public LoggedDeviceConfig backing(FileBlockDevice backing) {
+    public LoggedDeviceConfig backing(BlockDevice backing) {
         this.backing = backing;
         return this;
     }
@@ -72,7 +72,7 @@ public final class LoggedDeviceConfig {
         return this;
     }
 
-    public FileBlockDevice backing() {
+    public BlockDevice backing() {
         return backing;
     }
 
