@@ -13,6 +13,9 @@ import java.util.Properties;
 
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.tern.block.metrics.MeteredDevice;
 import io.tern.block.nbd.NbdExport;
 import io.tern.block.nbd.NbdExports;
 import io.tern.block.nbd.NbdServer;
@@ -34,13 +37,16 @@ public final class Node implements AutoCloseable {
     private final List<Resource> resources;
     private final NbdServer nbd;
     private final HttpServer http;
+    private final PrometheusMeterRegistry metrics;
 
-    private Node(NodeHome home, String name, List<Resource> resources, NbdServer nbd, HttpServer http) {
+    private Node(NodeHome home, String name, List<Resource> resources, NbdServer nbd, HttpServer http,
+                 PrometheusMeterRegistry metrics) {
         this.home = home;
         this.name = name;
         this.resources = resources;
         this.nbd = nbd;
         this.http = http;
+        this.metrics = metrics;
     }
 
     public static Node start(NodeHome home) throws IOException, InterruptedException {
@@ -48,17 +54,22 @@ public final class Node implements AutoCloseable {
         List<Resource> resources = new ArrayList<>();
         NbdServer nbd = null;
         HttpServer http = null;
+        PrometheusMeterRegistry metrics = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         try {
             NbdExports exports = new NbdExports();
             for (String r : home.resources()) {
                 Resource res = Resource.open(home, r);
                 resources.add(res);
-                exports.add(new NbdExport(r, "tern resource " + r + " on " + name, res.device()));
+                res.registerMetrics(metrics);
+                exports.add(new NbdExport(r, "tern resource " + r + " on " + name,
+                        new MeteredDevice(res.device(), metrics, r)));
             }
+            metrics.more().counter("tern.nbd.protocol.errors", List.of(), 0, x -> NbdServer.protocolErrors());
             nbd = NbdServer.start(new NbdServerConfig().listen(home.address("nbd").toAddress()), exports);
             http = HttpServer.create(home.address("http").toAddress(), 16);
-            Node node = new Node(home, name, resources, nbd, http);
+            Node node = new Node(home, name, resources, nbd, http, metrics);
             http.createContext("/status", node::serveStatus);
+            http.createContext("/metrics", node::serveMetrics);
             http.start();
             node.writeRunFile();
             log.info("node {} running: {} resources, NBD on {}, admin HTTP on {}", name, resources.size(),
@@ -120,6 +131,17 @@ public final class Node implements AutoCloseable {
             }
             byte[] body = (text ? StatusText.render(status) : Json.write(status)).getBytes(StandardCharsets.UTF_8);
             ex.getResponseHeaders().set("Content-Type", text ? "text/plain; charset=utf-8" : "application/json");
+            ex.sendResponseHeaders(200, body.length);
+            try (OutputStream out = ex.getResponseBody()) {
+                out.write(body);
+            }
+        }
+    }
+
+    private void serveMetrics(HttpExchange ex) throws IOException {
+        try (ex) {
+            byte[] body = metrics.scrape().getBytes(StandardCharsets.UTF_8);
+            ex.getResponseHeaders().set("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
             ex.sendResponseHeaders(200, body.length);
             try (OutputStream out = ex.getResponseBody()) {
                 out.write(body);

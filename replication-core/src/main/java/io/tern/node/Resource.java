@@ -70,6 +70,15 @@ public final class Resource implements AutoCloseable {
         return device;
     }
 
+    /** Gauges of the resource's log positions and health. */
+    public void registerMetrics(io.micrometer.core.instrument.MeterRegistry registry) {
+        var tags = io.micrometer.core.instrument.Tags.of("resource", config.name());
+        registry.gauge("tern.log.logged.lsn", tags, device, LoggedDevice::loggedLsn);
+        registry.gauge("tern.log.applied.lsn", tags, device, LoggedDevice::appliedLsn);
+        registry.gauge("tern.log.checkpoint.lsn", tags, device, LoggedDevice::checkpointLsn);
+        registry.gauge("tern.resource.failed", tags, device, d -> d.failure() == null ? 0 : 1);
+    }
+
     /** The resource's entry in {@code tern status --json}. */
     public Map<String, Object> status() {
         Map<String, Object> m = new LinkedHashMap<>();

@@ -1,0 +1,128 @@
+package io.tern.block.metrics;
+
+import java.nio.ByteBuffer;
+import java.util.concurrent.CompletableFuture;
+
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import io.tern.block.BlockDevice;
+import io.tern.block.BlockDeviceException;
+
+/**
+ * A decorator that counts and times every operation of the device it wraps, tagged with the
+ * resource name: {@code tern_block_requests_seconds} (a timer per op), {@code tern_block_bytes_total}
+ * (bytes read and written) and {@code tern_block_errors_total} (per op and errno name).
+ */
+public final class MeteredDevice implements BlockDevice {
+    private final BlockDevice inner;
+    private final MeterRegistry registry;
+    private final String resource;
+    private final Timer reads;
+    private final Timer writes;
+    private final Timer flushes;
+    private final Timer trims;
+    private final Timer zeroes;
+    private final Counter bytesRead;
+    private final Counter bytesWritten;
+
+    public MeteredDevice(BlockDevice inner, MeterRegistry registry, String resource) {
+        this.inner = inner;
+        this.registry = registry;
+        this.resource = resource;
+        this.reads = timer("read");
+        this.writes = timer("write");
+        this.flushes = timer("flush");
+        this.trims = timer("trim");
+        this.zeroes = timer("zero");
+        this.bytesRead = Counter.builder("tern.block.bytes").tag("resource", resource).tag("op", "read").register(registry);
+        this.bytesWritten = Counter.builder("tern.block.bytes").tag("resource", resource).tag("op", "write").register(registry);
+    }
+
+    private Timer timer(String op) {
+        return Timer.builder("tern.block.requests").tag("resource", resource).tag("op", op)
+                .description("block requests served, by operation").register(registry);
+    }
+
+    @Override
+    public long size() {
+        return inner.size();
+    }
+
+    @Override
+    public boolean isReadOnly() {
+        return inner.isReadOnly();
+    }
+
+    @Override
+    public boolean canFlush() {
+        return inner.canFlush();
+    }
+
+    @Override
+    public boolean canFua() {
+        return inner.canFua();
+    }
+
+    @Override
+    public boolean canTrim() {
+        return inner.canTrim();
+    }
+
+    @Override
+    public boolean canZero() {
+        return inner.canZero();
+    }
+
+    @Override
+    public boolean canMultiConn() {
+        return inner.canMultiConn();
+    }
+
+    @Override
+    public CompletableFuture<Void> read(long offset, ByteBuffer dst) {
+        int n = dst.remaining();
+        return measure(reads, "read", inner.read(offset, dst), bytesRead, n);
+    }
+
+    @Override
+    public CompletableFuture<Void> write(long offset, ByteBuffer src, boolean fua) {
+        int n = src.remaining();
+        return measure(writes, "write", inner.write(offset, src, fua), bytesWritten, n);
+    }
+
+    @Override
+    public CompletableFuture<Void> flush() {
+        return measure(flushes, "flush", inner.flush(), null, 0);
+    }
+
+    @Override
+    public CompletableFuture<Void> trim(long offset, long length, boolean fua) {
+        return measure(trims, "trim", inner.trim(offset, length, fua), null, 0);
+    }
+
+    @Override
+    public CompletableFuture<Void> writeZeroes(long offset, long length, boolean fua) {
+        return measure(zeroes, "zero", inner.writeZeroes(offset, length, fua), null, 0);
+    }
+
+    private CompletableFuture<Void> measure(Timer timer, String op, CompletableFuture<Void> f, Counter bytes, long n) {
+        long start = System.nanoTime();
+        return f.whenComplete((v, error) -> {
+            timer.record(System.nanoTime() - start, java.util.concurrent.TimeUnit.NANOSECONDS);
+            if (error == null) {
+                if (bytes != null) {
+                    bytes.increment(n);
+                }
+            } else {
+                registry.counter("tern.block.errors", "resource", resource, "op", op,
+                        "error", BlockDeviceException.errorOf(error).name()).increment();
+            }
+        });
+    }
+
+    @Override
+    public void close() {
+        inner.close();
+    }
+}

@@ -1,0 +1,63 @@
+package io.tern.system;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.TimeUnit;
+
+import io.tern.block.nbd.NbdClient;
+import io.tern.harness.TernNode;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The operator's commands against a real node: init, create, run, status (live and offline), metrics. */
+class NodeCommandsTest {
+    @TempDir
+    Path dir;
+
+    @Test
+    void initCreateRunStatusAndMetrics() throws Exception {
+        TernNode node = new TernNode(dir);
+        String home = dir.toString();
+        assertThat(node.command(60, "init", "--home", home, "--node", "a", "--nbd", "127.0.0.1:0", "--http", "127.0.0.1:0")).isZero();
+        assertThat(node.command(60, "init", "--home", home, "--node", "a")).as("a second init").isEqualTo(1);
+        assertThat(node.command(60, "create", "r0", "--size", "8M", "--home", home)).isZero();
+        assertThat(node.command(60, "create", "r0", "--size", "8M", "--home", home)).as("the same name again").isEqualTo(1);
+        assertThat(node.command(60, "create", "bad/name", "--size", "8M", "--home", home)).isEqualTo(1);
+        assertThat(node.command(60, "create", "r1", "--size", "12345", "--home", home)).as("not a multiple of 512").isEqualTo(1);
+        assertThat(Files.readString(dir.resolve("command.err"))).contains("exists already").contains("multiple of 512");
+
+        assertThat(node.command(60, "status", "--json", "--home", home)).isZero();
+        assertThat(Files.readString(dir.resolve("command.out"))).contains("\"running\": false").contains("\"name\": \"r0\"");
+
+        try (node) {
+            node.start();
+            try (NbdClient c = NbdClient.connect(node.nbdAddress(), "r0")) {
+                for (int i = 0; i < 10; i++) {
+                    c.write(i * 4096L, new byte[4096], false).get(10, TimeUnit.SECONDS);
+                }
+            }
+            Files.deleteIfExists(dir.resolve("command.out"));
+            assertThat(node.command(60, "status", "r0", "--json", "--home", home)).isZero();
+            String json = Files.readString(dir.resolve("command.out"));
+            assertThat(json).contains("\"running\": true").contains("\"role\": \"Primary\"").contains("\"disk\": \"UpToDate\"")
+                    .contains("\"logged_lsn\": 10").contains("\"replayed_lsn\": 10").contains("\"split_brain\": false");
+            assertThat(node.command(60, "status", "nope", "--home", home)).isEqualTo(2);
+
+            String metrics = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
+                    URI.create("http://127.0.0.1:" + node.httpAddress().getPort() + "/metrics")).build(),
+                    HttpResponse.BodyHandlers.ofString()).body();
+            assertThat(metrics).contains("tern_block_requests_seconds_count{op=\"write\",resource=\"r0\"} 10")
+                    .contains("tern_log_logged_lsn{resource=\"r0\"} 10.0");
+            node.stop();
+        }
+        Files.deleteIfExists(dir.resolve("command.out"));
+        assertThat(node.command(60, "status", "--json", "--home", home)).isZero();
+        assertThat(Files.readString(dir.resolve("command.out"))).contains("\"running\": false").contains("\"checkpoint_lsn\": 10");
+    }
+}
