@@ -2,20 +2,21 @@
 # NBD benchmark: fio's nbd engine against a Tern node (sync mode: every write durable before its
 # reply) and against nbdkit's file plugin, on the same disk, in the same run. Prints a Markdown
 # table of IOPS, bandwidth and Tern/nbdkit ratios, and the Tern daemon's peak heap.
-# Usage: bench/nbd-bench.sh [seconds-per-job] [device-size]
+# Usage: bench/nbd-bench.sh [seconds-per-job] [device-size] [sync|flush]
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 secs="${1:-20}"
 size="${2:-1G}"
+durability="${3:-sync}"
 work="$root/bench/target/nbd"
 "$root/scripts/install-deps" java maven nbd >&2
 rm -rf "$work"; mkdir -p "$work"
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 
-# Tern: one node, one resource, daemon heap capped at 256 MiB.
+# Tern: one node, one resource (durability sync or flush), daemon heap capped at 256 MiB.
 "$root/tern" init --home "$work/node" --node bench --nbd 127.0.0.1:0 --http 127.0.0.1:0 >&2
-"$root/tern" create r0 --size "$size" --preallocate --home "$work/node" >&2
+"$root/tern" create r0 --size "$size" --preallocate --durability "$durability" --home "$work/node" >&2
 TERN_JAVA_OPTS="-Xmx256m -Xlog:gc*:file=$work/tern-gc.log" "$root/tern" run --home "$work/node" > "$work/tern.out" 2> "$work/tern.err" &
 tern_pid=$!
 for _ in $(seq 1 300); do grep -q READY "$work/tern.out" 2>/dev/null && break; sleep 0.2; done

@@ -3,6 +3,7 @@ package io.tern.cli;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 
+import io.tern.block.logged.Durability;
 import io.tern.node.NodeHome;
 import io.tern.node.Resource;
 import io.tern.node.ResourceConfig;
@@ -27,13 +28,24 @@ final class CreateCommand implements Callable<Integer> {
     @Option(names = "--data", paramLabel = "PATH", description = "Backing file (default: inside the node home).")
     Path data;
 
+    @Option(names = "--durability", defaultValue = "sync", paramLabel = "sync|flush",
+            description = "sync: reply to a write once it is durable (default); flush: once it is logged, "
+                    + "durable at the next FLUSH, FUA or sync interval.")
+    String durability;
+
     @Option(names = "--preallocate", description = "Write the whole backing file with zeros now, so a full disk is met here, not later.")
     boolean preallocate;
 
     @Override
     public Integer call() throws Exception {
         NodeHome h = NodeHome.open(home.resolve());
-        ResourceConfig c = Resource.create(h, name, Sizes.parse(size), data, preallocate);
+        Durability mode;
+        try {
+            mode = Durability.valueOf(durability.toUpperCase(java.util.Locale.ROOT));
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("--durability must be sync or flush, not '" + durability + "'");
+        }
+        ResourceConfig c = Resource.create(h, name, Sizes.parse(size), data, preallocate, mode);
         System.out.println("resource " + c.name() + " created: " + c.size() + " bytes in " + c.data()
                 + "; this node is its primary");
         return 0;

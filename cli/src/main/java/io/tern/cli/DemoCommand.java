@@ -48,7 +48,7 @@ final class DemoCommand implements Callable<Integer> {
         System.out.println("built yet; this demo grows with it.");
         NodeHome home = NodeHome.init(homeDir, "a", new HostPort("127.0.0.1", 0), new HostPort("127.0.0.1", 0),
                 new HostPort("127.0.0.1", 0));
-        Resource.create(home, "r0", SIZE, null, false);
+        Resource.create(home, "r0", SIZE, null, false, io.tern.block.logged.Durability.SYNC);
         System.out.println("node home: " + homeDir + " (resource r0, 64 MiB)");
 
         int slots = (int) (SIZE / BLOCK);

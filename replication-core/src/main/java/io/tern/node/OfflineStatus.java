@@ -27,6 +27,7 @@ public final class OfflineStatus {
             r.put("disk", "Unknown"); // the log may hold more than the checkpoint: known once the node runs
             r.put("size", c.size());
             r.put("epoch", c.epoch());
+            r.put("durability", c.durability().name().toLowerCase(java.util.Locale.ROOT));
             r.put("logged_lsn", null);
             r.put("replayed_lsn", checkpoint);
             r.put("checkpoint_lsn", checkpoint);

@@ -8,6 +8,7 @@ import java.util.List;
 import java.util.Map;
 
 import io.tern.block.file.FileBlockDevice;
+import io.tern.block.logged.Durability;
 import io.tern.block.logged.LoggedDevice;
 import io.tern.block.logged.LoggedDeviceConfig;
 import io.tern.log.LogConfig;
@@ -26,8 +27,8 @@ public final class Resource implements AutoCloseable {
      * Creates a resource on this node as its primary: the backing store (sparse, or written with
      * zeros when {@code preallocate}), an empty log and the resource's settings.
      */
-    public static ResourceConfig create(NodeHome home, String name, long size, Path data, boolean preallocate)
-            throws IOException {
+    public static ResourceConfig create(NodeHome home, String name, long size, Path data, boolean preallocate,
+                                        Durability durability) throws IOException {
         NodeHome.checkName("resource", name);
         if (size % 512 != 0) {
             throw new IllegalArgumentException("size " + size + " is not a multiple of 512 bytes");
@@ -39,7 +40,7 @@ public final class Resource implements AutoCloseable {
         Files.createDirectories(dir);
         Path dataPath = (data != null ? data : dir.resolve("data.img")).toAbsolutePath();
         FileBlockDevice.create(dataPath, size, preallocate).close();
-        ResourceConfig config = new ResourceConfig(name, size, dataPath, ResourceConfig.Role.Primary, 1);
+        ResourceConfig config = new ResourceConfig(name, size, dataPath, ResourceConfig.Role.Primary, 1, durability);
         config.store(dir);
         return config;
     }
@@ -58,7 +59,8 @@ public final class Resource implements AutoCloseable {
                 .backing(backing)
                 .log(new LogConfig().directory(dir.resolve("log")).name(name))
                 .checkpointFile(dir.resolve("checkpoint"))
-                .epoch(config.epoch()));
+                .epoch(config.epoch())
+                .durability(config.durability()));
         return new Resource(config, device);
     }
 
@@ -87,6 +89,7 @@ public final class Resource implements AutoCloseable {
         m.put("disk", device.failure() == null ? "UpToDate" : "Failed");
         m.put("size", config.size());
         m.put("epoch", config.epoch());
+        m.put("durability", config.durability().name().toLowerCase(java.util.Locale.ROOT));
         m.put("logged_lsn", device.loggedLsn());
         m.put("replayed_lsn", device.appliedLsn());
         m.put("checkpoint_lsn", device.checkpointLsn());

@@ -5,11 +5,13 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Properties;
 
+import io.tern.block.logged.Durability;
+
 /**
  * What {@code resource.properties} says about a resource: its size, where its data lives, this
- * node's role for it and the current epoch.
+ * node's role for it, the current epoch and when writes are replied ({@link Durability}).
  */
-public record ResourceConfig(String name, long size, Path data, Role role, long epoch) {
+public record ResourceConfig(String name, long size, Path data, Role role, long epoch, Durability durability) {
     /** A node's role for a resource. */
     public enum Role { Primary, Secondary }
 
@@ -18,7 +20,8 @@ public record ResourceConfig(String name, long size, Path data, Role role, long 
         try {
             return new ResourceConfig(p.getProperty("name"), Long.parseLong(p.getProperty("size")),
                     Path.of(p.getProperty("data")), Role.valueOf(p.getProperty("role")),
-                    Long.parseLong(p.getProperty("epoch")));
+                    Long.parseLong(p.getProperty("epoch")),
+                    Durability.valueOf(p.getProperty("durability", "sync").toUpperCase(java.util.Locale.ROOT)));
         } catch (RuntimeException e) {
             throw new IllegalStateException(resourceDir.resolve("resource.properties") + " is damaged: " + e, e);
         }
@@ -32,6 +35,7 @@ public record ResourceConfig(String name, long size, Path data, Role role, long 
         p.setProperty("data", data.toString());
         p.setProperty("role", role.name());
         p.setProperty("epoch", Long.toString(epoch));
+        p.setProperty("durability", durability.name().toLowerCase(java.util.Locale.ROOT));
         NodeHome.store(resourceDir.resolve("resource.properties"), p);
     }
 }

@@ -14,6 +14,10 @@ final class AppendEvent {
     ByteBuffer payload;
     int payloadCrc;
     AppendCallback callback;
+    /** Complete only once synced (true), or as soon as written (false: the caller syncs later). */
+    boolean durable;
+    /** Not a record: a request to sync everything written before it. */
+    boolean syncOnly;
 
     /** Tells the writer, once; a second call (after an unexpected error) does nothing. */
     void complete(long lsn, Throwable error) {

@@ -6,9 +6,11 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The log's single appender: encodes each event into the segment store, and at the end of every
- * batch syncs once and only then completes the batch's appends (group commit). A failed append
- * or sync fails the log for good: the batch and every later append complete with
- * {@link LogFailedException}; the sync is never retried.
+ * batch that holds a durable append or a sync request, syncs once and only then completes the
+ * batch (group commit). A batch of appends that need not be durable yet completes without a
+ * sync; they become durable with the next sync. A failed append or sync fails the log for good:
+ * the batch and every later append complete with {@link LogFailedException}; the sync is never
+ * retried.
  *
  * <p>Thread contract: {@link #onEvent} runs on the Disruptor's processor thread only, which
  * owns the {@link SegmentStore}'s appending side. {@link #failure()} may be read from any thread.
@@ -22,6 +24,7 @@ final class LogAppender implements EventHandler<AppendEvent> {
     private final AppendEvent[] pending;
     private final long[] pendingLsn;
     private int count;
+    private boolean syncNeeded;
     private volatile LogFailedException failure;
     private volatile long processed = -1;
 
@@ -48,13 +51,14 @@ final class LogAppender implements EventHandler<AppendEvent> {
             e.complete(-1, failure);
         } else {
             try {
-                long lsn = store.append(e.op, e.flags, e.epoch, e.offset, e.length, e.payload, e.payloadCrc);
+                long lsn = e.syncOnly ? -1 : store.append(e.op, e.flags, e.epoch, e.offset, e.length, e.payload, e.payloadCrc);
                 if (count == pending.length) {
                     syncAndComplete(); // a batch longer than the ring: cannot happen, but never overflow
                 }
                 pending[count] = e;
                 pendingLsn[count] = lsn;
                 count++;
+                syncNeeded |= e.durable || e.syncOnly;
             } catch (Throwable t) {
                 fail(new LogFailedException(name + ": append after lsn " + store.lastLsn() + " failed; the log "
                         + "takes no more writes until it is reopened and recovered", t));
@@ -71,26 +75,29 @@ final class LogAppender implements EventHandler<AppendEvent> {
         if (count == 0 || failure != null) {
             return;
         }
-        long last = pendingLsn[count - 1];
-        try {
-            observer.beforeSync(last);
-            store.syncDurable();
-        } catch (Throwable t) {
-            fail(new LogFailedException(name + ": sync of lsn up to " + last + " failed; nothing after lsn "
-                    + store.durableLsn() + " is known durable and the log takes no more writes", t));
-            return;
-        }
-        try {
-            observer.afterSync(last);
-        } catch (Throwable t) {
-            log.error("{}: sync observer threw after lsn {} was synced", name, last, t);
+        long last = store.lastLsn();
+        if (syncNeeded && last > store.durableLsn()) {
+            try {
+                observer.beforeSync(last);
+                store.syncDurable();
+            } catch (Throwable t) {
+                fail(new LogFailedException(name + ": sync of lsn up to " + last + " failed; nothing after lsn "
+                        + store.durableLsn() + " is known durable and the log takes no more writes", t));
+                return;
+            }
+            try {
+                observer.afterSync(last);
+            } catch (Throwable t) {
+                log.error("{}: sync observer threw after lsn {} was synced", name, last, t);
+            }
         }
         for (int i = 0; i < count; i++) {
             AppendEvent e = pending[i];
             pending[i] = null;
-            e.complete(pendingLsn[i], null);
+            e.complete(e.syncOnly ? store.durableLsn() : pendingLsn[i], null);
         }
         count = 0;
+        syncNeeded = false;
     }
 
     /**

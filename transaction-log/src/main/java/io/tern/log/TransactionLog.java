@@ -83,6 +83,16 @@ public final class TransactionLog implements AutoCloseable {
      */
     public void append(RecordOp op, int flags, long epoch, long offset, int length, ByteBuffer payload,
                        AppendCallback callback) {
+        append(op, flags, epoch, offset, length, payload, true, callback);
+    }
+
+    /**
+     * Appends a record; with {@code durable} false, {@code callback} is told as soon as the record
+     * is written (readable, in LSN order) but before it is synced — it becomes durable, and
+     * visible to {@link LogReader}s, with the next sync ({@link #sync()} or a durable append).
+     */
+    public void append(RecordOp op, int flags, long epoch, long offset, int length, ByteBuffer payload,
+                       boolean durable, AppendCallback callback) {
         RecordCodec.validate(op, flags, epoch, 1, offset, length, payload.remaining());
         if (payload.remaining() > config.maxPayload()) {
             throw new IllegalArgumentException("payload of " + payload.remaining() + " bytes exceeds this log's maximum of "
@@ -108,10 +118,46 @@ public final class TransactionLog implements AutoCloseable {
             e.payload = payload;
             e.payloadCrc = crc;
             e.callback = callback;
+            e.durable = durable;
+            e.syncOnly = false;
             ring.publish(seq);
         } finally {
             closeLock.readLock().unlock();
         }
+    }
+
+    /**
+     * Syncs every record appended before this call; the future completes with the durable LSN
+     * once that sync has returned (at once, if nothing was waiting to be synced).
+     */
+    public CompletableFuture<Long> sync() {
+        CompletableFuture<Long> f = new CompletableFuture<>();
+        closeLock.readLock().lock();
+        try {
+            if (closed) {
+                throw new LogClosedException(config.name() + ": log is closed");
+            }
+            LogFailedException failure = appender.failure();
+            if (failure != null) {
+                throw failure;
+            }
+            long seq = ring.next();
+            AppendEvent e = ring.get(seq);
+            e.payload = null;
+            e.syncOnly = true;
+            e.durable = true;
+            e.callback = (lsn, error) -> {
+                if (error == null) {
+                    f.complete(lsn);
+                } else {
+                    f.completeExceptionally(error);
+                }
+            };
+            ring.publish(seq);
+        } finally {
+            closeLock.readLock().unlock();
+        }
+        return f;
     }
 
     /** {@link #append} returning a future of the LSN, completed once the record is durable. */

@@ -145,6 +145,45 @@ class TransactionLogTest {
     }
 
     @Test
+    void appendsThatNeedNotBeDurableCompleteWithoutASyncAndBecomeDurableOnSync() throws Exception {
+        java.util.concurrent.atomic.AtomicInteger syncs = new java.util.concurrent.atomic.AtomicInteger();
+        SyncObserver counter = new SyncObserver() {
+            @Override
+            public void afterSync(long lastLsn) {
+                syncs.incrementAndGet();
+            }
+        };
+        try (TransactionLog log = TransactionLog.open(config().syncObserver(counter));
+             LogReader reader = log.reader(1)) {
+            List<CompletableFuture<Long>> written = new ArrayList<>();
+            for (int i = 0; i < 20; i++) {
+                CompletableFuture<Long> f = new CompletableFuture<>();
+                log.append(RecordOp.WRITE, 0, 1, i * 512L, 512, payloadFor(i * 512L, 512), false, (lsn, e) -> f.complete(lsn));
+                written.add(f);
+            }
+            for (int i = 0; i < 20; i++) {
+                assertThat(written.get(i).get(10, TimeUnit.SECONDS)).isEqualTo(i + 1L);
+            }
+            assertThat(syncs.get()).isZero();
+            assertThat(log.durableLsn()).isZero();
+            LogRecord rec = new LogRecord();
+            assertThat(reader.next(rec)).as("not durable yet: not readable").isFalse();
+
+            assertThat(log.sync().get(10, TimeUnit.SECONDS)).isEqualTo(20);
+            assertThat(syncs.get()).isEqualTo(1);
+            for (long lsn = 1; lsn <= 20; lsn++) {
+                assertThat(reader.next(rec)).isTrue();
+                assertThat(rec.lsn()).isEqualTo(lsn);
+            }
+            assertThat(log.appendWrite(1, 0, payloadFor(0, 512), RecordCodec.FLAG_FUA).get(10, TimeUnit.SECONDS)).isEqualTo(21);
+            assertThat(syncs.get()).isEqualTo(2);
+            // Nothing new to sync: answered without a sync.
+            assertThat(log.sync().get(10, TimeUnit.SECONDS)).isEqualTo(21);
+            assertThat(syncs.get()).isEqualTo(2);
+        }
+    }
+
+    @Test
     void badRequestsFailAtOnceAndChangeNothing() throws Exception {
         try (TransactionLog log = TransactionLog.open(config())) {
             assertThatThrownBy(() -> log.appendWrite(1, -4096, ByteBuffer.allocate(4096), 0))

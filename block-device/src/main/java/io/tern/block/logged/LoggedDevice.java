@@ -23,10 +23,12 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The facade: a block device whose writes go through the transaction log. A write is appended
- * and synced (group commit), then applied to the backing store, and only then completed — so a
- * completed write is durable (in the log) and visible to reads (in the backing store's page
- * cache). This is the {@code sync} durability mode: FLUSH has nothing left to do, FUA is implied.
+ * The facade: a block device whose writes go through the transaction log. In the default
+ * {@link Durability#SYNC} mode a write is appended and synced (group commit), then applied to the
+ * backing store, and only then completed — so a completed write is durable (in the log) and
+ * visible to reads (in the backing store's page cache); FLUSH has nothing left to do, FUA is
+ * implied. In {@link Durability#FLUSH} mode a write completes once appended and applied; FLUSH
+ * and FUA sync the log (and a timer does, every sync interval).
  *
  * <p>Records are applied on the log's appender thread, in LSN order, so overlapping writes land
  * in the order they were logged. A checkpointer syncs the backing store periodically and then
@@ -68,6 +70,10 @@ public final class LoggedDevice implements BlockDevice {
         });
         long ms = config.checkpointInterval().toMillis();
         checkpointer.scheduleWithFixedDelay(this::checkpointQuietly, ms, ms, TimeUnit.MILLISECONDS);
+        if (config.durability() == Durability.FLUSH) {
+            long sync = config.syncInterval().toMillis();
+            checkpointer.scheduleWithFixedDelay(this::syncQuietly, sync, sync, TimeUnit.MILLISECONDS);
+        }
     }
 
     /**
@@ -204,19 +210,46 @@ public final class LoggedDevice implements BlockDevice {
             CompletableFuture<Void> done = new CompletableFuture<>();
             ByteBuffer data = src.duplicate();
             txlog.append(RecordOp.WRITE, fua ? RecordCodec.FLAG_FUA : 0, config.epoch(), offset, length, data,
-                    (lsn, error) -> applied(done, lsn, error, () -> await(backing.write(offset, data.duplicate(), false))));
+                    durable(fua), (lsn, error) -> applied(done, lsn, error,
+                            () -> await(backing.write(offset, data.duplicate(), false))));
             return done;
         } catch (RuntimeException e) {
             return CompletableFuture.failedFuture(translate(e));
         }
     }
 
+    /** Whether an append must be synced before it completes. */
+    private boolean durable(boolean fua) {
+        return fua || config.durability() == Durability.SYNC;
+    }
+
     @Override
     public CompletableFuture<Void> flush() {
-        // Every completed write is already durable in the log (sync mode); a flush only reports
-        // whether the device is still healthy.
         Throwable f = failure;
-        return f == null ? CompletableFuture.completedFuture(null) : failed(BlockError.EIO, "device has failed", f);
+        if (f != null) {
+            return failed(BlockError.EIO, "device has failed", f);
+        }
+        if (config.durability() == Durability.SYNC) {
+            return CompletableFuture.completedFuture(null); // every completed write is durable already
+        }
+        try {
+            // Syncs every record appended before now, so every write completed before the flush.
+            return txlog.sync().handle((lsn, error) -> {
+                if (error != null) {
+                    fail(error);
+                    throw translate(error);
+                }
+                return null;
+            });
+        } catch (RuntimeException e) {
+            return CompletableFuture.failedFuture(translate(e));
+        }
+    }
+
+    private void syncQuietly() {
+        if (failure == null && !closed) {
+            flush().exceptionally(e -> null);
+        }
     }
 
     @Override
@@ -237,7 +270,8 @@ public final class LoggedDevice implements BlockDevice {
                 int len = (int) Math.min(MAX_ZERO_RECORD, offset + length - off);
                 CompletableFuture<Void> part = new CompletableFuture<>();
                 txlog.append(RecordOp.ZERO, fua ? RecordCodec.FLAG_FUA : 0, config.epoch(), off, len,
-                        ByteBuffer.allocate(0), (lsn, error) -> applied(part, lsn, error, () -> await(backing.writeZeroes(off, len, false))));
+                        ByteBuffer.allocate(0), durable(fua),
+                        (lsn, error) -> applied(part, lsn, error, () -> await(backing.writeZeroes(off, len, false))));
                 parts[i] = part;
             }
             return CompletableFuture.allOf(parts);
@@ -327,7 +361,8 @@ public final class LoggedDevice implements BlockDevice {
 
     private void checkpoint(boolean trimLog) throws IOException {
         synchronized (checkpointLock) {
-            long lsn = appliedLsn;
+            // Never past what the log holds durably: a checkpoint beyond it would outlive the records.
+            long lsn = Math.min(appliedLsn, txlog.durableLsn());
             if (lsn == checkpointLsn || failure != null) {
                 return;
             }
@@ -369,6 +404,13 @@ public final class LoggedDevice implements BlockDevice {
             checkpointer.awaitTermination(10, TimeUnit.SECONDS);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
+        }
+        if (failure == null && config.durability() == Durability.FLUSH) {
+            try {
+                txlog.sync().get(30, TimeUnit.SECONDS); // a clean stop loses nothing, flushed or not
+            } catch (Exception e) {
+                log.error("{}: final sync failed: {}", config.log().name(), e.toString());
+            }
         }
         txlog.close(); // completes (and so applies) every write already accepted
         checkpointQuietly(false); // the log is closed: trimming waits for the next checkpoint

@@ -15,6 +15,8 @@ public final class LoggedDeviceConfig {
     private long epoch = 1;
     private Duration checkpointInterval = Duration.ofSeconds(5);
     private boolean trimLogAtCheckpoint = true;
+    private Durability durability = Durability.SYNC;
+    private Duration syncInterval = Duration.ofSeconds(1);
     private boolean concluded;
 
     /** The backing store the log's records are applied to; the device owns it from open on. */
@@ -46,6 +48,17 @@ public final class LoggedDeviceConfig {
         return this;
     }
 
+    public LoggedDeviceConfig durability(Durability durability) {
+        this.durability = durability;
+        return this;
+    }
+
+    /** In {@link Durability#FLUSH} mode, how long a written but unflushed write may stay unsynced at most. */
+    public LoggedDeviceConfig syncInterval(Duration syncInterval) {
+        this.syncInterval = syncInterval;
+        return this;
+    }
+
     /**
      * Whether a checkpoint deletes the log segments it covers. True for a standalone device;
      * replication turns it off and decides retention from every member's position.
@@ -64,6 +77,10 @@ public final class LoggedDeviceConfig {
         Objects.requireNonNull(checkpointFile, "checkpoint file is not set");
         if (epoch < 1) {
             throw new IllegalArgumentException("epoch must be >= 1, was " + epoch);
+        }
+        Objects.requireNonNull(durability, "durability");
+        if (syncInterval.isNegative() || syncInterval.isZero()) {
+            throw new IllegalArgumentException("sync interval must be positive, was " + syncInterval);
         }
         if (checkpointInterval.isNegative() || checkpointInterval.isZero()) {
             throw new IllegalArgumentException("checkpoint interval must be positive, was " + checkpointInterval);
@@ -90,6 +107,14 @@ public final class LoggedDeviceConfig {
 
     public Duration checkpointInterval() {
         return checkpointInterval;
+    }
+
+    public Durability durability() {
+        return durability;
+    }
+
+    public Duration syncInterval() {
+        return syncInterval;
     }
 
     public boolean trimLogAtCheckpoint() {

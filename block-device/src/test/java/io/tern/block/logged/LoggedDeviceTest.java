@@ -76,6 +76,48 @@ class LoggedDeviceTest {
     }
 
     @Test
+    void inFlushModeWritesCompleteBeforeTheSyncAndFlushOrFuaMakesThemDurable() throws Exception {
+        java.util.concurrent.atomic.AtomicInteger syncs = new java.util.concurrent.atomic.AtomicInteger();
+        io.tern.log.SyncObserver counter = new io.tern.log.SyncObserver() {
+            @Override
+            public void afterSync(long lastLsn) {
+                syncs.incrementAndGet();
+            }
+        };
+        LoggedDeviceConfig config = new LoggedDeviceConfig()
+                .backing(FileBlockDevice.create(dir.resolve("data"), SIZE, false))
+                .log(new LogConfig().directory(dir.resolve("log")).name("dev").blockSize(16L << 20).syncObserver(counter))
+                .checkpointFile(dir.resolve("checkpoint"))
+                .checkpointInterval(Duration.ofHours(1))
+                .durability(Durability.FLUSH)
+                .syncInterval(Duration.ofHours(1));
+        try (LoggedDevice dev = LoggedDevice.open(config)) {
+            for (int i = 0; i < 10; i++) {
+                dev.write(i * 4096L, pattern(i, 4096), false).get(10, TimeUnit.SECONDS);
+            }
+            assertThat(syncs.get()).isZero();
+            assertThat(dev.loggedLsn()).as("appended, not yet durable").isZero();
+            assertThat(read(dev, 9 * 4096L, 4096)).isEqualTo(pattern(9, 4096));
+            dev.checkpoint();
+            assertThat(dev.checkpointLsn()).as("a checkpoint never passes the durable log").isZero();
+
+            dev.flush().get(10, TimeUnit.SECONDS);
+            assertThat(syncs.get()).isEqualTo(1);
+            assertThat(dev.loggedLsn()).isEqualTo(10);
+
+            dev.write(20 * 4096L, pattern(20, 4096), true).get(10, TimeUnit.SECONDS);
+            assertThat(syncs.get()).isEqualTo(2);
+            assertThat(dev.loggedLsn()).isEqualTo(11);
+            dev.write(21 * 4096L, pattern(21, 4096), false).get(10, TimeUnit.SECONDS);
+        }
+        // A clean close syncs what was not flushed.
+        try (LoggedDevice dev = open(false)) {
+            assertThat(dev.loggedLsn()).isEqualTo(12);
+            assertThat(read(dev, 21 * 4096L, 4096)).isEqualTo(pattern(21, 4096));
+        }
+    }
+
+    @Test
     void requestsOutsideTheDeviceFailAndChangeNothing() throws Exception {
         try (LoggedDevice dev = open(true)) {
             assertThat(errorOf(dev.write(SIZE - 100, pattern(3, 4096), false))).isEqualTo(BlockError.ENOSPC);

@@ -155,10 +155,15 @@ class NbdInteropTest {
 
     @Test
     void fioWithCrc32cVerificationFindsNoError() throws Exception {
-        ExternalTool.Result r = ExternalTool.run(dir, 300, "fio", "--name=verify", "--ioengine=nbd", "--uri=" + nbd.uri("res"),
-                "--rw=randwrite", "--bs=4k", "--size=" + SIZE, "--iodepth=16", "--verify=crc32c",
-                "--verify_fatal=1", "--do_verify=1", "--output-format=terse", "--randseed=7").ok();
+        // 256 MiB in flush mode (writes replied once logged, FLUSH/FUA sync) ...
+        long big = 256L << 20;
+        nbd.exports.add(new NbdExport("big", "flush mode", NbdFixture.logged(dir, "big", big,
+                io.tern.block.logged.Durability.FLUSH)));
+        ExternalTool.Result r = ExternalTool.run(dir, 300, "fio", "--name=verify", "--ioengine=nbd", "--uri=" + nbd.uri("big"),
+                "--rw=randwrite", "--bs=4k", "--size=" + big, "--iodepth=16", "--verify=crc32c",
+                "--verify_fatal=1", "--do_verify=1", "--fsync=64", "--output-format=terse", "--randseed=7").ok();
         assertThat(r.stdout() + r.stderr()).doesNotContainIgnoringCase("verify: bad");
+        // ... and sync mode: every write durable before its reply.
         // Written again with a different block size and random data, verified again.
         ExternalTool.run(dir, 300, "fio", "--name=verify2", "--ioengine=nbd", "--uri=" + nbd.uri("res"),
                 "--rw=randrw", "--bs=64k", "--size=" + SIZE, "--iodepth=8", "--verify=crc32c",
