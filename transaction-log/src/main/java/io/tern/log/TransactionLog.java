@@ -99,6 +99,28 @@ public final class TransactionLog implements AutoCloseable {
                     + config.maxPayload() + " (a quarter of its block size, less overhead)");
         }
         int crc = RecordCodec.payloadCrc(payload);
+        publish(op, flags, epoch, offset, length, payload, crc, durable, false, callback);
+    }
+
+    /**
+     * Syncs every record appended before this call; the future completes with the durable LSN
+     * once that sync has returned (at once, if nothing was waiting to be synced).
+     */
+    public CompletableFuture<Long> sync() {
+        CompletableFuture<Long> f = new CompletableFuture<>();
+        publish(null, 0, 0, 0, 0, null, 0, true, true, (lsn, error) -> {
+            if (error == null) {
+                f.complete(lsn);
+            } else {
+                f.completeExceptionally(error);
+            }
+        });
+        return f;
+    }
+
+    /** Claims a ring slot, fills it and publishes it; refuses when the log is closed or failed. */
+    private void publish(RecordOp op, int flags, long epoch, long offset, int length, ByteBuffer payload, int crc,
+                         boolean durable, boolean syncOnly, AppendCallback callback) {
         closeLock.readLock().lock();
         try {
             if (closed) {
@@ -117,47 +139,13 @@ public final class TransactionLog implements AutoCloseable {
             e.length = length;
             e.payload = payload;
             e.payloadCrc = crc;
-            e.callback = callback;
             e.durable = durable;
-            e.syncOnly = false;
+            e.syncOnly = syncOnly;
+            e.callback = callback;
             ring.publish(seq);
         } finally {
             closeLock.readLock().unlock();
         }
-    }
-
-    /**
-     * Syncs every record appended before this call; the future completes with the durable LSN
-     * once that sync has returned (at once, if nothing was waiting to be synced).
-     */
-    public CompletableFuture<Long> sync() {
-        CompletableFuture<Long> f = new CompletableFuture<>();
-        closeLock.readLock().lock();
-        try {
-            if (closed) {
-                throw new LogClosedException(config.name() + ": log is closed");
-            }
-            LogFailedException failure = appender.failure();
-            if (failure != null) {
-                throw failure;
-            }
-            long seq = ring.next();
-            AppendEvent e = ring.get(seq);
-            e.payload = null;
-            e.syncOnly = true;
-            e.durable = true;
-            e.callback = (lsn, error) -> {
-                if (error == null) {
-                    f.complete(lsn);
-                } else {
-                    f.completeExceptionally(error);
-                }
-            };
-            ring.publish(seq);
-        } finally {
-            closeLock.readLock().unlock();
-        }
-        return f;
     }
 
     /** {@link #append} returning a future of the LSN, completed once the record is durable. */

@@ -12,19 +12,24 @@ public final class ChildJvm {
     }
 
     public static Process start(Class<?> main, Path stderr, String... args) throws IOException {
+        return new ProcessBuilder(command(main.getName(), "-Xmx256m", args))
+                .redirectError(ProcessBuilder.Redirect.appendTo(stderr.toFile()))
+                .start();
+    }
+
+    /** The command line running {@code mainClass} with the test classpath and the project's JVM flags. */
+    public static List<String> command(String mainClass, String heap, String... args) {
         List<String> cmd = new ArrayList<>();
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         String flags = System.getProperty("tern.jvm.flags", "");
         if (!flags.isBlank()) {
             cmd.addAll(Arrays.asList(flags.trim().split("\\s+")));
         }
-        cmd.add("-Xmx256m");
+        cmd.add(heap);
         cmd.add("-cp");
         cmd.add(System.getProperty("surefire.test.class.path", System.getProperty("java.class.path")));
-        cmd.add(main.getName());
+        cmd.add(mainClass);
         cmd.addAll(Arrays.asList(args));
-        return new ProcessBuilder(cmd)
-                .redirectError(ProcessBuilder.Redirect.appendTo(stderr.toFile()))
-                .start();
+        return cmd;
     }
 }

@@ -6,6 +6,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 
 import io.tern.block.BlockDevice;
+import io.tern.block.ForwardingBlockDevice;
 import io.tern.block.BlockDeviceException;
 import io.tern.block.BlockError;
 
@@ -14,48 +15,12 @@ import io.tern.block.BlockError;
  * into the device it wraps, like nbdkit's {@code error} and {@code delay} filters. A failed
  * operation never reaches the wrapped device. For tests and fault drills.
  */
-public final class FaultInjectingDevice implements BlockDevice {
-    private final BlockDevice inner;
+public final class FaultInjectingDevice extends ForwardingBlockDevice {
     private final FaultPlan plan;
 
     public FaultInjectingDevice(BlockDevice inner, FaultPlan plan) {
-        this.inner = inner;
+        super(inner);
         this.plan = plan;
-    }
-
-    @Override
-    public long size() {
-        return inner.size();
-    }
-
-    @Override
-    public boolean isReadOnly() {
-        return inner.isReadOnly();
-    }
-
-    @Override
-    public boolean canFlush() {
-        return inner.canFlush();
-    }
-
-    @Override
-    public boolean canFua() {
-        return inner.canFua();
-    }
-
-    @Override
-    public boolean canTrim() {
-        return inner.canTrim();
-    }
-
-    @Override
-    public boolean canZero() {
-        return inner.canZero();
-    }
-
-    @Override
-    public boolean canMultiConn() {
-        return inner.canMultiConn();
     }
 
     @Override
@@ -95,8 +60,4 @@ public final class FaultInjectingDevice implements BlockDevice {
                 .thenCompose(x -> action.get());
     }
 
-    @Override
-    public void close() {
-        inner.close();
-    }
 }

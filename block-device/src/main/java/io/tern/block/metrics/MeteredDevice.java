@@ -7,6 +7,7 @@ import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import io.tern.block.BlockDevice;
+import io.tern.block.ForwardingBlockDevice;
 import io.tern.block.BlockDeviceException;
 
 /**
@@ -14,8 +15,7 @@ import io.tern.block.BlockDeviceException;
  * resource name: {@code tern_block_requests_seconds} (a timer per op), {@code tern_block_bytes_total}
  * (bytes read and written) and {@code tern_block_errors_total} (per op and errno name).
  */
-public final class MeteredDevice implements BlockDevice {
-    private final BlockDevice inner;
+public final class MeteredDevice extends ForwardingBlockDevice {
     private final MeterRegistry registry;
     private final String resource;
     private final Timer reads;
@@ -27,7 +27,7 @@ public final class MeteredDevice implements BlockDevice {
     private final Counter bytesWritten;
 
     public MeteredDevice(BlockDevice inner, MeterRegistry registry, String resource) {
-        this.inner = inner;
+        super(inner);
         this.registry = registry;
         this.resource = resource;
         this.reads = timer("read");
@@ -42,41 +42,6 @@ public final class MeteredDevice implements BlockDevice {
     private Timer timer(String op) {
         return Timer.builder("tern.block.requests").tag("resource", resource).tag("op", op)
                 .description("block requests served, by operation").register(registry);
-    }
-
-    @Override
-    public long size() {
-        return inner.size();
-    }
-
-    @Override
-    public boolean isReadOnly() {
-        return inner.isReadOnly();
-    }
-
-    @Override
-    public boolean canFlush() {
-        return inner.canFlush();
-    }
-
-    @Override
-    public boolean canFua() {
-        return inner.canFua();
-    }
-
-    @Override
-    public boolean canTrim() {
-        return inner.canTrim();
-    }
-
-    @Override
-    public boolean canZero() {
-        return inner.canZero();
-    }
-
-    @Override
-    public boolean canMultiConn() {
-        return inner.canMultiConn();
     }
 
     @Override
@@ -119,10 +84,5 @@ public final class MeteredDevice implements BlockDevice {
                         "error", BlockDeviceException.errorOf(error).name()).increment();
             }
         });
-    }
-
-    @Override
-    public void close() {
-        inner.close();
     }
 }

@@ -7,8 +7,9 @@ import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+
+
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
@@ -112,17 +113,7 @@ public final class TernNode implements AutoCloseable {
     }
 
     private static Process launch(String[] args, Path stdout, Path stderr) throws IOException {
-        List<String> cmd = new ArrayList<>();
-        cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-        String flags = System.getProperty("tern.jvm.flags", "");
-        if (!flags.isBlank()) {
-            cmd.addAll(Arrays.asList(flags.trim().split("\\s+")));
-        }
-        cmd.add("-Xmx512m");
-        cmd.add("-cp");
-        cmd.add(System.getProperty("surefire.test.class.path", System.getProperty("java.class.path")));
-        cmd.add("io.tern.cli.Main");
-        cmd.addAll(Arrays.asList(args));
+        List<String> cmd = io.tern.testing.ChildJvm.command("io.tern.cli.Main", "-Xmx512m", args);
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.appendTo(stderr.toFile()));
         if (stdout != null) {
             pb.redirectOutput(ProcessBuilder.Redirect.appendTo(stdout.toFile()));
