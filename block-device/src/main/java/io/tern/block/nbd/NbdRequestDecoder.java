@@ -19,6 +19,7 @@ import io.netty.handler.codec.ByteToMessageDecoder;
  * answered with an error.
  */
 final class NbdRequestDecoder extends ByteToMessageDecoder {
+    private boolean failed;
     private static final int HEADER = 28;
 
     private final int maxPayload;
@@ -31,6 +32,20 @@ final class NbdRequestDecoder extends ByteToMessageDecoder {
 
     @Override
     protected void decode(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) {
+        if (failed) {
+            in.skipBytes(in.readableBytes()); // the connection is closing: never decode past a violation
+            return;
+        }
+        try {
+            decodeChecked(ctx, in, out);
+        } catch (NbdProtocolException e) {
+            failed = true;
+            in.skipBytes(in.readableBytes());
+            throw e;
+        }
+    }
+
+    private void decodeChecked(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) {
         while (true) {
             if (discard > 0) {
                 int n = (int) Math.min(discard, in.readableBytes());

@@ -1,0 +1,58 @@
+package io.tern.replication.protocol;
+
+import java.util.zip.CRC32C;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufAllocator;
+
+/**
+ * The replication protocol's frame:
+ * <pre>
+ *  offset size field
+ *  +------+----+-----------------------------------------------------------+
+ *  |   0  |  4 | magic 0x54524E50 ("TRNP")                                 |
+ *  |   4  |  1 | protocol version (1)                                      |
+ *  |   5  |  1 | message type ({@link MessageType})                        |
+ *  |   6  |  2 | flags (0; reserved)                                       |
+ *  |   8  |  4 | payload length (&lt;= {@link #MAX_PAYLOAD})                   |
+ *  |  12  |  4 | crc32c of bytes [0, 12) and the payload                   |
+ *  +------+----+-----------------------------------------------------------+
+ *  |  16  |  n | payload                                                   |
+ *  +------+----+-----------------------------------------------------------+
+ * </pre>
+ * Big-endian (network order), as Netty writes. The checksum covers the whole frame, so a
+ * corrupted byte anywhere on the wire is caught before the payload is looked at (records inside
+ * a RECORDS payload carry their own checksums as well).
+ */
+public final class FrameCodec {
+    public static final int MAGIC = 0x54524E50;
+    public static final int VERSION = 1;
+    public static final int HEADER_LENGTH = 16;
+    /** Largest payload: a batch of records of up to 32 MiB each fits twice. */
+    public static final int MAX_PAYLOAD = 64 << 20;
+
+    private FrameCodec() {
+    }
+
+    /** Encodes a frame around {@code payload} (whose readable bytes are copied; the caller keeps it). */
+    public static ByteBuf encode(ByteBufAllocator alloc, MessageType type, ByteBuf payload) {
+        int length = payload.readableBytes();
+        if (length > MAX_PAYLOAD) {
+            throw new IllegalArgumentException(type + " payload of " + length + " bytes exceeds " + MAX_PAYLOAD);
+        }
+        ByteBuf out = alloc.buffer(HEADER_LENGTH + length);
+        out.writeInt(MAGIC).writeByte(VERSION).writeByte(type.code()).writeShort(0).writeInt(length);
+        out.writeInt(crc(out, 0, payload, payload.readerIndex(), length));
+        out.writeBytes(payload, payload.readerIndex(), length);
+        return out;
+    }
+
+    static int crc(ByteBuf header, int headerIndex, ByteBuf payload, int payloadIndex, int length) {
+        CRC32C crc = new CRC32C();
+        crc.update(header.nioBuffer(headerIndex, 12));
+        if (length > 0) {
+            crc.update(payload.nioBuffer(payloadIndex, length));
+        }
+        return (int) crc.getValue();
+    }
+}

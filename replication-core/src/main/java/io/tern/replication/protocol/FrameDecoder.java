@@ -1,0 +1,77 @@
+package io.tern.replication.protocol;
+
+import java.util.List;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.handler.codec.ByteToMessageDecoder;
+
+/**
+ * Decodes {@link FrameCodec} frames into {@link Frame}s. Every field is checked before anything
+ * is buffered: a bad magic, an unknown version or type, non-zero flags, a length over
+ * {@link FrameCodec#MAX_PAYLOAD} or a checksum mismatch raises {@link ProtocolException}, which
+ * the connection's handler answers by closing it.
+ */
+public final class FrameDecoder extends ByteToMessageDecoder {
+    private final int maxPayload;
+    private boolean failed;
+
+    public FrameDecoder() {
+        this(FrameCodec.MAX_PAYLOAD);
+    }
+
+    public FrameDecoder(int maxPayload) {
+        this.maxPayload = maxPayload;
+    }
+
+    @Override
+    protected void decode(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) {
+        if (failed) {
+            in.skipBytes(in.readableBytes()); // the connection is closing: never decode past a violation
+            return;
+        }
+        try {
+            decodeFrames(in, out);
+        } catch (ProtocolException e) {
+            failed = true;
+            in.skipBytes(in.readableBytes());
+            throw e;
+        }
+    }
+
+    private void decodeFrames(ByteBuf in, List<Object> out) {
+        while (in.readableBytes() >= FrameCodec.HEADER_LENGTH) {
+            int start = in.readerIndex();
+            int magic = in.getInt(start);
+            if (magic != FrameCodec.MAGIC) {
+                throw new ProtocolException(ErrorCode.PROTOCOL, String.format("bad frame magic 0x%08x", magic));
+            }
+            int version = in.getUnsignedByte(start + 4);
+            if (version != FrameCodec.VERSION) {
+                throw new ProtocolException(ErrorCode.VERSION, "protocol version " + version + ", this node speaks "
+                        + FrameCodec.VERSION);
+            }
+            MessageType type = MessageType.of(in.getUnsignedByte(start + 5));
+            if (type == null) {
+                throw new ProtocolException(ErrorCode.PROTOCOL, "unknown message type " + in.getUnsignedByte(start + 5));
+            }
+            int flags = in.getUnsignedShort(start + 6);
+            if (flags != 0) {
+                throw new ProtocolException(ErrorCode.PROTOCOL, "unknown frame flags 0x" + Integer.toHexString(flags));
+            }
+            long length = in.getUnsignedInt(start + 8);
+            if (length > maxPayload) {
+                throw new ProtocolException(ErrorCode.PROTOCOL, type + " frame of " + length + " bytes exceeds " + maxPayload);
+            }
+            if (in.readableBytes() < FrameCodec.HEADER_LENGTH + length) {
+                return;
+            }
+            int expected = FrameCodec.crc(in, start, in, start + FrameCodec.HEADER_LENGTH, (int) length);
+            if (expected != in.getInt(start + 12)) {
+                throw new ProtocolException(ErrorCode.PROTOCOL, type + " frame fails its checksum");
+            }
+            in.skipBytes(FrameCodec.HEADER_LENGTH);
+            out.add(new Frame(type, flags, in.readRetainedSlice((int) length)));
+        }
+    }
+}

@@ -1,0 +1,29 @@
+package io.tern.replication.protocol;
+
+/** The replication protocol's messages, by their code on the wire. */
+public enum MessageType {
+    HELLO(1), WELCOME(2), REJECT(3), RECORDS(4), ACK(5), LINKS(6), SYNC_DIGESTS(7), SYNC_DATA(8), PING(9);
+
+    private static final MessageType[] BY_CODE = new MessageType[10];
+
+    static {
+        for (MessageType t : values()) {
+            BY_CODE[t.code] = t;
+        }
+    }
+
+    private final int code;
+
+    MessageType(int code) {
+        this.code = code;
+    }
+
+    public int code() {
+        return code;
+    }
+
+    /** The type of a code, or {@code null} if it is not one. */
+    public static MessageType of(int code) {
+        return code > 0 && code < BY_CODE.length ? BY_CODE[code] : null;
+    }
+}

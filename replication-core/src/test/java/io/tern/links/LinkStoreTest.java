@@ -1,0 +1,99 @@
+package io.tern.links;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class LinkStoreTest {
+    @TempDir
+    Path dir;
+
+    @Test
+    void linksAreSymlinksThatSurviveAReopen() throws Exception {
+        LinkStore a = LinkStore.open(dir.resolve("a"), "a");
+        a.put("primary", "a");
+        a.put("size", "1073741824");
+        a.put("replay-a", "1,42");
+        a.put("replay-a", "1,43");
+        a.delete("size");
+        assertThat(Files.readSymbolicLink(dir.resolve("a/replay-a")).toString()).isEqualTo("1,43@4.a");
+        assertThat(Files.readSymbolicLink(dir.resolve("a/size")).toString()).isEqualTo("(deleted)@5.a");
+
+        LinkStore again = LinkStore.open(dir.resolve("a"), "a");
+        assertThat(again.get("primary")).contains("a");
+        assertThat(again.get("replay-a")).contains("1,43");
+        assertThat(again.get("size")).isEmpty();
+        assertThat(again.link("size")).hasValueSatisfying(l -> assertThat(l.deleted()).isTrue());
+        assertThat(again.clock()).isEqualTo(5);
+        assertThat(again.put("member-b", "joined").lamport()).isEqualTo(6);
+    }
+
+    @Test
+    void aNewerLinkFromAnotherNodeWinsAndAnOlderOneIsIgnored() throws Exception {
+        LinkStore a = LinkStore.open(dir.resolve("a"), "a");
+        a.put("primary", "a"); // lamport 1
+        assertThat(a.merge(new Link("primary", "b", 5, "b", false))).isTrue();
+        assertThat(a.get("primary")).contains("b");
+        assertThat(a.clock()).isEqualTo(5);
+        assertThat(a.merge(new Link("primary", "c", 3, "c", false))).as("older").isFalse();
+        assertThat(a.get("primary")).contains("b");
+        // Same time: the larger node name wins, on every node alike.
+        assertThat(a.merge(new Link("primary", "c", 5, "c", false))).isTrue();
+        assertThat(a.merge(new Link("primary", "a", 5, "a", false))).isFalse();
+        // A tombstone is a newer value like any other.
+        assertThat(a.merge(new Link("primary", null, 6, "b", true))).isTrue();
+        assertThat(a.get("primary")).isEmpty();
+        // The next local write is after everything seen.
+        assertThat(a.put("primary", "a").lamport()).isEqualTo(7);
+    }
+
+    @Test
+    void sinceListsWhatAPeerIsMissing() throws Exception {
+        LinkStore a = LinkStore.open(dir.resolve("a"), "a");
+        a.put("x", "1");
+        a.put("y", "2");
+        a.put("x", "3");
+        assertThat(a.since(2)).extracting(Link::name).containsExactly("x");
+        assertThat(a.since(0)).hasSize(2);
+        assertThat(a.all()).extracting(Link::value).containsExactly("3", "2");
+    }
+
+    @Test
+    void aTempLinkLeftByACrashIsIgnoredAndRemoved() throws Exception {
+        LinkStore a = LinkStore.open(dir.resolve("a"), "a");
+        a.put("replay-a", "1,10");
+        Files.createSymbolicLink(dir.resolve("a/.tmp-replay-a-1234"), Path.of("1,11@2.a"));
+        LinkStore again = LinkStore.open(dir.resolve("a"), "a");
+        assertThat(again.get("replay-a")).contains("1,10");
+        assertThat(Files.exists(dir.resolve("a/.tmp-replay-a-1234"), java.nio.file.LinkOption.NOFOLLOW_LINKS)).isFalse();
+    }
+
+    @Test
+    void badNamesAndValuesAreRefusedAndChangeNothing() throws Exception {
+        LinkStore a = LinkStore.open(dir.resolve("a"), "a");
+        assertThatThrownBy(() -> a.put("../escape", "x")).isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> a.put(".hidden", "x")).isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> a.put("ok", "a/b")).isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> a.put("ok", "")).isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> a.put("ok", Link.DELETED)).isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> LinkStore.open(dir.resolve("b"), "bad@node")).isInstanceOf(IllegalArgumentException.class);
+        assertThat(a.all()).isEmpty();
+        assertThat(a.clock()).isZero();
+    }
+
+    @Test
+    void valuesMayHoldAtSignsAndNodesDots() throws Exception {
+        LinkStore a = LinkStore.open(dir.resolve("a"), "node.site-1");
+        a.put("peer", "user@host:7800");
+        LinkStore again = LinkStore.open(dir.resolve("a"), "node.site-1");
+        assertThat(again.link("peer")).hasValueSatisfying(l -> {
+            assertThat(l.value()).isEqualTo("user@host:7800");
+            assertThat(l.node()).isEqualTo("node.site-1");
+        });
+    }
+}

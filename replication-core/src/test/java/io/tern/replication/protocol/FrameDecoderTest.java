@@ -1,0 +1,134 @@
+package io.tern.replication.protocol;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufAllocator;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.embedded.EmbeddedChannel;
+import io.netty.handler.codec.DecoderException;
+import net.jqwik.api.ForAll;
+import net.jqwik.api.Property;
+import net.jqwik.api.constraints.IntRange;
+import net.jqwik.api.constraints.Size;
+import org.junit.jupiter.api.Test;
+
+class FrameDecoderTest {
+    private static ByteBuf frame(MessageType type, byte[] payload) {
+        return FrameCodec.encode(ByteBufAllocator.DEFAULT, type, Unpooled.wrappedBuffer(payload));
+    }
+
+    @Test
+    void framesSplitAnywhereDecodeWholeAndEveryBufferIsReleased() {
+        Random r = new Random(5);
+        List<byte[]> payloads = new ArrayList<>();
+        ByteBuf stream = Unpooled.buffer();
+        for (int i = 0; i < 50; i++) {
+            byte[] p = new byte[r.nextInt(3000)];
+            r.nextBytes(p);
+            payloads.add(p);
+            ByteBuf f = frame(MessageType.values()[i % MessageType.values().length], p);
+            stream.writeBytes(f);
+            f.release();
+        }
+        EmbeddedChannel ch = new EmbeddedChannel(new FrameDecoder());
+        List<ByteBuf> pieces = new ArrayList<>();
+        while (stream.isReadable()) {
+            ByteBuf piece = stream.readRetainedSlice(Math.min(stream.readableBytes(), 1 + r.nextInt(700)));
+            pieces.add(piece);
+            ch.writeInbound(piece);
+        }
+        stream.release();
+        for (int i = 0; i < payloads.size(); i++) {
+            Frame f = ch.readInbound();
+            assertThat(f).isNotNull();
+            assertThat(f.type()).isEqualTo(MessageType.values()[i % MessageType.values().length]);
+            byte[] got = new byte[f.payload().readableBytes()];
+            f.payload().readBytes(got);
+            assertThat(got).isEqualTo(payloads.get(i));
+            f.release();
+        }
+        assertThat((Object) ch.readInbound()).isNull();
+        assertThat(ch.finish()).isFalse();
+        assertThat(pieces).allSatisfy(p -> assertThat(p.refCnt()).isZero());
+    }
+
+    private static ProtocolException rejected(ByteBuf bytes) {
+        EmbeddedChannel ch = new EmbeddedChannel(new FrameDecoder(1 << 20));
+        try {
+            ch.writeInbound(bytes);
+            throw new AssertionError("accepted");
+        } catch (DecoderException e) {
+            assertThat(e.getCause()).isInstanceOf(ProtocolException.class);
+            return (ProtocolException) e.getCause();
+        } finally {
+            ch.finishAndReleaseAll();
+            assertThat(bytes.refCnt()).isZero();
+        }
+    }
+
+    @Test
+    void malformedHeadersAreRefusedBeforeAnyPayloadIsBuffered() {
+        ByteBuf good = frame(MessageType.PING, new byte[8]);
+        byte[] bytes = new byte[good.readableBytes()];
+        good.readBytes(bytes);
+        good.release();
+
+        byte[] badMagic = bytes.clone();
+        badMagic[0] = 'X';
+        assertThat(rejected(Unpooled.wrappedBuffer(badMagic)).getMessage()).contains("magic");
+
+        byte[] badVersion = bytes.clone();
+        badVersion[4] = 9;
+        assertThat(rejected(Unpooled.wrappedBuffer(badVersion)).code()).isEqualTo(ErrorCode.VERSION);
+
+        byte[] badType = bytes.clone();
+        badType[5] = 77;
+        assertThat(rejected(Unpooled.wrappedBuffer(badType)).getMessage()).contains("type");
+
+        byte[] badFlags = bytes.clone();
+        badFlags[7] = 1;
+        assertThat(rejected(Unpooled.wrappedBuffer(badFlags)).getMessage()).contains("flags");
+
+        // A header announcing 2 GiB is refused from the header alone.
+        ByteBuf huge = Unpooled.buffer().writeInt(FrameCodec.MAGIC).writeByte(1).writeByte(4).writeShort(0)
+                .writeInt(Integer.MAX_VALUE).writeInt(0);
+        assertThat(rejected(huge).getMessage()).contains("exceeds");
+
+        byte[] flipped = bytes.clone();
+        flipped[FrameCodec.HEADER_LENGTH + 3] ^= 1;
+        assertThat(rejected(Unpooled.wrappedBuffer(flipped)).getMessage()).contains("checksum");
+    }
+
+    /** Any single flipped bit in a frame is caught: by a field check or by the checksum. */
+    @Property(tries = 2000)
+    void anyFlippedBitIsRefused(@ForAll @Size(max = 300) byte[] payload, @ForAll @IntRange(min = 0) int where,
+                                @ForAll @IntRange(min = 0, max = 7) int bit) {
+        ByteBuf f = frame(MessageType.RECORDS, payload);
+        int at = where % f.readableBytes();
+        f.setByte(at, f.getByte(at) ^ (1 << bit));
+        EmbeddedChannel ch = new EmbeddedChannel(new FrameDecoder(1 << 20));
+        try {
+            ch.writeInbound(f);
+            // A flip in the length may only make the decoder wait for more bytes: never a frame.
+            assertThat((Object) ch.readInbound()).isNull();
+        } catch (DecoderException e) {
+            assertThat(e.getCause()).isInstanceOf(ProtocolException.class);
+        } finally {
+            ch.finishAndReleaseAll();
+        }
+    }
+
+    @Test
+    void payloadsOverTheMaximumAreNotEncoded() {
+        ByteBuf big = Unpooled.buffer(0).writerIndex(0);
+        assertThatThrownBy(() -> FrameCodec.encode(ByteBufAllocator.DEFAULT, MessageType.RECORDS,
+                Unpooled.wrappedBuffer(new byte[FrameCodec.MAX_PAYLOAD + 1]))).isInstanceOf(IllegalArgumentException.class);
+        big.release();
+    }
+}
