@@ -34,6 +34,8 @@ public final class LinkStore {
     private static final Logger log = LoggerFactory.getLogger(LinkStore.class);
     private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._,:+-]{0,199}");
     private static final String TEMP_PREFIX = ".tmp-";
+    /** Far beyond any real clock, far below overflow. */
+    private static final long MAX_LAMPORT = 1L << 60;
 
     private final Path dir;
     private final String node;
@@ -112,6 +114,14 @@ public final class LinkStore {
      */
     public synchronized boolean merge(Link remote) throws IOException {
         checkName("link", remote.name());
+        checkName("node", remote.node());
+        if (!remote.deleted()) {
+            checkValue(remote.value());
+        }
+        if (remote.lamport() > MAX_LAMPORT) {
+            throw new IllegalArgumentException("link " + remote.name() + " from " + remote.node() + " has Lamport time "
+                    + remote.lamport() + ", beyond any this cluster can reach");
+        }
         clock = Math.max(clock, remote.lamport());
         Link local = links.get(remote.name());
         if (!remote.supersedes(local)) {

@@ -55,13 +55,18 @@ public final class Resource implements AutoCloseable {
             throw new IllegalStateException("resource '" + name + "': " + config.data() + " holds " + backing.size()
                     + " bytes but the resource is " + config.size());
         }
-        LoggedDevice device = LoggedDevice.open(new LoggedDeviceConfig()
-                .backing(backing)
-                .log(new LogConfig().directory(dir.resolve("log")).name(name))
-                .checkpointFile(dir.resolve("checkpoint"))
-                .epoch(config.epoch())
-                .durability(config.durability()));
-        return new Resource(config, device);
+        try {
+            LoggedDevice device = LoggedDevice.open(new LoggedDeviceConfig()
+                    .backing(backing)
+                    .log(new LogConfig().directory(dir.resolve("log")).name(name))
+                    .checkpointFile(dir.resolve("checkpoint"))
+                    .epoch(config.epoch())
+                    .durability(config.durability()));
+            return new Resource(config, device);
+        } catch (IOException | RuntimeException e) {
+            backing.close();
+            throw e;
+        }
     }
 
     public ResourceConfig config() {

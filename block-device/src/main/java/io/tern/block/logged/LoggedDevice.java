@@ -252,9 +252,19 @@ public final class LoggedDevice implements BlockDevice {
         }
     }
 
+    /**
+     * Trim is advisory in NBD: the range's content may stay as it was. Nothing is logged or
+     * written (writing zeros would turn a whole-device discard, as mkfs sends, into a write of
+     * the whole device); the request is only checked.
+     */
     @Override
     public CompletableFuture<Void> trim(long offset, long length, boolean fua) {
-        return writeZeroes(offset, length, fua);
+        try {
+            checkWritable(offset, length);
+            return fua ? flush() : CompletableFuture.completedFuture(null);
+        } catch (RuntimeException e) {
+            return CompletableFuture.failedFuture(translate(e));
+        }
     }
 
     @Override
@@ -399,13 +409,14 @@ public final class LoggedDevice implements BlockDevice {
             return;
         }
         closed = true;
-        checkpointer.shutdownNow();
+        // No interrupts: an interrupted FileChannel closes itself, which would fail the device.
+        checkpointer.shutdown();
         try {
-            checkpointer.awaitTermination(10, TimeUnit.SECONDS);
+            checkpointer.awaitTermination(30, TimeUnit.SECONDS);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-        if (failure == null && config.durability() == Durability.FLUSH) {
+        if (txlog.failure() == null && config.durability() == Durability.FLUSH) {
             try {
                 txlog.sync().get(30, TimeUnit.SECONDS); // a clean stop loses nothing, flushed or not
             } catch (Exception e) {

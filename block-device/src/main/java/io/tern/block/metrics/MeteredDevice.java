@@ -47,33 +47,34 @@ public final class MeteredDevice extends ForwardingBlockDevice {
     @Override
     public CompletableFuture<Void> read(long offset, ByteBuffer dst) {
         int n = dst.remaining();
-        return measure(reads, "read", inner.read(offset, dst), bytesRead, n);
+        return measure(reads, "read", () -> inner.read(offset, dst), bytesRead, n);
     }
 
     @Override
     public CompletableFuture<Void> write(long offset, ByteBuffer src, boolean fua) {
         int n = src.remaining();
-        return measure(writes, "write", inner.write(offset, src, fua), bytesWritten, n);
+        return measure(writes, "write", () -> inner.write(offset, src, fua), bytesWritten, n);
     }
 
     @Override
     public CompletableFuture<Void> flush() {
-        return measure(flushes, "flush", inner.flush(), null, 0);
+        return measure(flushes, "flush", inner::flush, null, 0);
     }
 
     @Override
     public CompletableFuture<Void> trim(long offset, long length, boolean fua) {
-        return measure(trims, "trim", inner.trim(offset, length, fua), null, 0);
+        return measure(trims, "trim", () -> inner.trim(offset, length, fua), null, 0);
     }
 
     @Override
     public CompletableFuture<Void> writeZeroes(long offset, long length, boolean fua) {
-        return measure(zeroes, "zero", inner.writeZeroes(offset, length, fua), null, 0);
+        return measure(zeroes, "zero", () -> inner.writeZeroes(offset, length, fua), null, 0);
     }
 
-    private CompletableFuture<Void> measure(Timer timer, String op, CompletableFuture<Void> f, Counter bytes, long n) {
-        long start = System.nanoTime();
-        return f.whenComplete((v, error) -> {
+    private CompletableFuture<Void> measure(Timer timer, String op, java.util.function.Supplier<CompletableFuture<Void>> call,
+                                            Counter bytes, long n) {
+        long start = System.nanoTime(); // before the call: a device may complete within it
+        return call.get().whenComplete((v, error) -> {
             timer.record(System.nanoTime() - start, java.util.concurrent.TimeUnit.NANOSECONDS);
             if (error == null) {
                 if (bytes != null) {

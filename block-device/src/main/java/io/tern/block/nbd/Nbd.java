@@ -62,6 +62,7 @@ final class Nbd {
 
     // Structured reply.
     static final int REPLY_FLAG_DONE = 1;
+    static final int REPLY_TYPE_NONE = 0;
     static final int REPLY_TYPE_OFFSET_DATA = 1;
     static final int REPLY_TYPE_ERROR = 0x8001;
 

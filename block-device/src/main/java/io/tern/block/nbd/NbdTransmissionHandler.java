@@ -1,8 +1,8 @@
 package io.tern.block.nbd;
 
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayDeque;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.atomic.AtomicLong;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelHandlerContext;
@@ -17,23 +17,31 @@ import io.tern.block.BlockError;
  * or an ERROR chunk with a message) when the client negotiated structured replies, simple
  * otherwise; other replies are simple on success, structured errors when negotiated.
  *
- * <p>Memory is bounded: while more than {@link NbdServerConfig#maxInFlightBytes()} of request
- * data is held by requests in flight, the connection stops reading from its socket.
+ * <p>Memory is bounded: every request holds its data (a WRITE's payload, a READ's reply buffer)
+ * from its arrival until its reply has been written to the socket. A request that would take the
+ * connection past {@link NbdServerConfig#maxInFlightBytes()} waits in a queue, unallocated, and
+ * the connection stops reading its socket until replies drain — so a client that sends reads and
+ * never reads the replies holds at most that much.
  *
- * <p>Thread contract: requests arrive on the connection's event loop; completions come from the
- * device's threads and only write to the channel (which Netty hands to the event loop).
+ * <p>NBD_CMD_DISC: requests received before it are completed and replied, later ones ignored,
+ * then the connection is closed.
+ *
+ * <p>Thread contract: requests arrive and reply writes complete on the connection's event loop,
+ * which owns the accounting fields; device completions, on the device's threads, only write to
+ * the channel.
  */
 final class NbdTransmissionHandler extends SimpleChannelInboundHandler<NbdRequest> {
-    private final NbdExport export;
     private final BlockDevice device;
     private final boolean structured;
     private final NbdServerConfig config;
-    private final AtomicLong inFlightBytes = new AtomicLong();
+    private final ArrayDeque<NbdRequest> waiting = new ArrayDeque<>();
     private ChannelHandlerContext ctx;
+    private long held;
+    private int inFlight;
+    private boolean disconnecting;
 
     NbdTransmissionHandler(NbdExport export, boolean structured, NbdServerConfig config) {
         super(false); // request payloads are released when their request completes
-        this.export = export;
         this.device = export.device();
         this.structured = structured;
         this.config = config;
@@ -46,36 +54,73 @@ final class NbdTransmissionHandler extends SimpleChannelInboundHandler<NbdReques
 
     @Override
     protected void channelRead0(ChannelHandlerContext ctx, NbdRequest r) {
+        if (disconnecting) {
+            release(r); // sent after DISC: ignored
+            return;
+        }
+        if (r.type() == Nbd.CMD_DISC) {
+            disconnecting = true;
+            ctx.channel().config().setAutoRead(false);
+            closeIfDone();
+            return;
+        }
+        long cost = cost(r);
+        if (!waiting.isEmpty() || (inFlight > 0 && held + cost > config.maxInFlightBytes())) {
+            waiting.add(r);
+            ctx.channel().config().setAutoRead(false);
+            return;
+        }
+        start(r, cost);
+    }
+
+    /** Bytes a request holds while in flight. */
+    private long cost(NbdRequest r) {
+        if (r.type() == Nbd.CMD_READ) {
+            return Math.min(r.length(), config.maxPayload());
+        }
+        return r.data() == null ? 0 : r.data().readableBytes();
+    }
+
+    private void start(NbdRequest r, long cost) {
+        held += cost;
+        inFlight++;
         switch (r.type()) {
-            case Nbd.CMD_READ -> read(r);
-            case Nbd.CMD_WRITE -> write(r);
-            case Nbd.CMD_FLUSH -> complete(r, device.flush());
+            case Nbd.CMD_READ -> read(r, cost);
+            case Nbd.CMD_WRITE -> write(r, cost);
+            case Nbd.CMD_FLUSH -> complete(r, cost, device.flush());
             case Nbd.CMD_TRIM -> {
-                if (checkRange(r, true)) {
-                    complete(r, device.trim(r.offset(), r.length(), r.fua()));
+                if (checkRange(r, cost, true)) {
+                    complete(r, cost, device.trim(r.offset(), r.length(), r.fua()));
                 }
             }
             case Nbd.CMD_WRITE_ZEROES -> {
-                if (checkRange(r, true)) {
-                    complete(r, device.writeZeroes(r.offset(), r.length(), r.fua()));
+                if (checkRange(r, cost, true)) {
+                    complete(r, cost, device.writeZeroes(r.offset(), r.length(), r.fua()));
                 }
             }
-            case Nbd.CMD_DISC -> ctx.close();
-            default -> replyError(r, BlockError.EINVAL, "unknown command " + r.type());
+            default -> replyError(r, cost, BlockError.EINVAL, "unknown command " + r.type());
         }
     }
 
-    private void read(NbdRequest r) {
+    private void read(NbdRequest r, long cost) {
         if (r.length() > config.maxPayload()) {
-            replyError(r, BlockError.EINVAL, "read of " + r.length() + " bytes exceeds the maximum " + config.maxPayload());
+            replyError(r, cost, BlockError.EINVAL, "read of " + r.length() + " bytes exceeds the maximum " + config.maxPayload());
             return;
         }
-        if (!checkRange(r, false)) {
+        if (!checkRange(r, cost, false)) {
             return;
         }
         int length = (int) r.length();
+        if (length == 0) {
+            if (structured) { // OFFSET_DATA needs at least one byte: an empty read is a NONE chunk
+                send(cost, ctx.alloc().buffer(20).writeInt(Nbd.STRUCTURED_REPLY_MAGIC).writeShort(Nbd.REPLY_FLAG_DONE)
+                        .writeShort(Nbd.REPLY_TYPE_NONE).writeLong(r.handle()).writeInt(0), null);
+            } else {
+                send(cost, simpleHeader(r.handle(), 0), null);
+            }
+            return;
+        }
         ByteBuf buf = ctx.alloc().directBuffer(length);
-        hold(length);
         CompletableFuture<Void> f;
         try {
             f = device.read(r.offset(), buf.nioBuffer(0, length));
@@ -83,38 +128,34 @@ final class NbdTransmissionHandler extends SimpleChannelInboundHandler<NbdReques
             f = CompletableFuture.failedFuture(e);
         }
         f.whenComplete((v, error) -> {
-            release(length);
             if (error != null) {
                 buf.release();
-                replyError(r, BlockDeviceException.errorOf(error), String.valueOf(error.getMessage()));
+                replyError(r, cost, BlockDeviceException.errorOf(error), String.valueOf(error.getMessage()));
                 return;
             }
             buf.writerIndex(length);
+            ByteBuf header;
             if (structured) {
-                ByteBuf h = ctx.alloc().buffer(28);
-                h.writeInt(Nbd.STRUCTURED_REPLY_MAGIC).writeShort(Nbd.REPLY_FLAG_DONE)
+                header = ctx.alloc().buffer(28).writeInt(Nbd.STRUCTURED_REPLY_MAGIC).writeShort(Nbd.REPLY_FLAG_DONE)
                         .writeShort(Nbd.REPLY_TYPE_OFFSET_DATA).writeLong(r.handle()).writeInt(8 + length)
                         .writeLong(r.offset());
-                ctx.write(h);
             } else {
-                ctx.write(simpleHeader(r.handle(), 0));
+                header = simpleHeader(r.handle(), 0);
             }
-            ctx.writeAndFlush(buf);
+            send(cost, header, buf);
         });
     }
 
-    private void write(NbdRequest r) {
+    private void write(NbdRequest r, long cost) {
         if (r.oversized()) {
-            replyError(r, BlockError.EINVAL, "write of " + r.length() + " bytes exceeds the maximum " + config.maxPayload());
+            replyError(r, cost, BlockError.EINVAL, "write of " + r.length() + " bytes exceeds the maximum " + config.maxPayload());
             return;
         }
         ByteBuf data = r.data();
-        if (!checkRange(r, true)) {
+        if (!checkRange(r, cost, true)) {
             data.release();
             return;
         }
-        int length = data.readableBytes();
-        hold(length);
         CompletableFuture<Void> f;
         try {
             f = device.write(r.offset(), data.nioBuffer(), r.fua());
@@ -123,62 +164,98 @@ final class NbdTransmissionHandler extends SimpleChannelInboundHandler<NbdReques
         }
         f.whenComplete((v, error) -> {
             data.release();
-            release(length);
-            reply(r, error);
+            reply(r, cost, error);
         });
     }
 
     /** Checks the request's range; replies the error and returns false if it is outside the device. */
-    private boolean checkRange(NbdRequest r, boolean write) {
+    private boolean checkRange(NbdRequest r, long cost, boolean write) {
         // offset is unsigned on the wire: a negative long is past any device.
         try {
             BlockDevice.checkRange(r.offset() < 0 ? Long.MAX_VALUE : r.offset(), r.length(), device.size(), write);
             return true;
         } catch (BlockDeviceException e) {
-            replyError(r, e.error(), e.getMessage());
+            replyError(r, cost, e.error(), e.getMessage());
             return false;
         }
     }
 
-    private void complete(NbdRequest r, CompletableFuture<Void> f) {
-        f.whenComplete((v, error) -> reply(r, error));
+    private void complete(NbdRequest r, long cost, CompletableFuture<Void> f) {
+        f.whenComplete((v, error) -> reply(r, cost, error));
     }
 
-    private void reply(NbdRequest r, Throwable error) {
+    private void reply(NbdRequest r, long cost, Throwable error) {
         if (error == null) {
-            ctx.writeAndFlush(simpleHeader(r.handle(), 0));
+            send(cost, simpleHeader(r.handle(), 0), null);
         } else {
-            replyError(r, BlockDeviceException.errorOf(error), String.valueOf(error.getMessage()));
+            replyError(r, cost, BlockDeviceException.errorOf(error), String.valueOf(error.getMessage()));
         }
     }
 
-    private void replyError(NbdRequest r, BlockError error, String message) {
+    private void replyError(NbdRequest r, long cost, BlockError error, String message) {
         if (!structured) {
-            ctx.writeAndFlush(simpleHeader(r.handle(), error.errno()));
+            send(cost, simpleHeader(r.handle(), error.errno()), null);
             return;
         }
         byte[] m = message.getBytes(StandardCharsets.UTF_8);
         int len = Math.min(m.length, 4096);
+        while (len > 0 && len < m.length && (m[len] & 0xC0) == 0x80) {
+            len--; // never cut a UTF-8 character in two
+        }
         ByteBuf b = ctx.alloc().buffer(20 + 6 + len);
         b.writeInt(Nbd.STRUCTURED_REPLY_MAGIC).writeShort(Nbd.REPLY_FLAG_DONE).writeShort(Nbd.REPLY_TYPE_ERROR)
                 .writeLong(r.handle()).writeInt(6 + len).writeInt(error.errno()).writeShort(len).writeBytes(m, 0, len);
-        ctx.writeAndFlush(b);
+        send(cost, b, null);
+    }
+
+    /** Writes a reply; once it is written (or the connection is gone) the request stops holding memory. */
+    private void send(long cost, ByteBuf header, ByteBuf data) {
+        if (data == null) {
+            ctx.writeAndFlush(header).addListener(f -> done(cost));
+        } else {
+            ctx.write(header);
+            ctx.writeAndFlush(data).addListener(f -> done(cost));
+        }
+    }
+
+    /** On the event loop: a reply is out; start waiting requests that now fit, resume reading. */
+    private void done(long cost) {
+        held -= cost;
+        inFlight--;
+        while (!waiting.isEmpty() && (inFlight == 0 || held + cost(waiting.peek()) <= config.maxInFlightBytes())) {
+            NbdRequest next = waiting.poll();
+            start(next, cost(next));
+        }
+        if (waiting.isEmpty() && !disconnecting && held <= config.maxInFlightBytes() / 2
+                && !ctx.channel().config().isAutoRead()) {
+            ctx.channel().config().setAutoRead(true);
+        }
+        closeIfDone();
+    }
+
+    private void closeIfDone() {
+        if (disconnecting && inFlight == 0 && waiting.isEmpty()) {
+            ctx.close();
+        }
+    }
+
+    private static void release(NbdRequest r) {
+        if (r.data() != null) {
+            r.data().release();
+        }
     }
 
     private ByteBuf simpleHeader(long handle, int error) {
         return ctx.alloc().buffer(16).writeInt(Nbd.SIMPLE_REPLY_MAGIC).writeInt(error).writeLong(handle);
     }
 
-    private void hold(long bytes) {
-        if (inFlightBytes.addAndGet(bytes) > config.maxInFlightBytes()) {
-            ctx.channel().config().setAutoRead(false);
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) throws Exception {
+        NbdRequest r;
+        while ((r = waiting.poll()) != null) {
+            release(r);
         }
-    }
-
-    private void release(long bytes) {
-        if (inFlightBytes.addAndGet(-bytes) <= config.maxInFlightBytes() / 2 && !ctx.channel().config().isAutoRead()) {
-            ctx.channel().config().setAutoRead(true);
-        }
+        super.channelInactive(ctx);
     }
 
     @Override

@@ -118,6 +118,109 @@ class NbdFaultTest {
         }
     }
 
+    /** DISC right behind a write: the write is completed and replied before the server closes. */
+    @Test
+    void disconnectCompletesTheRequestsBeforeIt() throws Exception {
+        try (java.net.Socket s = new java.net.Socket()) {
+            s.connect(address(), 5000);
+            s.setSoTimeout(10_000);
+            var out = new java.io.DataOutputStream(s.getOutputStream());
+            var in = new java.io.DataInputStream(s.getInputStream());
+            in.readNBytes(18); // greeting
+            byte[] name = "good".getBytes(java.nio.charset.StandardCharsets.UTF_8);
+            out.writeInt(3);
+            out.writeLong(0x49484156454F5054L);
+            out.writeInt(1); // EXPORT_NAME
+            out.writeInt(name.length);
+            out.write(name);
+            byte[] data = new byte[65536];
+            Arrays.fill(data, (byte) 7);
+            for (int i = 0; i < 8; i++) { // writes, then DISC, then a request that must be ignored
+                out.writeInt(0x25609513);
+                out.writeShort(0);
+                out.writeShort(1);
+                out.writeLong(100 + i);
+                out.writeLong(i * 65536L);
+                out.writeInt(data.length);
+                out.write(data);
+            }
+            out.writeInt(0x25609513);
+            out.writeShort(0);
+            out.writeShort(2); // DISC
+            out.writeLong(999);
+            out.writeLong(0);
+            out.writeInt(0);
+            out.writeInt(0x25609513);
+            out.writeShort(0);
+            out.writeShort(3); // FLUSH after DISC: ignored
+            out.writeLong(1000);
+            out.writeLong(0);
+            out.writeInt(0);
+            out.flush();
+            in.readNBytes(10); // export size and flags
+            java.util.Set<Long> replied = new java.util.HashSet<>();
+            for (int i = 0; i < 8; i++) {
+                assertThat(in.readInt()).isEqualTo(0x67446698);
+                assertThat(in.readInt()).isZero();
+                replied.add(in.readLong());
+            }
+            assertThat(replied).containsExactlyInAnyOrder(100L, 101L, 102L, 103L, 104L, 105L, 106L, 107L);
+            assertThat(in.read()).as("closed after the last reply, nothing for the ignored request").isEqualTo(-1);
+        }
+        try (NbdClient good = NbdClient.connect(address(), "good")) {
+            assertThat(good.read(7 * 65536L, 65536).get(10, TimeUnit.SECONDS)).containsOnly((byte) 7);
+            assertThat(good.read(0, 0).get(10, TimeUnit.SECONDS)).isNull(); // an empty read is fine
+        }
+    }
+
+    /** A client that sends reads and never reads the replies holds at most the connection's budget. */
+    @Test
+    void aClientThatDoesNotReadItsRepliesHoldsOnlyItsBudget() throws Exception {
+        NbdServer small = NbdServer.start(new NbdServerConfig().listen(new InetSocketAddress("127.0.0.1", 0))
+                .maxPayload(1 << 20).maxInFlightBytes(2 << 20), nbd.exports);
+        var alloc = (io.netty.buffer.ByteBufAllocatorMetricProvider) io.netty.buffer.ByteBufAllocator.DEFAULT;
+        long before = alloc.metric().usedDirectMemory();
+        try (java.net.Socket s = new java.net.Socket()) {
+            s.setReceiveBufferSize(64 << 10);
+            s.connect(small.address(), 5000);
+            var out = new java.io.DataOutputStream(new java.io.BufferedOutputStream(s.getOutputStream()));
+            var in = new java.io.DataInputStream(new java.io.BufferedInputStream(s.getInputStream()));
+            in.readNBytes(18);
+            byte[] name = "good".getBytes(java.nio.charset.StandardCharsets.UTF_8);
+            out.writeInt(3);
+            out.writeLong(0x49484156454F5054L);
+            out.writeInt(1);
+            out.writeInt(name.length);
+            out.write(name);
+            int reads = 200; // 200 MiB of replies asked for
+            for (int i = 0; i < reads; i++) {
+                out.writeInt(0x25609513);
+                out.writeShort(0);
+                out.writeShort(0);
+                out.writeLong(i);
+                out.writeLong(0);
+                out.writeInt(1 << 20);
+            }
+            out.flush();
+            long peak = 0;
+            long until = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(1500);
+            while (System.nanoTime() < until) { // sample while the client does not read
+                peak = Math.max(peak, alloc.metric().usedDirectMemory() - before);
+                Thread.onSpinWait();
+            }
+            assertThat(peak).as("direct memory held for one stalled connection").isLessThan(32L << 20);
+            in.readNBytes(10);
+            for (int i = 0; i < reads; i++) {
+                assertThat(in.readInt()).isEqualTo(0x67446698);
+                assertThat(in.readInt()).isZero();
+                in.readLong();
+                in.readNBytes(1 << 20);
+            }
+        } finally {
+            small.close();
+        }
+    }
+
     @Test
     void writesBeyondTheEndAndOversizedRequestsAreRefusedWithoutHarm() throws Exception {
         try (NbdClient good = NbdClient.connect(address(), "good")) {
