@@ -18,6 +18,8 @@ final class AppendEvent {
     boolean durable;
     /** Not a record: a request to sync everything written before it. */
     boolean syncOnly;
+    /** A replica append: {@code payload} is a whole encoded record with this LSN (0: a new record). */
+    long replicaLsn;
 
     /** Tells the writer, once; a second call (after an unexpected error) does nothing. */
     void complete(long lsn, Throwable error) {

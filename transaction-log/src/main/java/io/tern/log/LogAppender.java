@@ -51,7 +51,23 @@ final class LogAppender implements EventHandler<AppendEvent> {
             e.complete(-1, failure);
         } else {
             try {
-                long lsn = e.syncOnly ? -1 : store.append(e.op, e.flags, e.epoch, e.offset, e.length, e.payload, e.payloadCrc);
+                long lsn;
+                if (e.syncOnly) {
+                    lsn = -1;
+                } else if (e.replicaLsn > 0) {
+                    try {
+                        lsn = store.appendEncoded(e.payload, e.replicaLsn);
+                    } catch (OutOfOrderException ooo) {
+                        e.complete(-1, ooo); // the sender's mistake: this append fails, the log stays healthy
+                        if (endOfBatch) {
+                            syncAndComplete();
+                            processed = sequence;
+                        }
+                        return;
+                    }
+                } else {
+                    lsn = store.append(e.op, e.flags, e.epoch, e.offset, e.length, e.payload, e.payloadCrc);
+                }
                 if (count == pending.length) {
                     syncAndComplete(); // a batch longer than the ring: cannot happen, but never overflow
                 }

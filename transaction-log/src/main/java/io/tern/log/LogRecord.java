@@ -14,8 +14,11 @@ public final class LogRecord {
     private long offset;
     private int length;
     private ByteBuffer payload;
+    private ByteBuffer encoded;
 
-    void set(RecordOp op, int flags, long epoch, long lsn, long offset, int length, ByteBuffer payload) {
+    void set(RecordOp op, int flags, long epoch, long lsn, long offset, int length, ByteBuffer payload,
+             ByteBuffer encoded) {
+        this.encoded = encoded.asReadOnlyBuffer();
         this.op = op;
         this.flags = flags;
         this.epoch = epoch;
@@ -53,6 +56,11 @@ public final class LogRecord {
     /** Bytes of device this record covers. */
     public int length() {
         return length;
+    }
+
+    /** The whole record as it is encoded on disk and on the wire, header and payload. */
+    public ByteBuffer encoded() {
+        return encoded.duplicate();
     }
 
     /** The payload, positioned at its first byte. */

@@ -146,7 +146,7 @@ public final class RecordCodec {
         if (payloadCrc(payload) != b.getInt(OFF_PAYLOAD_CRC)) {
             return "payload checksum mismatch";
         }
-        into.set(op, flags, epoch, lsn, offset, length, payload);
+        into.set(op, flags, epoch, lsn, offset, length, payload, b);
         return null;
     }
 

@@ -312,6 +312,26 @@ final class SegmentStore implements AutoCloseable {
         header.clear();
         RecordCodec.encodeHeader(header, op, flags, epoch, lsn, offset, length, payload.remaining(), payloadCrc);
         header.flip();
+        write(header, payload.duplicate());
+        return appended(lsn);
+    }
+
+    /**
+     * Appends a record encoded elsewhere — a secondary storing its primary's records, same bytes
+     * and same LSNs. The caller has verified it.
+     *
+     * @throws OutOfOrderException if {@code lsn} is not the next LSN (nothing is written)
+     */
+    long appendEncoded(ByteBuffer record, long lsn) {
+        if (lsn != lastLsn + 1) {
+            throw new OutOfOrderException(config.name() + ": record lsn " + lsn + " arrived where " + (lastLsn + 1)
+                    + " is next");
+        }
+        write(record.duplicate(), null);
+        return appended(lsn);
+    }
+
+    private void write(ByteBuffer first, ByteBuffer second) {
         if (appender == null) {
             appender = queue.createAppender();
             appender.singleThreadedCheckDisabled(true);
@@ -319,13 +339,19 @@ final class SegmentStore implements AutoCloseable {
         try (DocumentContext dc = appender.writingDocument()) {
             try {
                 Bytes<?> bytes = dc.wire().bytes();
-                writeFully(bytes, header);
-                writeFully(bytes, payload.duplicate());
+                writeFully(bytes, first);
+                if (second != null) {
+                    writeFully(bytes, second);
+                }
             } catch (RuntimeException e) {
                 dc.rollbackOnClose();
                 throw e;
             }
         }
+    }
+
+    /** Bookkeeping after a record with {@code lsn} was written: runs, segment files, last LSN. */
+    private long appended(long lsn) {
         long index = appender.lastIndexAppended();
         int cycle = rollCycle.toCycle(index);
         if (cycle != appendCycle || pendingCut != null) {

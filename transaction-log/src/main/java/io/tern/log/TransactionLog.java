@@ -99,7 +99,28 @@ public final class TransactionLog implements AutoCloseable {
                     + config.maxPayload() + " (a quarter of its block size, less overhead)");
         }
         int crc = RecordCodec.payloadCrc(payload);
-        publish(op, flags, epoch, offset, length, payload, crc, durable, false, callback);
+        publish(op, flags, epoch, offset, length, payload, crc, durable, false, 0, callback);
+    }
+
+    /**
+     * Appends a record received from the primary, as is: same bytes, same LSN, which must be the
+     * next one here (else the callback gets {@link OutOfOrderException} and the log stays healthy).
+     * The record is verified on the caller's thread first.
+     *
+     * @throws IllegalArgumentException if the record fails verification (nothing is appended)
+     */
+    public void appendReplica(ByteBuffer record, boolean durable, AppendCallback callback) {
+        LogRecord decoded = new LogRecord();
+        String problem = RecordCodec.decode(record, decoded);
+        if (problem != null) {
+            throw new IllegalArgumentException(config.name() + ": replica record refused: " + problem);
+        }
+        if (decoded.length() > config.maxPayload() && decoded.op() == RecordOp.WRITE) {
+            throw new IllegalArgumentException(config.name() + ": replica record of " + decoded.length()
+                    + " bytes exceeds this log's maximum payload " + config.maxPayload());
+        }
+        publish(decoded.op(), decoded.flags(), decoded.epoch(), decoded.offset(), decoded.length(), record.duplicate(),
+                0, durable, false, decoded.lsn(), callback);
     }
 
     /**
@@ -108,7 +129,7 @@ public final class TransactionLog implements AutoCloseable {
      */
     public CompletableFuture<Long> sync() {
         CompletableFuture<Long> f = new CompletableFuture<>();
-        publish(null, 0, 0, 0, 0, null, 0, true, true, (lsn, error) -> {
+        publish(null, 0, 0, 0, 0, null, 0, true, true, 0, (lsn, error) -> {
             if (error == null) {
                 f.complete(lsn);
             } else {
@@ -120,7 +141,7 @@ public final class TransactionLog implements AutoCloseable {
 
     /** Claims a ring slot, fills it and publishes it; refuses when the log is closed or failed. */
     private void publish(RecordOp op, int flags, long epoch, long offset, int length, ByteBuffer payload, int crc,
-                         boolean durable, boolean syncOnly, AppendCallback callback) {
+                         boolean durable, boolean syncOnly, long replicaLsn, AppendCallback callback) {
         closeLock.readLock().lock();
         try {
             if (closed) {
@@ -141,6 +162,7 @@ public final class TransactionLog implements AutoCloseable {
             e.payloadCrc = crc;
             e.durable = durable;
             e.syncOnly = syncOnly;
+            e.replicaLsn = replicaLsn;
             e.callback = callback;
             ring.publish(seq);
         } finally {
