@@ -1,0 +1,210 @@
+package io.tern.replication.ship;
+
+import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
+import java.util.List;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+
+import io.netty.bootstrap.Bootstrap;
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.channel.socket.nio.NioSocketChannel;
+import io.tern.log.TransactionLog;
+import io.tern.replication.protocol.ErrorCode;
+import io.tern.replication.protocol.Frame;
+import io.tern.replication.protocol.FrameDecoder;
+import io.tern.replication.protocol.MessageType;
+import io.tern.replication.protocol.Messages;
+import io.tern.replication.protocol.ProtocolException;
+import io.tern.replication.protocol.RecordBatch;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A secondary's side: connects to the primary, asks for the records after its own durable end,
+ * stores each in its log as is ({@link TransactionLog#appendReplica}) and acknowledges what is
+ * durable. Any disconnect — a cut link, a restart on either side — is followed by a reconnect
+ * with exponential backoff and jitter, which resumes exactly from the durable end: the pull
+ * model needs no state but the log. A REJECT for a reason that waiting cannot cure (another
+ * cluster, an unknown resource, a split brain, records gone) stops it; {@link #refusal()} says why.
+ *
+ * <p>Thread contract: network events run on the receiver's event loop; appends complete on the
+ * log's thread and only write ACKs to the channel.
+ */
+public final class LogReceiver implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(LogReceiver.class);
+    private static final long MIN_BACKOFF_MS = 50;
+    private static final long MAX_BACKOFF_MS = 5_000;
+
+    private final String clusterId;
+    private final String resource;
+    private final String node;
+    private final TransactionLog txlog;
+    private final InetSocketAddress primary;
+    private final EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
+    private volatile boolean stopped;
+    private volatile Messages.Reject refusal;
+    private volatile Channel channel;
+    private volatile long connects;
+    private int failures;
+
+    public LogReceiver(String clusterId, String resource, String node, TransactionLog txlog, InetSocketAddress primary) {
+        this.clusterId = clusterId;
+        this.resource = resource;
+        this.node = node;
+        this.txlog = txlog;
+        this.primary = primary;
+    }
+
+    /** Starts connecting; returns at once. */
+    public LogReceiver start() {
+        connect();
+        return this;
+    }
+
+    /** Why the primary refused this node for good, or {@code null}. */
+    public Messages.Reject refusal() {
+        return refusal;
+    }
+
+    /** Sessions the primary welcomed so far. */
+    public long sessions() {
+        return connects;
+    }
+
+    /** Drops the current connection (a test seam for a cut link); the receiver reconnects by itself. */
+    public void dropConnection() {
+        Channel c = channel;
+        if (c != null) {
+            c.close();
+        }
+    }
+
+    private void connect() {
+        if (stopped) {
+            return;
+        }
+        new Bootstrap().group(group).channel(NioSocketChannel.class)
+                .option(ChannelOption.TCP_NODELAY, true)
+                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, 5000)
+                .handler(new ChannelInitializer<SocketChannel>() {
+                    @Override
+                    protected void initChannel(SocketChannel c) {
+                        c.pipeline().addLast(new FrameDecoder()).addLast(new Session());
+                    }
+                })
+                .connect(primary).addListener(f -> {
+                    if (!f.isSuccess()) {
+                        retryLater("cannot connect to " + primary + ": " + f.cause().getMessage());
+                    }
+                });
+    }
+
+    private void retryLater(String why) {
+        if (stopped || refusal != null) {
+            return;
+        }
+        long backoff = Math.min(MAX_BACKOFF_MS, MIN_BACKOFF_MS << Math.min(failures++, 10));
+        long delay = (long) (backoff * (0.5 + ThreadLocalRandom.current().nextDouble()));
+        log.info("{}: {}; reconnecting in {} ms", resource, why, delay);
+        group.schedule(this::connect, delay, TimeUnit.MILLISECONDS);
+    }
+
+    /** One connection. */
+    private final class Session extends ChannelInboundHandlerAdapter {
+        private boolean welcomed;
+
+        @Override
+        public void channelActive(ChannelHandlerContext ctx) {
+            channel = ctx.channel();
+            long from = txlog.durableLsn() + 1;
+            ShippingHandler.send(ctx, MessageType.HELLO, b -> Messages.encode(
+                    new Messages.Hello(clusterId, resource, node, 0, new byte[Messages.DIGEST_LENGTH], from), b));
+            ctx.fireChannelActive();
+        }
+
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            Frame f = (Frame) msg;
+            try {
+                switch (f.type()) {
+                    case WELCOME -> {
+                        Messages.decodeWelcome(f.payload());
+                        welcomed = true;
+                        failures = 0;
+                        connects++;
+                    }
+                    case REJECT -> {
+                        Messages.Reject r = Messages.decodeReject(f.payload());
+                        log.error("{}: the primary refused this node: {} ({})", resource, r.reason(), r.code());
+                        if (r.code() != ErrorCode.PROTOCOL && r.code() != ErrorCode.NOT_PRIMARY) {
+                            refusal = r;
+                        }
+                        ctx.close();
+                    }
+                    case RECORDS -> {
+                        if (!welcomed) {
+                            throw new ProtocolException(ErrorCode.PROTOCOL, "RECORDS before WELCOME");
+                        }
+                        store(ctx, RecordBatch.decode(f.payload()));
+                    }
+                    case PING -> Messages.decodePing(f.payload());
+                    default -> throw new ProtocolException(ErrorCode.PROTOCOL, "unexpected " + f.type());
+                }
+            } finally {
+                f.release();
+            }
+        }
+
+        /** Appends each record (a copy: the frame is released at once) and acknowledges the last once durable. */
+        private void store(ChannelHandlerContext ctx, List<ByteBuf> records) {
+            for (int i = 0; i < records.size(); i++) {
+                ByteBuf r = records.get(i);
+                ByteBuffer copy = ByteBuffer.allocate(r.readableBytes());
+                r.getBytes(r.readerIndex(), copy);
+                copy.flip();
+                boolean last = i == records.size() - 1;
+                txlog.appendReplica(copy, true, (lsn, error) -> {
+                    if (error != null) {
+                        log.warn("{}: storing a received record failed: {}", resource, error.getMessage());
+                        ctx.close(); // reconnect and ask again from the durable end
+                    } else if (last) {
+                        ShippingHandler.send(ctx, MessageType.ACK, b -> Messages.encode(new Messages.Ack(lsn, 0), b));
+                    }
+                });
+            }
+        }
+
+        @Override
+        public void channelInactive(ChannelHandlerContext ctx) {
+            channel = null;
+            retryLater(welcomed ? "connection to the primary lost" : "connection closed before WELCOME");
+            ctx.fireChannelInactive();
+        }
+
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            log.warn("{}: replication connection failed: {}", resource, cause.toString());
+            ctx.close();
+        }
+    }
+
+    @Override
+    public void close() {
+        stopped = true;
+        Channel c = channel;
+        if (c != null) {
+            c.close().syncUninterruptibly();
+        }
+        group.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
+    }
+}
