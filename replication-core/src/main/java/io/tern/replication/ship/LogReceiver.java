@@ -50,6 +50,7 @@ public final class LogReceiver implements AutoCloseable {
     private final String node;
     private final TransactionLog txlog;
     private final InetSocketAddress primary;
+    private final java.util.function.LongSupplier replayed;
     private final EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
     private volatile boolean stopped;
     private volatile Messages.Reject refusal;
@@ -58,6 +59,13 @@ public final class LogReceiver implements AutoCloseable {
     private int failures;
 
     public LogReceiver(String clusterId, String resource, String node, TransactionLog txlog, InetSocketAddress primary) {
+        this(clusterId, resource, node, txlog, primary, () -> 0);
+    }
+
+    /** With {@code replayed}, the replay position to acknowledge besides what is received. */
+    public LogReceiver(String clusterId, String resource, String node, TransactionLog txlog, InetSocketAddress primary,
+                       java.util.function.LongSupplier replayed) {
+        this.replayed = replayed;
         this.clusterId = clusterId;
         this.resource = resource;
         this.node = node;
@@ -119,9 +127,14 @@ public final class LogReceiver implements AutoCloseable {
         group.schedule(this::connect, delay, TimeUnit.MILLISECONDS);
     }
 
+    /** How often the positions are acknowledged when they moved without a batch arriving (replay catching up). */
+    private static final long ACK_INTERVAL_MS = 100;
+
     /** One connection. */
     private final class Session extends ChannelInboundHandlerAdapter {
         private boolean welcomed;
+        private long lastAckedReplayed = -1;
+        private io.netty.util.concurrent.ScheduledFuture<?> acker;
 
         @Override
         public void channelActive(ChannelHandlerContext ctx) {
@@ -142,6 +155,8 @@ public final class LogReceiver implements AutoCloseable {
                         welcomed = true;
                         failures = 0;
                         connects++;
+                        acker = ctx.executor().scheduleAtFixedRate(() -> ackIfMoved(ctx), ACK_INTERVAL_MS,
+                                ACK_INTERVAL_MS, TimeUnit.MILLISECONDS);
                     }
                     case REJECT -> {
                         Messages.Reject r = Messages.decodeReject(f.payload());
@@ -178,14 +193,28 @@ public final class LogReceiver implements AutoCloseable {
                         log.warn("{}: storing a received record failed: {}", resource, error.getMessage());
                         ctx.close(); // reconnect and ask again from the durable end
                     } else if (last) {
-                        ShippingHandler.send(ctx, MessageType.ACK, b -> Messages.encode(new Messages.Ack(lsn, 0), b));
+                        long done = Math.min(lsn, replayed.getAsLong());
+                        ShippingHandler.send(ctx, MessageType.ACK, b -> Messages.encode(new Messages.Ack(lsn, done), b));
                     }
                 });
             }
         }
 
+        /** On the event loop: tells the primary the replay position when it moved since the last ACK. */
+        private void ackIfMoved(ChannelHandlerContext ctx) {
+            long received = txlog.durableLsn();
+            long done = Math.min(received, replayed.getAsLong());
+            if (done != lastAckedReplayed) {
+                lastAckedReplayed = done;
+                ShippingHandler.send(ctx, MessageType.ACK, b -> Messages.encode(new Messages.Ack(received, done), b));
+            }
+        }
+
         @Override
         public void channelInactive(ChannelHandlerContext ctx) {
+            if (acker != null) {
+                acker.cancel(false);
+            }
             channel = null;
             retryLater(welcomed ? "connection to the primary lost" : "connection closed before WELCOME");
             ctx.fireChannelInactive();

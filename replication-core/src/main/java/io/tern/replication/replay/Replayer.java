@@ -1,0 +1,142 @@
+package io.tern.replication.replay;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
+
+import io.tern.block.BlockDevice;
+import io.tern.block.BlockDeviceException;
+import io.tern.block.logged.Checkpoint;
+import io.tern.log.LogCorruptedException;
+import io.tern.log.LogReader;
+import io.tern.log.LogRecord;
+import io.tern.log.TransactionLog;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Replays a secondary's log onto its device, strictly in LSN order, one record at a time, so
+ * that at every moment the device holds the primary's image after some prefix of the log. The
+ * replay position is made durable periodically (sync the device, then store the checkpoint), and
+ * a restarted replayer continues from it; replaying a record twice is harmless.
+ *
+ * <p>Thread contract: one replay thread owns the reader and the device writes; the getters may
+ * be read from any thread. A device error stops the replay (state in {@link #failure()}); a
+ * corrupt record stops it before the record is applied.
+ */
+public final class Replayer implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(Replayer.class);
+    private static final long IDLE_PARK_NANOS = TimeUnit.MICROSECONDS.toNanos(500);
+
+    private final TransactionLog txlog;
+    private final BlockDevice device;
+    private final Path checkpointFile;
+    private final long checkpointEveryNanos;
+    private final Thread thread;
+    private final long epoch;
+    private volatile long replayedLsn;
+    private volatile long checkpointLsn;
+    private volatile Throwable failure;
+    private volatile boolean stopped;
+
+    public Replayer(String name, TransactionLog txlog, BlockDevice device, Path checkpointFile, long epoch,
+                    Duration checkpointInterval) throws IOException {
+        this.txlog = txlog;
+        this.device = device;
+        this.checkpointFile = checkpointFile;
+        this.epoch = epoch;
+        this.checkpointEveryNanos = checkpointInterval.toNanos();
+        Checkpoint cp = Checkpoint.load(checkpointFile);
+        this.replayedLsn = cp.lsn();
+        this.checkpointLsn = cp.lsn();
+        this.thread = new Thread(this::run, "tern-replay-" + name);
+        thread.setDaemon(true);
+    }
+
+    public Replayer start() {
+        thread.start();
+        return this;
+    }
+
+    /** Last LSN applied to the device (not necessarily synced). */
+    public long replayedLsn() {
+        return replayedLsn;
+    }
+
+    /** Last LSN whose application is durable on the device. */
+    public long checkpointLsn() {
+        return checkpointLsn;
+    }
+
+    /** Why the replay stopped, or {@code null} while it runs. */
+    public Throwable failure() {
+        return failure;
+    }
+
+    private void run() {
+        LogRecord rec = new LogRecord();
+        long lastCheckpoint = System.nanoTime();
+        try (LogReader reader = txlog.reader(Math.max(replayedLsn + 1, txlog.firstLsn()))) {
+            while (!stopped) {
+                if (reader.next(rec)) {
+                    apply(rec);
+                    replayedLsn = rec.lsn();
+                } else {
+                    LockSupport.parkNanos(IDLE_PARK_NANOS);
+                }
+                if (System.nanoTime() - lastCheckpoint > checkpointEveryNanos) {
+                    checkpoint();
+                    lastCheckpoint = System.nanoTime();
+                }
+            }
+        } catch (LogCorruptedException | BlockDeviceException | IOException e) {
+            failure = e;
+            log.error("replay stopped after lsn {}: {}", replayedLsn, e.getMessage());
+        } catch (RuntimeException e) {
+            failure = e;
+            log.error("replay stopped after lsn {}", replayedLsn, e);
+        }
+    }
+
+    private void apply(LogRecord rec) {
+        switch (rec.op()) {
+            case WRITE -> device.write(rec.offset(), rec.payload(), false).join();
+            case ZERO -> device.writeZeroes(rec.offset(), rec.length(), false).join();
+            case EPOCH -> {
+                // a term boundary: nothing to apply
+            }
+        }
+    }
+
+    /** Syncs the device and stores the replay position. Replay thread only (or after it stopped). */
+    private void checkpoint() throws IOException {
+        long lsn = replayedLsn;
+        if (lsn == checkpointLsn) {
+            return;
+        }
+        device.flush().join();
+        new Checkpoint(epoch, lsn).store(checkpointFile);
+        checkpointLsn = lsn;
+    }
+
+    /** Stops replaying and checkpoints what was applied. Idempotent. */
+    @Override
+    public void close() {
+        if (stopped) {
+            return;
+        }
+        stopped = true;
+        try {
+            thread.join(30_000);
+            if (failure == null && !thread.isAlive()) {
+                checkpoint();
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (IOException | RuntimeException e) {
+            log.error("final replay checkpoint failed: {}", e.toString());
+        }
+    }
+}
