@@ -6,7 +6,7 @@ import java.util.List;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
-import io.netty.handler.codec.ByteToMessageDecoder;
+import io.tern.block.net.FailFastDecoder;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -19,8 +19,7 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Thread contract: one instance per connection, on its event loop.
  */
-final class NbdHandshakeHandler extends ByteToMessageDecoder {
-    private boolean failed;
+final class NbdHandshakeHandler extends FailFastDecoder {
     private static final Logger log = LoggerFactory.getLogger(NbdHandshakeHandler.class);
 
     private enum State { CLIENT_FLAGS, OPTION_HEADER, OPTION_DATA, DONE }
@@ -47,21 +46,7 @@ final class NbdHandshakeHandler extends ByteToMessageDecoder {
     }
 
     @Override
-    protected void decode(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) {
-        if (failed) {
-            in.skipBytes(in.readableBytes()); // the connection is closing: never decode past a violation
-            return;
-        }
-        try {
-            decodeChecked(ctx, in, out);
-        } catch (NbdProtocolException e) {
-            failed = true;
-            in.skipBytes(in.readableBytes());
-            throw e;
-        }
-    }
-
-    private void decodeChecked(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) {
+    protected void decodeChecked(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) {
         while (state != State.DONE && ctx.channel().isActive()) {
             switch (state) {
                 case CLIENT_FLAGS -> {

@@ -4,7 +4,7 @@ import java.util.List;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelHandlerContext;
-import io.netty.handler.codec.ByteToMessageDecoder;
+import io.tern.block.net.FailFastDecoder;
 
 /**
  * Decodes transmission-phase requests:
@@ -18,8 +18,7 @@ import io.netty.handler.codec.ByteToMessageDecoder;
  * memory: its data is skipped as it arrives and the request is passed on marked oversized, to be
  * answered with an error.
  */
-final class NbdRequestDecoder extends ByteToMessageDecoder {
-    private boolean failed;
+final class NbdRequestDecoder extends FailFastDecoder {
     private static final int HEADER = 28;
 
     private final int maxPayload;
@@ -31,21 +30,7 @@ final class NbdRequestDecoder extends ByteToMessageDecoder {
     }
 
     @Override
-    protected void decode(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) {
-        if (failed) {
-            in.skipBytes(in.readableBytes()); // the connection is closing: never decode past a violation
-            return;
-        }
-        try {
-            decodeChecked(ctx, in, out);
-        } catch (NbdProtocolException e) {
-            failed = true;
-            in.skipBytes(in.readableBytes());
-            throw e;
-        }
-    }
-
-    private void decodeChecked(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) {
+    protected void decodeChecked(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) {
         while (true) {
             if (discard > 0) {
                 int n = (int) Math.min(discard, in.readableBytes());

@@ -4,7 +4,7 @@ import java.util.List;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelHandlerContext;
-import io.netty.handler.codec.ByteToMessageDecoder;
+import io.tern.block.net.FailFastDecoder;
 
 /**
  * Decodes {@link FrameCodec} frames into {@link Frame}s. Every field is checked before anything
@@ -12,9 +12,8 @@ import io.netty.handler.codec.ByteToMessageDecoder;
  * {@link FrameCodec#MAX_PAYLOAD} or a checksum mismatch raises {@link ProtocolException}, which
  * the connection's handler answers by closing it.
  */
-public final class FrameDecoder extends ByteToMessageDecoder {
+public final class FrameDecoder extends FailFastDecoder {
     private final int maxPayload;
-    private boolean failed;
 
     public FrameDecoder() {
         this(FrameCodec.MAX_PAYLOAD);
@@ -25,21 +24,7 @@ public final class FrameDecoder extends ByteToMessageDecoder {
     }
 
     @Override
-    protected void decode(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) {
-        if (failed) {
-            in.skipBytes(in.readableBytes()); // the connection is closing: never decode past a violation
-            return;
-        }
-        try {
-            decodeFrames(in, out);
-        } catch (ProtocolException e) {
-            failed = true;
-            in.skipBytes(in.readableBytes());
-            throw e;
-        }
-    }
-
-    private void decodeFrames(ByteBuf in, List<Object> out) {
+    protected void decodeChecked(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) {
         while (in.readableBytes() >= FrameCodec.HEADER_LENGTH) {
             int start = in.readerIndex();
             int magic = in.getInt(start);
