@@ -13,16 +13,18 @@ import java.util.concurrent.TimeUnit;
 import io.tern.block.nbd.NbdClient;
 import io.tern.harness.TernNode;
 import io.tern.testing.Seeds;
-import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 
 /**
  * A real node under a write load over NBD is killed with SIGKILL at random (seeded) moments.
- * After every restart each acknowledged write reads back exactly, and each unacknowledged one
- * reads as all-old or all-new, never a mix.
+ * After every restart each durably acknowledged write reads back exactly — in {@code sync} mode
+ * every acked write, in {@code flush} mode every write acked before a FLUSH that completed — and
+ * every other write sent reads as all-old or all-new, never a mix.
  */
 class NodeCrashTest {
-    private static final int ROUNDS = 10;
+    private static final int FLUSH_EVERY = 64;
     private static final int BLOCK = 4096;
     private static final long SIZE = 64L << 20;
     private static final int SLOTS = (int) (SIZE / BLOCK);
@@ -36,26 +38,30 @@ class NodeCrashTest {
         return b;
     }
 
-    @Test
-    void noAcknowledgedWriteIsLostWhenTheNodeIsKilled() throws Exception {
-        Random random = new Random(Seeds.seed("NodeCrashTest"));
+    @ParameterizedTest(name = "durability {0}, {1} rounds")
+    @CsvSource({"sync, 10", "flush, 5"})
+    void noDurablyAcknowledgedWriteIsLostWhenTheNodeIsKilled(String durability, int rounds) throws Exception {
+        boolean flushMode = durability.equals("flush");
+        Random random = new Random(Seeds.seed("NodeCrashTest-" + durability));
         TernNode node = new TernNode(dir);
         assertThat(node.command(60, "init", "--home", dir.toString(), "--node", "a",
                 "--nbd", "127.0.0.1:0", "--http", "127.0.0.1:0")).isZero();
-        assertThat(node.command(60, "create", "r0", "--size", "64M", "--home", dir.toString())).isZero();
+        assertThat(node.command(60, "create", "r0", "--size", "64M", "--durability", durability,
+                "--home", dir.toString())).isZero();
 
-        BitSet acked = new BitSet(SLOTS);
+        BitSet acked = new BitSet(SLOTS); // durably acknowledged
         BitSet sent = new BitSet(SLOTS);
         int nextSlot = 0;
         try (node) {
-            for (int round = 1; round <= ROUNDS; round++) {
+            for (int round = 1; round <= rounds; round++) {
                 node.start();
                 verify(node, acked, sent, round);
                 // Write fresh slots, 32 in flight, until the kill.
                 NbdClient client = NbdClient.connect(node.nbdAddress(), "r0");
                 Semaphore window = new Semaphore(32);
                 int first = nextSlot;
-                int last = Math.min(SLOTS, first + SLOTS / ROUNDS);
+                int last = Math.min(SLOTS, first + SLOTS / rounds);
+                BitSet repliedSinceFlush = new BitSet(SLOTS);
                 long killAfterNanos = TimeUnit.MILLISECONDS.toNanos(100 + random.nextInt(700));
                 long start = System.nanoTime();
                 int slot = first;
@@ -68,11 +74,26 @@ class NodeCrashTest {
                     client.write((long) s * BLOCK, content(s), false).whenComplete((v, e) -> {
                         if (e == null) {
                             synchronized (acked) {
-                                acked.set(s);
+                                (flushMode ? repliedSinceFlush : acked).set(s);
                             }
                         }
                         window.release();
                     });
+                    if (flushMode && (slot - first) % FLUSH_EVERY == 0) {
+                        // Everything replied before this FLUSH is sent is durable once it completes.
+                        BitSet covered;
+                        synchronized (acked) {
+                            covered = (BitSet) repliedSinceFlush.clone();
+                            repliedSinceFlush.clear();
+                        }
+                        client.flush().whenComplete((v, e) -> {
+                            if (e == null) {
+                                synchronized (acked) {
+                                    acked.or(covered);
+                                }
+                            }
+                        });
+                    }
                 }
                 nextSlot = last;
                 node.kill();
@@ -80,13 +101,13 @@ class NodeCrashTest {
                 System.err.printf("round %d: sent %d, acked %d so far%n", round, slot - first, acked.cardinality());
             }
             node.start();
-            verify(node, acked, sent, ROUNDS + 1);
+            verify(node, acked, sent, rounds + 1);
             node.stop();
         }
-        assertThat(acked.cardinality()).isGreaterThan(ROUNDS * 50);
+        assertThat(acked.cardinality()).isGreaterThan(rounds * 50);
     }
 
-    /** Every acked slot holds its content; every sent-but-unacked slot holds its content or zeros. */
+    /** Every durably acked slot holds its content; every other slot sent holds its content or zeros. */
     private static void verify(TernNode node, BitSet acked, BitSet sent, int round) throws Exception {
         byte[] zeros = new byte[BLOCK];
         try (NbdClient client = NbdClient.connect(node.nbdAddress(), "r0")) {
@@ -95,10 +116,10 @@ class NodeCrashTest {
                 byte[] got = client.read((long) s * BLOCK, BLOCK).get(10, TimeUnit.SECONDS);
                 boolean isNew = Arrays.equals(got, content(s));
                 if (acked.get(s)) {
-                    assertThat(isNew).as("round %d: acknowledged slot %d reads back", round, s).isTrue();
+                    assertThat(isNew).as("round %d: durably acknowledged slot %d reads back", round, s).isTrue();
                 } else {
                     assertThat(isNew || Arrays.equals(got, zeros))
-                            .as("round %d: unacknowledged slot %d is all-old or all-new", round, s).isTrue();
+                            .as("round %d: slot %d not durably acknowledged is all-old or all-new", round, s).isTrue();
                 }
             }
         }
