@@ -14,7 +14,7 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 @Command(name = "create", mixinStandardHelpOptions = true,
-        description = "Create a resource with this node as its primary. The node serves it from its next start.")
+        description = "Create a resource with this node as its primary.")
 final class CreateCommand implements Callable<Integer> {
     @Mixin
     HomeOption home;
@@ -47,7 +47,7 @@ final class CreateCommand implements Callable<Integer> {
         }
         ResourceConfig c = Resource.create(h, name, Sizes.parse(size), data, preallocate, mode);
         System.out.println("resource " + c.name() + " created: " + c.size() + " bytes in " + c.data()
-                + "; this node is its primary");
+                + "; this node is its primary; " + Daemon.open(h, c.name()));
         return 0;
     }
 }

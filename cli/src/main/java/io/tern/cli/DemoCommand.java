@@ -46,7 +46,7 @@ final class DemoCommand implements Callable<Integer> {
         Path homeDir = root.resolve("node-a");
         System.out.println("Tern demo: a standalone primary serving a resource over NBD. Replication is not");
         System.out.println("built yet; this demo grows with it.");
-        NodeHome home = NodeHome.init(homeDir, "a", new HostPort("127.0.0.1", 0), new HostPort("127.0.0.1", 0),
+        NodeHome home = NodeHome.init(homeDir, "a", NodeHome.DEFAULT_CLUSTER, new HostPort("127.0.0.1", 0), new HostPort("127.0.0.1", 0),
                 new HostPort("127.0.0.1", 0));
         Resource.create(home, "r0", SIZE, null, false, io.tern.block.logged.Durability.SYNC);
         System.out.println("node home: " + homeDir + " (resource r0, 64 MiB)");

@@ -16,6 +16,10 @@ final class InitCommand implements Callable<Integer> {
     @Option(names = "--node", required = true, description = "This node's name, unique in its cluster.")
     String node;
 
+    @Option(names = "--cluster", paramLabel = "ID", defaultValue = NodeHome.DEFAULT_CLUSTER,
+            description = "Cluster id; peers of another cluster are refused (default: ${DEFAULT-VALUE}).")
+    String cluster;
+
     @Option(names = "--listen", paramLabel = "H:P", description = "Replication address (default: ${DEFAULT-VALUE}).",
             defaultValue = "127.0.0.1:7800")
     String listen;
@@ -30,7 +34,7 @@ final class InitCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        NodeHome h = NodeHome.init(home.resolve(), node, HostPort.parse(listen), HostPort.parse(nbd), HostPort.parse(http));
+        NodeHome h = NodeHome.init(home.resolve(), node, cluster, HostPort.parse(listen), HostPort.parse(nbd), HostPort.parse(http));
         System.out.println("node " + node + " initialised in " + h.dir());
         return 0;
     }

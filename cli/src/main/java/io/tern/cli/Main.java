@@ -6,7 +6,8 @@ import picocli.CommandLine.Command;
 /** The {@code tern} command line. */
 @Command(name = "tern", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Asynchronous block-level replication for long-distance disaster recovery.",
-        subcommands = {InitCommand.class, CreateCommand.class, RunCommand.class, StatusCommand.class, DemoCommand.class,
+        subcommands = {InitCommand.class, CreateCommand.class, JoinCommand.class, RunCommand.class, StatusCommand.class,
+                ReplayCommands.Pause.class, ReplayCommands.Resume.class, DemoCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     @CommandLine.Spec

@@ -1,18 +1,10 @@
 package io.tern.cli;
 
 import java.io.IOException;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 
-import io.tern.node.HostPort;
 import io.tern.node.Json;
 import io.tern.node.NodeHome;
 import io.tern.node.OfflineStatus;
@@ -57,23 +49,8 @@ final class StatusCommand implements Callable<Integer> {
 
     /** The running daemon's answer, or null if no daemon answers. */
     private String fromDaemon(NodeHome h) throws IOException, InterruptedException {
-        Path run = h.runDir().resolve("daemon.properties");
-        if (!Files.exists(run)) {
-            return null;
-        }
-        HostPort http = HostPort.parse(NodeHome.load(run).getProperty("http"));
         String query = json ? "" : "?format=text";
-        String path = "/status" + query;
-        if (resource != null) {
-            path = "/status/" + resource + query;
-        }
-        try {
-            HttpResponse<String> r = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build()
-                    .send(HttpRequest.newBuilder(URI.create("http://" + http + path)).timeout(Duration.ofSeconds(5)).build(),
-                            HttpResponse.BodyHandlers.ofString());
-            return r.statusCode() == 200 ? r.body() : null;
-        } catch (java.net.ConnectException e) {
-            return null; // a stale run file: the daemon died
-        }
+        Daemon.Answer a = Daemon.call(h, "GET", (resource != null ? "/status/" + resource : "/status") + query);
+        return a != null && a.code() == 200 ? a.body() : null;
     }
 }

@@ -11,6 +11,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Properties;
 
+
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
@@ -20,71 +21,114 @@ import io.tern.block.nbd.NbdExport;
 import io.tern.block.nbd.NbdExports;
 import io.tern.block.nbd.NbdServer;
 import io.tern.block.nbd.NbdServerConfig;
+import io.tern.replication.protocol.ErrorCode;
+import io.tern.replication.protocol.ProtocolException;
+import io.tern.replication.ship.ReplicationServer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * The node daemon ({@code tern run}): opens every resource of its home (recovering each log),
- * serves them over NBD (export name = resource name) and answers {@code GET /status} on its
- * admin HTTP address. The addresses it actually bound go to {@code run/daemon.properties}, so
- * {@code tern status} finds it even when a port was 0.
+ * serves them over NBD (export name = resource name; read-only where this node is a secondary),
+ * listens for replication peers (one listener for every resource, HELLO says which), and answers
+ * on its admin HTTP address:
+ * <pre>
+ *  GET  /status[/RES][?format=text]   what {@code tern status} prints
+ *  GET  /metrics                      Prometheus
+ *  POST /resources/RES/open           serve a resource made by create or join while running
+ *  POST /resources/RES/pause-replay   stop replay at a record boundary ({@code tern pause replay})
+ *  POST /resources/RES/resume-replay
+ * </pre>
+ * The addresses it actually bound go to {@code run/daemon.properties}, so {@code tern status}
+ * finds it even when a port was 0.
  */
 public final class Node implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(Node.class);
 
     private final NodeHome home;
     private final String name;
-    private final List<Resource> resources;
-    private final NbdServer nbd;
-    private final HttpServer http;
-    private final PrometheusMeterRegistry metrics;
+    private final Map<String, Resource> resources = new java.util.concurrent.ConcurrentSkipListMap<>();
+    private final NbdExports exports = new NbdExports();
+    private final PrometheusMeterRegistry metrics = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    private final java.util.concurrent.ScheduledExecutorService ticker =
+            java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
+                Thread t = new Thread(r, "tern-node-tick");
+                t.setDaemon(true);
+                return t;
+            });
+    private NbdServer nbd;
+    private HttpServer http;
+    private ReplicationServer replication;
 
-    private Node(NodeHome home, String name, List<Resource> resources, NbdServer nbd, HttpServer http,
-                 PrometheusMeterRegistry metrics) {
+    private Node(NodeHome home, String name) {
         this.home = home;
         this.name = name;
-        this.resources = resources;
-        this.nbd = nbd;
-        this.http = http;
-        this.metrics = metrics;
     }
 
     public static Node start(NodeHome home) throws IOException, InterruptedException {
-        String name = home.node();
-        List<Resource> resources = new ArrayList<>();
-        NbdServer nbd = null;
-        HttpServer http = null;
-        PrometheusMeterRegistry metrics = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+        Node node = new Node(home, home.node());
         try {
-            NbdExports exports = new NbdExports();
             for (String r : home.resources()) {
-                Resource res = Resource.open(home, r);
-                resources.add(res);
-                res.registerMetrics(metrics);
-                exports.add(new NbdExport(r, "tern resource " + r + " on " + name,
-                        new MeteredDevice(res.device(), metrics, r)));
+                node.open(r);
             }
-            metrics.more().counter("tern.nbd.protocol.errors", List.of(), 0, x -> NbdServer.protocolErrors());
-            nbd = NbdServer.start(new NbdServerConfig().listen(home.address("nbd").toAddress()), exports);
-            http = HttpServer.create(home.address("http").toAddress(), 16);
-            Node node = new Node(home, name, resources, nbd, http, metrics);
-            http.createContext("/status", node::serveStatus);
-            http.createContext("/metrics", node::serveMetrics);
-            http.start();
+            node.metrics.more().counter("tern.nbd.protocol.errors", List.of(), 0, x -> NbdServer.protocolErrors());
+            node.replication = ReplicationServer.start(home.address("listen").toAddress(), home.cluster(), node::shipper);
+            node.metrics.more().counter("tern.replication.protocol.errors", List.of(), node.replication,
+                    ReplicationServer::protocolErrors);
+            node.nbd = NbdServer.start(new NbdServerConfig().listen(home.address("nbd").toAddress()), node.exports);
+            node.http = HttpServer.create(home.address("http").toAddress(), 16);
+            node.http.createContext("/status", node::serveStatus);
+            node.http.createContext("/metrics", node::serveMetrics);
+            node.http.createContext("/resources/", node::serveResourceAction);
+            node.http.start();
+            node.ticker.scheduleWithFixedDelay(node::tick, 1, 1, java.util.concurrent.TimeUnit.SECONDS);
             node.writeRunFile();
-            log.info("node {} running: {} resources, NBD on {}, admin HTTP on {}", name, resources.size(),
-                    nbd.address(), http.getAddress());
+            log.info("node {} running: {} resources, replication on {}, NBD on {}, admin HTTP on {}", node.name,
+                    node.resources.size(), node.replication.address(), node.nbd.address(), node.http.getAddress());
             return node;
         } catch (IOException | InterruptedException | RuntimeException e) {
-            if (http != null) {
-                http.stop(0);
-            }
-            if (nbd != null) {
-                nbd.close();
-            }
-            resources.forEach(Resource::close);
+            node.close();
             throw e;
         }
+    }
+
+    /** Opens a resource of the home and serves it; false if it is served already. */
+    public synchronized boolean open(String resource) throws IOException {
+        if (resources.containsKey(resource)) {
+            return false;
+        }
+        Resource res = Resource.open(home, resource);
+        resources.put(resource, res);
+        res.registerMetrics(metrics);
+        String role = res.config().role() == ResourceConfig.Role.Primary ? "primary" : "secondary (read-only)";
+        exports.add(new NbdExport(resource, "tern resource " + resource + " on " + name + ", " + role,
+                new MeteredDevice(res.exportDevice(), metrics, resource)));
+        return true;
+    }
+
+    private io.tern.replication.ship.LogShipper shipper(String resource) {
+        Resource r = resources.get(resource);
+        if (r == null) {
+            throw new ProtocolException(ErrorCode.UNKNOWN_RESOURCE, "no resource '" + resource + "' on node " + name);
+        }
+        if (r.shipper() == null) {
+            throw new ProtocolException(ErrorCode.NOT_PRIMARY, "node " + name + " is not the primary of '" + resource + "'");
+        }
+        return r.shipper();
+    }
+
+    private void tick() {
+        for (Resource r : resources.values()) {
+            try {
+                r.tick();
+            } catch (RuntimeException e) {
+                log.error("{}: periodic work failed: {}", r.config().name(), e.toString(), e);
+            }
+        }
+    }
+
+    public InetSocketAddress replicationAddress() {
+        return replication.address();
     }
 
     public InetSocketAddress nbdAddress() {
@@ -101,9 +145,11 @@ public final class Node implements AutoCloseable {
         m.put("node", name);
         m.put("running", true);
         m.put("pid", ProcessHandle.current().pid());
+        m.put("cluster", replication.clusterId());
+        m.put("listen", replication.address().getHostString() + ":" + replication.address().getPort());
         m.put("nbd", nbd.address().getHostString() + ":" + nbd.address().getPort());
         List<Object> rs = new ArrayList<>();
-        for (Resource r : resources) {
+        for (Resource r : resources.values()) {
             rs.add(r.status());
         }
         m.put("resources", rs);
@@ -138,6 +184,51 @@ public final class Node implements AutoCloseable {
         }
     }
 
+    private void serveResourceAction(HttpExchange ex) throws IOException {
+        try (ex) {
+            String[] parts = ex.getRequestURI().getPath().split("/");
+            if (!"POST".equals(ex.getRequestMethod()) || parts.length != 4) {
+                reply(ex, 404, "not found\n");
+                return;
+            }
+            String resource = parts[2];
+            String action = parts[3];
+            if (action.equals("open")) {
+                try {
+                    boolean opened = open(resource);
+                    reply(ex, 200, opened ? "opened " + resource + "\n" : resource + " is served already\n");
+                } catch (IOException | RuntimeException e) {
+                    reply(ex, 409, "cannot open " + resource + ": " + e.getMessage() + "\n");
+                }
+                return;
+            }
+            Resource r = resources.get(resource);
+            if (r == null) {
+                reply(ex, 404, "no resource '" + resource + "' on node " + name + "\n");
+                return;
+            }
+            switch (action) {
+                case "pause-replay", "resume-replay" -> {
+                    boolean pause = action.startsWith("pause");
+                    if (r.pauseReplay(pause)) {
+                        reply(ex, 200, Json.write(r.status()));
+                    } else {
+                        reply(ex, 409, resource + " has no replay running on node " + name + "\n");
+                    }
+                }
+                default -> reply(ex, 404, "unknown action '" + action + "'\n");
+            }
+        }
+    }
+
+    private static void reply(HttpExchange ex, int code, String body) throws IOException {
+        byte[] b = body.getBytes(StandardCharsets.UTF_8);
+        ex.sendResponseHeaders(code, b.length);
+        try (OutputStream out = ex.getResponseBody()) {
+            out.write(b);
+        }
+    }
+
     private void serveMetrics(HttpExchange ex) throws IOException {
         try (ex) {
             byte[] body = metrics.scrape().getBytes(StandardCharsets.UTF_8);
@@ -153,6 +244,7 @@ public final class Node implements AutoCloseable {
         Files.createDirectories(home.runDir());
         Properties p = new Properties();
         p.setProperty("pid", Long.toString(ProcessHandle.current().pid()));
+        p.setProperty("listen", new HostPort(replication.address().getHostString(), replication.address().getPort()).toString());
         p.setProperty("nbd", new HostPort(nbd.address().getHostString(), nbd.address().getPort()).toString());
         p.setProperty("http", new HostPort(http.getAddress().getHostString(), http.getAddress().getPort()).toString());
         NodeHome.store(home.runDir().resolve("daemon.properties"), p);
@@ -161,9 +253,17 @@ public final class Node implements AutoCloseable {
     /** Stops serving, checkpoints and closes every resource. */
     @Override
     public void close() {
-        http.stop(0);
-        nbd.close();
-        for (Resource r : resources) {
+        ticker.shutdownNow();
+        if (http != null) {
+            http.stop(0);
+        }
+        if (nbd != null) {
+            nbd.close();
+        }
+        if (replication != null) {
+            replication.close();
+        }
+        for (Resource r : resources.values()) {
             try {
                 r.close();
             } catch (RuntimeException e) {

@@ -17,7 +17,7 @@ import io.tern.log.DurableFiles;
 /**
  * The folder of one node ({@code --home} or {@code TERN_HOME}):
  * <pre>
- *  node.properties                 node name and addresses, written by {@code tern init}
+ *  node.properties                 node name, cluster id and addresses, written by {@code tern init}
  *  resources/RES/resource.properties  a resource: size, data path, role, epoch
  *  resources/RES/data.img          its backing store (unless --data put it elsewhere)
  *  resources/RES/log/              its transaction log
@@ -31,6 +31,8 @@ public final class NodeHome {
     public static final HostPort DEFAULT_LISTEN = new HostPort("127.0.0.1", 7800);
     public static final HostPort DEFAULT_NBD = new HostPort("127.0.0.1", 10809);
     public static final HostPort DEFAULT_HTTP = new HostPort("127.0.0.1", 7801);
+    /** The cluster of a node initialised without {@code --cluster}. */
+    public static final String DEFAULT_CLUSTER = "tern";
 
     private final Path dir;
 
@@ -48,14 +50,17 @@ public final class NodeHome {
     }
 
     /** Makes a new node home; refuses a folder that already holds one. */
-    public static NodeHome init(Path dir, String node, HostPort listen, HostPort nbd, HostPort http) throws IOException {
+    public static NodeHome init(Path dir, String node, String cluster, HostPort listen, HostPort nbd, HostPort http)
+            throws IOException {
         checkName("node", node);
+        checkName("cluster", cluster);
         if (Files.exists(dir.resolve("node.properties"))) {
             throw new IllegalStateException(dir + " is already the home of a node");
         }
         Files.createDirectories(dir.resolve("resources"));
         Properties p = new Properties();
         p.setProperty("node", node);
+        p.setProperty("cluster", cluster);
         p.setProperty("listen", listen.toString());
         p.setProperty("nbd", nbd.toString());
         p.setProperty("http", http.toString());
@@ -81,6 +86,11 @@ public final class NodeHome {
 
     public String node() throws IOException {
         return nodeProperties().getProperty("node");
+    }
+
+    /** The cluster this node belongs to: peers of another cluster are refused. */
+    public String cluster() throws IOException {
+        return nodeProperties().getProperty("cluster", DEFAULT_CLUSTER);
     }
 
     public HostPort address(String key) throws IOException {

@@ -4,23 +4,25 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Map;
 
+import io.micrometer.core.instrument.MeterRegistry;
+import io.tern.block.BlockDevice;
 import io.tern.block.file.FileBlockDevice;
 import io.tern.block.logged.Durability;
-import io.tern.block.logged.LoggedDevice;
-import io.tern.block.logged.LoggedDeviceConfig;
-import io.tern.log.LogConfig;
+import io.tern.replication.ship.LogShipper;
+import io.tern.replication.sync.SyncState;
 
-/** One replicated resource on this node: its configuration and, while the node runs, its device. */
-public final class Resource implements AutoCloseable {
-    private final ResourceConfig config;
-    private final LoggedDevice device;
+/**
+ * One replicated resource on this node: its configuration and, while the node runs, its device,
+ * served as a {@link PrimaryResource} (read-write, shipping its log) or a
+ * {@link SecondaryResource} (read-only, pulling and replaying the primary's log).
+ */
+public abstract class Resource implements AutoCloseable {
+    protected final ResourceConfig config;
 
-    private Resource(ResourceConfig config, LoggedDevice device) {
+    protected Resource(ResourceConfig config) {
         this.config = config;
-        this.device = device;
     }
 
     /**
@@ -29,85 +31,111 @@ public final class Resource implements AutoCloseable {
      */
     public static ResourceConfig create(NodeHome home, String name, long size, Path data, boolean preallocate,
                                         Durability durability) throws IOException {
+        Path dir = newResourceDir(home, name, size);
+        Path dataPath = (data != null ? data : dir.resolve("data.img")).toAbsolutePath();
+        FileBlockDevice.create(dataPath, size, preallocate).close();
+        ResourceConfig config = new ResourceConfig(name, size, dataPath, ResourceConfig.Role.Primary, 1, durability, null);
+        config.store(dir);
+        return config;
+    }
+
+    /**
+     * Makes this node a secondary of a resource whose primary (at {@code peer}) reported
+     * {@code size} bytes at {@code epoch}: the backing store (an existing file of that size at
+     * {@code data} is kept, so the full sync sends only the chunks that differ) and a full sync
+     * still to run. The settings file is written last: a crash before it leaves no resource.
+     */
+    public static ResourceConfig join(NodeHome home, String name, long size, long epoch, HostPort peer, Path data)
+            throws IOException {
+        Path dir = newResourceDir(home, name, size);
+        Path dataPath = (data != null ? data : dir.resolve("data.img")).toAbsolutePath();
+        if (Files.exists(dataPath)) {
+            try (FileBlockDevice existing = FileBlockDevice.open(dataPath, true)) {
+                if (existing.size() != size) {
+                    throw new IllegalArgumentException(dataPath + " holds " + existing.size() + " bytes; the resource is "
+                            + size);
+                }
+            }
+        } else {
+            FileBlockDevice.create(dataPath, size, false).close();
+        }
+        SyncState.NEW.store(dir.resolve(SecondaryResource.SYNC_FILE));
+        ResourceConfig config = new ResourceConfig(name, size, dataPath, ResourceConfig.Role.Secondary, epoch,
+                Durability.SYNC, peer);
+        config.store(dir);
+        return config;
+    }
+
+    private static Path newResourceDir(NodeHome home, String name, long size) throws IOException {
         NodeHome.checkName("resource", name);
-        if (size % 512 != 0) {
-            throw new IllegalArgumentException("size " + size + " is not a multiple of 512 bytes");
+        if (size <= 0 || size % 512 != 0) {
+            throw new IllegalArgumentException("size " + size + " is not a positive multiple of 512 bytes");
         }
         Path dir = home.resourceDir(name);
         if (Files.exists(dir.resolve("resource.properties"))) {
             throw new IllegalStateException("resource '" + name + "' exists already on this node");
         }
         Files.createDirectories(dir);
-        Path dataPath = (data != null ? data : dir.resolve("data.img")).toAbsolutePath();
-        FileBlockDevice.create(dataPath, size, preallocate).close();
-        ResourceConfig config = new ResourceConfig(name, size, dataPath, ResourceConfig.Role.Primary, 1, durability);
-        config.store(dir);
-        return config;
+        return dir;
     }
 
-    /** Opens the resource's device: recovers its log and replays it onto the backing store. */
+    /** Opens the resource as its role says: recovers the log and starts replication. */
     public static Resource open(NodeHome home, String name) throws IOException {
-        Path dir = home.resourceDir(name);
-        ResourceConfig config = ResourceConfig.load(dir);
+        ResourceConfig config = ResourceConfig.load(home.resourceDir(name));
+        return config.role() == ResourceConfig.Role.Primary
+                ? PrimaryResource.open(home, config)
+                : SecondaryResource.open(home, config);
+    }
+
+    /** Opens the backing store and checks it is the resource's size. */
+    static FileBlockDevice openBacking(ResourceConfig config) throws IOException {
         FileBlockDevice backing = FileBlockDevice.open(config.data(), false);
         if (backing.size() != config.size()) {
             backing.close();
-            throw new IllegalStateException("resource '" + name + "': " + config.data() + " holds " + backing.size()
-                    + " bytes but the resource is " + config.size());
+            throw new IllegalStateException("resource '" + config.name() + "': " + config.data() + " holds "
+                    + backing.size() + " bytes but the resource is " + config.size());
         }
-        try {
-            LoggedDevice device = LoggedDevice.open(new LoggedDeviceConfig()
-                    .backing(backing)
-                    .log(new LogConfig().directory(dir.resolve("log")).name(name))
-                    .checkpointFile(dir.resolve("checkpoint"))
-                    .epoch(config.epoch())
-                    .durability(config.durability()));
-            return new Resource(config, device);
-        } catch (IOException | RuntimeException e) {
-            backing.close();
-            throw e;
-        }
+        return backing;
     }
 
     public ResourceConfig config() {
         return config;
     }
 
-    public LoggedDevice device() {
-        return device;
-    }
+    /** What NBD clients see: the device, read-only on a secondary. */
+    public abstract BlockDevice exportDevice();
 
-    /** Gauges of the resource's log positions and health. */
-    public void registerMetrics(io.micrometer.core.instrument.MeterRegistry registry) {
-        var tags = io.micrometer.core.instrument.Tags.of("resource", config.name());
-        registry.gauge("tern.log.logged.lsn", tags, device, LoggedDevice::loggedLsn);
-        registry.gauge("tern.log.applied.lsn", tags, device, LoggedDevice::appliedLsn);
-        registry.gauge("tern.log.checkpoint.lsn", tags, device, LoggedDevice::checkpointLsn);
-        registry.gauge("tern.resource.failed", tags, device, d -> d.failure() == null ? 0 : 1);
-    }
+    /** The shipper that serves this resource's secondaries, or {@code null} if this node is not its primary. */
+    public abstract LogShipper shipper();
+
+    /** Gauges of the resource's positions and health. */
+    public abstract void registerMetrics(MeterRegistry registry);
+
+    /** Periodic work of the node (about every second): store positions, move states. */
+    public abstract void tick();
 
     /** The resource's entry in {@code tern status --json}. */
-    public Map<String, Object> status() {
+    public abstract Map<String, Object> status();
+
+    /** Stops or restarts the replay onto this node's device (a secondary's); false if it has none. */
+    public boolean pauseReplay(boolean pause) {
+        return false;
+    }
+
+    protected Map<String, Object> baseStatus(String disk, long logged, long replayed) {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("name", config.name());
         m.put("role", config.role().name());
-        m.put("disk", device.failure() == null ? "UpToDate" : "Failed");
+        m.put("disk", disk);
         m.put("size", config.size());
         m.put("epoch", config.epoch());
         m.put("durability", config.durability().name().toLowerCase(java.util.Locale.ROOT));
-        m.put("logged_lsn", device.loggedLsn());
-        m.put("replayed_lsn", device.appliedLsn());
-        m.put("checkpoint_lsn", device.checkpointLsn());
+        m.put("logged_lsn", logged);
+        m.put("replayed_lsn", replayed);
         m.put("split_brain", false);
-        m.put("peers", List.of());
-        if (device.failure() != null) {
-            m.put("error", String.valueOf(device.failure().getMessage()));
-        }
         return m;
     }
 
     @Override
-    public void close() {
-        device.close();
-    }
+    public abstract void close();
 }

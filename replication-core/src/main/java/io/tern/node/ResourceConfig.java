@@ -9,9 +9,11 @@ import io.tern.block.logged.Durability;
 
 /**
  * What {@code resource.properties} says about a resource: its size, where its data lives, this
- * node's role for it, the current epoch and when writes are replied ({@link Durability}).
+ * node's role for it, the current epoch, when writes are replied ({@link Durability}) and, on a
+ * secondary, the replication address of the primary it pulls from ({@code null} on a primary).
  */
-public record ResourceConfig(String name, long size, Path data, Role role, long epoch, Durability durability) {
+public record ResourceConfig(String name, long size, Path data, Role role, long epoch, Durability durability,
+                             HostPort peer) {
     /** A node's role for a resource. */
     public enum Role { Primary, Secondary }
 
@@ -21,7 +23,8 @@ public record ResourceConfig(String name, long size, Path data, Role role, long 
             return new ResourceConfig(p.getProperty("name"), Long.parseLong(p.getProperty("size")),
                     Path.of(p.getProperty("data")), Role.valueOf(p.getProperty("role")),
                     Long.parseLong(p.getProperty("epoch")),
-                    Durability.valueOf(p.getProperty("durability", "sync").toUpperCase(java.util.Locale.ROOT)));
+                    Durability.valueOf(p.getProperty("durability", "sync").toUpperCase(java.util.Locale.ROOT)),
+                    p.getProperty("peer") == null ? null : HostPort.parse(p.getProperty("peer")));
         } catch (RuntimeException e) {
             throw new IllegalStateException(resourceDir.resolve("resource.properties") + " is damaged: " + e, e);
         }
@@ -36,6 +39,9 @@ public record ResourceConfig(String name, long size, Path data, Role role, long 
         p.setProperty("role", role.name());
         p.setProperty("epoch", Long.toString(epoch));
         p.setProperty("durability", durability.name().toLowerCase(java.util.Locale.ROOT));
+        if (peer != null) {
+            p.setProperty("peer", peer.toString());
+        }
         NodeHome.store(resourceDir.resolve("resource.properties"), p);
     }
 }

@@ -34,4 +34,19 @@ public final class Sizes {
         }
         return n << shift;
     }
+
+    /** A size for people: {@code 512 B}, {@code 1.5 MiB}, {@code 10.0 GiB}. */
+    public static String format(long bytes) {
+        if (bytes < 1024) {
+            return bytes + " B";
+        }
+        String[] units = {"KiB", "MiB", "GiB", "TiB", "PiB"};
+        double v = bytes;
+        int u = -1;
+        while (v >= 1024 && u < units.length - 1) {
+            v /= 1024;
+            u++;
+        }
+        return String.format(java.util.Locale.ROOT, "%.1f %s", v, units[u]);
+    }
 }

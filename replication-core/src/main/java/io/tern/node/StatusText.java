@@ -24,6 +24,24 @@ public final class StatusText {
                     r.get("name"), r.get("role"), r.get("disk"), r.get("epoch"),
                     r.get("logged_lsn"), r.get("replayed_lsn"),
                     r.containsKey("error") ? "  error: " + r.get("error") : ""));
+            if (r.get("sync") instanceof Map<?, ?> sync && !"done".equals(sync.get("phase"))) {
+                long size = ((Number) r.get("size")).longValue();
+                long copied = ((Number) sync.get("copied_bytes")).longValue();
+                b.append(String.format("    sync %-9s %5.1f%% of %s", sync.get("phase"), size == 0 ? 100.0 : 100.0 * copied / size,
+                        Sizes.format(size)));
+                if (sync.get("rate_bytes_per_second") instanceof Number rate && rate.longValue() > 0) {
+                    b.append(String.format(", %s/s, eta %ss", Sizes.format(rate.longValue()), sync.get("eta_seconds")));
+                }
+                b.append(String.format(", replay must pass lsn %s%n", sync.get("end_lsn")));
+            }
+            if (r.get("peers") instanceof List<?> peers) {
+                for (Object p : peers) {
+                    Map<?, ?> peer = (Map<?, ?>) p;
+                    b.append(String.format("    peer %-12s %-11s received %-10s replayed %-10s lag %s records%n",
+                            peer.get("node"), peer.get("state"), peer.get("received_lsn"), peer.get("replayed_lsn"),
+                            peer.get("lag_records")));
+                }
+            }
         }
         return b.toString();
     }

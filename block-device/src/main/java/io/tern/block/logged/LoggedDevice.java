@@ -362,11 +362,11 @@ public final class LoggedDevice implements BlockDevice {
     }
 
     /**
-     * Syncs the backing store and moves the checkpoint to the last applied LSN; with
-     * {@code trimLogAtCheckpoint}, deletes the log segments below it.
+     * Syncs the backing store and moves the checkpoint to the last applied LSN, then deletes the
+     * log segments below both it and what others still need ({@link LoggedDeviceConfig#retainFrom}).
      */
     public void checkpoint() throws IOException {
-        checkpoint(config.trimLogAtCheckpoint());
+        checkpoint(true);
     }
 
     private void checkpoint(boolean trimLog) throws IOException {
@@ -385,13 +385,16 @@ public final class LoggedDevice implements BlockDevice {
             new Checkpoint(config.epoch(), lsn).store(config.checkpointFile());
             checkpointLsn = lsn;
             if (trimLog) {
-                txlog.deleteSegmentsBelow(lsn + 1);
+                long below = Math.min(lsn + 1, config.retainFrom().getAsLong());
+                if (below > txlog.firstLsn()) {
+                    txlog.deleteSegmentsBelow(below);
+                }
             }
         }
     }
 
     private void checkpointQuietly() {
-        checkpointQuietly(config.trimLogAtCheckpoint());
+        checkpointQuietly(true);
     }
 
     private void checkpointQuietly(boolean trimLog) {

@@ -14,7 +14,7 @@ public final class LoggedDeviceConfig {
     private Path checkpointFile;
     private long epoch = 1;
     private Duration checkpointInterval = Duration.ofSeconds(5);
-    private boolean trimLogAtCheckpoint = true;
+    private java.util.function.LongSupplier retainFrom = () -> Long.MAX_VALUE;
     private Durability durability = Durability.SYNC;
     private Duration syncInterval = Duration.ofSeconds(1);
     private boolean concluded;
@@ -60,11 +60,13 @@ public final class LoggedDeviceConfig {
     }
 
     /**
-     * Whether a checkpoint deletes the log segments it covers. True for a standalone device;
-     * replication turns it off and decides retention from every member's position.
+     * The lowest LSN that others still need from the log, asked at every checkpoint: segments
+     * wholly below both it and the checkpoint are deleted. A standalone device needs nothing
+     * (the default, {@code Long.MAX_VALUE}); a replicated primary passes its members' lowest
+     * position; {@code () -> 0} keeps the whole log.
      */
-    public LoggedDeviceConfig trimLogAtCheckpoint(boolean trim) {
-        this.trimLogAtCheckpoint = trim;
+    public LoggedDeviceConfig retainFrom(java.util.function.LongSupplier retainFrom) {
+        this.retainFrom = Objects.requireNonNull(retainFrom, "retainFrom");
         return this;
     }
 
@@ -117,7 +119,7 @@ public final class LoggedDeviceConfig {
         return syncInterval;
     }
 
-    public boolean trimLogAtCheckpoint() {
-        return trimLogAtCheckpoint;
+    public java.util.function.LongSupplier retainFrom() {
+        return retainFrom;
     }
 }

@@ -47,6 +47,18 @@ public final class FrameCodec {
         return out;
     }
 
+    /** Encodes a message whose payload {@code body} writes, and writes and flushes it on {@code ctx}. */
+    public static io.netty.channel.ChannelFuture send(io.netty.channel.ChannelHandlerContext ctx, MessageType type,
+                                                      java.util.function.Consumer<ByteBuf> body) {
+        ByteBuf payload = ctx.alloc().buffer();
+        try {
+            body.accept(payload);
+            return ctx.writeAndFlush(encode(ctx.alloc(), type, payload));
+        } finally {
+            payload.release();
+        }
+    }
+
     static int crc(ByteBuf header, int headerIndex, ByteBuf payload, int payloadIndex, int length) {
         CRC32C crc = new CRC32C();
         crc.update(header.nioBuffer(headerIndex, 12));

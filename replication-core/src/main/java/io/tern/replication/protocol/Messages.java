@@ -10,23 +10,37 @@ import io.netty.buffer.ByteBuf;
  * be consumed exactly. Anything else is a {@link ProtocolException}.
  *
  * <pre>
- *  HELLO    cluster id (str) | resource (str) | node (str) | epoch i64 | chain head 32 bytes | from lsn i64
- *  WELCOME  epoch i64 | first lsn i64 | last lsn i64
- *  REJECT   code u16 | reason (str)
- *  ACK      received lsn i64 | replayed lsn i64
- *  PING     sender's nanotime i64
+ *  HELLO        cluster id (str) | resource (str) | node (str) | epoch i64 | chain head 32 bytes
+ *               | from lsn i64 | mode u8
+ *  WELCOME      epoch i64 | first lsn i64 | last lsn i64 | size i64 | start lsn i64
+ *  REJECT       code u16 | reason (str)
+ *  ACK          received lsn i64 | replayed lsn i64
+ *  PING         sender's nanotime i64
+ *  SYNC_DIGESTS offset i64 | length i32 | digest 32 bytes      (secondary: "here is what I hold")
+ *  SYNC_DATA    offset i64 | length i32 | lsn i64 | same u8 | the chunk's bytes unless same
  * </pre>
+ * A HELLO's mode says what the session is for: {@link Mode#STREAM} records from {@code from lsn};
+ * {@link Mode#SYNC} a full copy of the device, chunk by chunk, that the secondary will follow with
+ * records from {@code from lsn} (0: "give me a start", answered in WELCOME's start lsn, which the
+ * primary keeps in its log from then on); {@link Mode#PROBE} only the WELCOME (size, epoch) that
+ * {@code tern join} needs.
  */
 public final class Messages {
     public static final int MAX_NAME = 255;
     public static final int MAX_REASON = 1024;
     public static final int DIGEST_LENGTH = 32;
+    /** The largest chunk a full sync may ask for. */
+    public static final int MAX_CHUNK = 4 << 20;
+
+    /** What a session is for. */
+    public enum Mode { STREAM, SYNC, PROBE }
 
     private Messages() {
     }
 
     /** A secondary asks a primary for a resource's records from {@code fromLsn}. */
-    public record Hello(String clusterId, String resource, String node, long epoch, byte[] chainHead, long fromLsn) {
+    public record Hello(String clusterId, String resource, String node, long epoch, byte[] chainHead, long fromLsn,
+                        Mode mode) {
         public Hello {
             if (chainHead.length != DIGEST_LENGTH) {
                 throw new IllegalArgumentException("chain head must be " + DIGEST_LENGTH + " bytes");
@@ -43,16 +57,34 @@ public final class Messages {
         public boolean equals(Object o) {
             return o instanceof Hello h && clusterId.equals(h.clusterId) && resource.equals(h.resource)
                     && node.equals(h.node) && epoch == h.epoch && java.util.Arrays.equals(chainHead, h.chainHead)
-                    && fromLsn == h.fromLsn;
+                    && fromLsn == h.fromLsn && mode == h.mode;
         }
 
         @Override
         public int hashCode() {
-            return java.util.Objects.hash(clusterId, resource, node, epoch, java.util.Arrays.hashCode(chainHead), fromLsn);
+            return java.util.Objects.hash(clusterId, resource, node, epoch, java.util.Arrays.hashCode(chainHead), fromLsn,
+                    mode);
         }
     }
 
-    public record Welcome(long epoch, long firstLsn, long lastLsn) {
+    /** The primary's answer: its epoch, its log's first and last durable LSN, the device size, and for SYNC the start LSN. */
+    public record Welcome(long epoch, long firstLsn, long lastLsn, long size, long startLsn) {
+    }
+
+    /** A full sync's question about one chunk: the digest of what the secondary holds there. */
+    public record SyncDigest(long offset, int length, byte[] digest) {
+        public SyncDigest {
+            if (digest.length != DIGEST_LENGTH) {
+                throw new IllegalArgumentException("digest must be " + DIGEST_LENGTH + " bytes");
+            }
+        }
+    }
+
+    /**
+     * The primary's answer about one chunk: {@code same}, or the chunk's bytes. {@code lsn} is
+     * the log's end just after the read: no record past it can show in those bytes.
+     */
+    public record SyncData(long offset, int length, long lsn, boolean same, ByteBuf data) {
     }
 
     public record Reject(ErrorCode code, String reason) {
@@ -68,24 +100,84 @@ public final class Messages {
         string(out, h.clusterId(), MAX_NAME);
         string(out, h.resource(), MAX_NAME);
         string(out, h.node(), MAX_NAME);
-        out.writeLong(h.epoch()).writeBytes(h.chainHead).writeLong(h.fromLsn());
+        out.writeLong(h.epoch()).writeBytes(h.chainHead).writeLong(h.fromLsn()).writeByte(h.mode().ordinal());
     }
 
     public static Hello decodeHello(ByteBuf in) {
-        Hello h = new Hello(string(in, MAX_NAME), string(in, MAX_NAME), string(in, MAX_NAME), number(in, "epoch"),
-                bytes(in, DIGEST_LENGTH), number(in, "from lsn"));
+        String cluster = string(in, MAX_NAME);
+        String resource = string(in, MAX_NAME);
+        String node = string(in, MAX_NAME);
+        long epoch = number(in, "epoch");
+        byte[] head = bytes(in, DIGEST_LENGTH);
+        long from = number(in, "from lsn");
+        need(in, 1, "mode");
+        int mode = in.readUnsignedByte();
+        if (mode >= Mode.values().length) {
+            throw new ProtocolException(ErrorCode.PROTOCOL, "unknown HELLO mode " + mode);
+        }
+        Hello h = new Hello(cluster, resource, node, epoch, head, from, Mode.values()[mode]);
         end(in, MessageType.HELLO);
         return h;
     }
 
     public static void encode(Welcome w, ByteBuf out) {
-        out.writeLong(w.epoch()).writeLong(w.firstLsn()).writeLong(w.lastLsn());
+        out.writeLong(w.epoch()).writeLong(w.firstLsn()).writeLong(w.lastLsn()).writeLong(w.size()).writeLong(w.startLsn());
     }
 
     public static Welcome decodeWelcome(ByteBuf in) {
-        Welcome w = new Welcome(number(in, "epoch"), number(in, "first lsn"), number(in, "last lsn"));
+        Welcome w = new Welcome(number(in, "epoch"), number(in, "first lsn"), number(in, "last lsn"), number(in, "size"),
+                number(in, "start lsn"));
         end(in, MessageType.WELCOME);
         return w;
+    }
+
+    public static void encode(SyncDigest d, ByteBuf out) {
+        out.writeLong(d.offset()).writeInt(d.length()).writeBytes(d.digest());
+    }
+
+    public static SyncDigest decodeSyncDigest(ByteBuf in) {
+        long offset = number(in, "chunk offset");
+        int length = chunkLength(in);
+        SyncDigest d = new SyncDigest(offset, length, bytes(in, DIGEST_LENGTH));
+        end(in, MessageType.SYNC_DIGESTS);
+        return d;
+    }
+
+    /** Writes a SYNC_DATA payload; {@code data} (null when same) is copied, not released. */
+    public static void encode(SyncData d, ByteBuf out) {
+        out.writeLong(d.offset()).writeInt(d.length()).writeLong(d.lsn()).writeByte(d.same() ? 1 : 0);
+        if (!d.same()) {
+            out.writeBytes(d.data(), d.data().readerIndex(), d.data().readableBytes());
+        }
+    }
+
+    /** Reads a SYNC_DATA payload; the data is a slice of {@code in}, valid while the frame is. */
+    public static SyncData decodeSyncData(ByteBuf in) {
+        long offset = number(in, "chunk offset");
+        int length = chunkLength(in);
+        long lsn = number(in, "lsn");
+        need(in, 1, "same flag");
+        int same = in.readUnsignedByte();
+        if (same > 1) {
+            throw new ProtocolException(ErrorCode.PROTOCOL, "SYNC_DATA same flag is " + same);
+        }
+        ByteBuf data = null;
+        if (same == 0) {
+            need(in, length, "chunk data");
+            data = in.readSlice(length);
+        }
+        end(in, MessageType.SYNC_DATA);
+        return new SyncData(offset, length, lsn, same == 1, data);
+    }
+
+    private static int chunkLength(ByteBuf in) {
+        need(in, 4, "chunk length");
+        int length = in.readInt();
+        if (length <= 0 || length > MAX_CHUNK || length % 512 != 0) {
+            throw new ProtocolException(ErrorCode.PROTOCOL, "chunk length " + length
+                    + " is not a positive multiple of 512 up to " + MAX_CHUNK);
+        }
+        return length;
     }
 
     public static void encode(Reject r, ByteBuf out) {

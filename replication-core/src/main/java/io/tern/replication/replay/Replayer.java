@@ -40,6 +40,9 @@ public final class Replayer implements AutoCloseable {
     private volatile long checkpointLsn;
     private volatile Throwable failure;
     private volatile boolean stopped;
+    private volatile boolean pauseRequested;
+    private volatile boolean paused;
+    private volatile boolean trimLog;
 
     public Replayer(String name, TransactionLog txlog, BlockDevice device, Path checkpointFile, long epoch,
                     Duration checkpointInterval) throws IOException {
@@ -70,6 +73,41 @@ public final class Replayer implements AutoCloseable {
         return checkpointLsn;
     }
 
+    /**
+     * After each checkpoint, delete the log's segments below it: a secondary's log is needed
+     * only from its replay position on.
+     */
+    public Replayer trimLogAtCheckpoint(boolean trim) {
+        this.trimLog = trim;
+        return this;
+    }
+
+    /**
+     * Stops applying records and returns once no record is being applied, so the device holds
+     * exactly the image after {@link #replayedLsn()} until {@link #resume()}. Returns false if
+     * the replay thread did not get there within the timeout (it has stopped or failed).
+     */
+    public boolean pause(Duration timeout) throws InterruptedException {
+        pauseRequested = true;
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (!paused) {
+            if (!thread.isAlive() || System.nanoTime() > deadline) {
+                return false;
+            }
+            Thread.sleep(1);
+        }
+        return true;
+    }
+
+    public void resume() {
+        pauseRequested = false;
+        LockSupport.unpark(thread);
+    }
+
+    public boolean paused() {
+        return paused;
+    }
+
     /** Why the replay stopped, or {@code null} while it runs. */
     public Throwable failure() {
         return failure;
@@ -80,6 +118,12 @@ public final class Replayer implements AutoCloseable {
         long lastCheckpoint = System.nanoTime();
         try (LogReader reader = txlog.reader(Math.max(replayedLsn + 1, txlog.firstLsn()))) {
             while (!stopped) {
+                if (pauseRequested) {
+                    paused = true;
+                    LockSupport.parkNanos(IDLE_PARK_NANOS);
+                    continue;
+                }
+                paused = false;
                 if (reader.next(rec)) {
                     apply(rec);
                     replayedLsn = rec.lsn();
@@ -119,6 +163,9 @@ public final class Replayer implements AutoCloseable {
         device.flush().join();
         new Checkpoint(epoch, lsn).store(checkpointFile);
         checkpointLsn = lsn;
+        if (trimLog) {
+            txlog.deleteSegmentsBelow(lsn + 1);
+        }
     }
 
     /** Stops replaying and checkpoints what was applied. Idempotent. */

@@ -3,7 +3,6 @@ package io.tern.replication.ship;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.util.List;
-import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 
 import io.netty.bootstrap.Bootstrap;
@@ -21,6 +20,7 @@ import io.netty.channel.socket.nio.NioSocketChannel;
 import io.tern.log.TransactionLog;
 import io.tern.replication.protocol.ErrorCode;
 import io.tern.replication.protocol.Frame;
+import io.tern.replication.protocol.FrameCodec;
 import io.tern.replication.protocol.FrameDecoder;
 import io.tern.replication.protocol.MessageType;
 import io.tern.replication.protocol.Messages;
@@ -42,8 +42,6 @@ import org.slf4j.LoggerFactory;
  */
 public final class LogReceiver implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(LogReceiver.class);
-    private static final long MIN_BACKOFF_MS = 50;
-    private static final long MAX_BACKOFF_MS = 5_000;
 
     private final String clusterId;
     private final String resource;
@@ -56,7 +54,9 @@ public final class LogReceiver implements AutoCloseable {
     private volatile Messages.Reject refusal;
     private volatile Channel channel;
     private volatile long connects;
-    private int failures;
+    private volatile boolean connected;
+    private volatile long primaryLsn;
+    private final io.tern.replication.protocol.Backoff backoff = new io.tern.replication.protocol.Backoff();
 
     public LogReceiver(String clusterId, String resource, String node, TransactionLog txlog, InetSocketAddress primary) {
         this(clusterId, resource, node, txlog, primary, () -> 0);
@@ -82,6 +82,16 @@ public final class LogReceiver implements AutoCloseable {
     /** Why the primary refused this node for good, or {@code null}. */
     public Messages.Reject refusal() {
         return refusal;
+    }
+
+    /** Whether a session with the primary is open (welcomed). */
+    public boolean connected() {
+        return connected;
+    }
+
+    /** The primary's last durable LSN, as last heard (WELCOME, then the records received). */
+    public long primaryLsn() {
+        return Math.max(primaryLsn, txlog.durableLsn());
     }
 
     /** Sessions the primary welcomed so far. */
@@ -121,8 +131,7 @@ public final class LogReceiver implements AutoCloseable {
         if (stopped || refusal != null) {
             return;
         }
-        long backoff = Math.min(MAX_BACKOFF_MS, MIN_BACKOFF_MS << Math.min(failures++, 10));
-        long delay = (long) (backoff * (0.5 + ThreadLocalRandom.current().nextDouble()));
+        long delay = backoff.nextDelayMillis();
         log.info("{}: {}; reconnecting in {} ms", resource, why, delay);
         group.schedule(this::connect, delay, TimeUnit.MILLISECONDS);
     }
@@ -140,8 +149,9 @@ public final class LogReceiver implements AutoCloseable {
         public void channelActive(ChannelHandlerContext ctx) {
             channel = ctx.channel();
             long from = txlog.durableLsn() + 1;
-            ShippingHandler.send(ctx, MessageType.HELLO, b -> Messages.encode(
-                    new Messages.Hello(clusterId, resource, node, 0, new byte[Messages.DIGEST_LENGTH], from), b));
+            FrameCodec.send(ctx, MessageType.HELLO, b -> Messages.encode(
+                    new Messages.Hello(clusterId, resource, node, 0, new byte[Messages.DIGEST_LENGTH], from,
+                            Messages.Mode.STREAM), b));
             ctx.fireChannelActive();
         }
 
@@ -151,9 +161,10 @@ public final class LogReceiver implements AutoCloseable {
             try {
                 switch (f.type()) {
                     case WELCOME -> {
-                        Messages.decodeWelcome(f.payload());
+                        primaryLsn = Messages.decodeWelcome(f.payload()).lastLsn();
                         welcomed = true;
-                        failures = 0;
+                        connected = true;
+                        backoff.reset();
                         connects++;
                         acker = ctx.executor().scheduleAtFixedRate(() -> ackIfMoved(ctx), ACK_INTERVAL_MS,
                                 ACK_INTERVAL_MS, TimeUnit.MILLISECONDS);
@@ -194,7 +205,7 @@ public final class LogReceiver implements AutoCloseable {
                         ctx.close(); // reconnect and ask again from the durable end
                     } else if (last) {
                         long done = Math.min(lsn, replayed.getAsLong());
-                        ShippingHandler.send(ctx, MessageType.ACK, b -> Messages.encode(new Messages.Ack(lsn, done), b));
+                        FrameCodec.send(ctx, MessageType.ACK, b -> Messages.encode(new Messages.Ack(lsn, done), b));
                     }
                 });
             }
@@ -206,7 +217,7 @@ public final class LogReceiver implements AutoCloseable {
             long done = Math.min(received, replayed.getAsLong());
             if (done != lastAckedReplayed) {
                 lastAckedReplayed = done;
-                ShippingHandler.send(ctx, MessageType.ACK, b -> Messages.encode(new Messages.Ack(received, done), b));
+                FrameCodec.send(ctx, MessageType.ACK, b -> Messages.encode(new Messages.Ack(received, done), b));
             }
         }
 
@@ -216,6 +227,7 @@ public final class LogReceiver implements AutoCloseable {
                 acker.cancel(false);
             }
             channel = null;
+            connected = false;
             retryLater(welcomed ? "connection to the primary lost" : "connection closed before WELCOME");
             ctx.fireChannelInactive();
         }

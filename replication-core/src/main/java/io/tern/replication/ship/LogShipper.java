@@ -1,60 +1,39 @@
 package io.tern.replication.ship;
 
-import java.net.InetSocketAddress;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicLong;
-
-import io.netty.bootstrap.ServerBootstrap;
-import io.netty.channel.Channel;
-import io.netty.channel.ChannelInitializer;
-import io.netty.channel.ChannelOption;
-import io.netty.channel.EventLoopGroup;
-import io.netty.channel.MultiThreadIoEventLoopGroup;
-import io.netty.channel.WriteBufferWaterMark;
-import io.netty.channel.nio.NioIoHandler;
-import io.netty.channel.socket.SocketChannel;
-import io.netty.channel.socket.nio.NioServerSocketChannel;
-import io.tern.replication.protocol.FrameDecoder;
 
 /**
- * The primary's replication listener for one resource: secondaries connect, say HELLO with the
- * LSN they need next, and receive the log from there ({@link ShippingHandler}). Their
- * acknowledged positions are kept for status and, later, retention.
+ * The primary's side of replication for one resource: the sessions of its secondaries (served by
+ * a {@link ReplicationServer}) read its log from wherever each asks, and a full sync reads its
+ * device chunk by chunk on the shipper's own thread. Each member's last acknowledged position is
+ * kept for status and retention: {@link #retainFrom()} is the lowest LSN a member still needs.
  */
 public final class LogShipper implements AutoCloseable {
-    private final EventLoopGroup group;
-    private final Channel channel;
+    private final ShipperConfig config;
     private final Map<String, MemberPosition> members = new ConcurrentHashMap<>();
-    private final AtomicLong protocolErrors = new AtomicLong();
+    private final Map<String, Boolean> syncing = new ConcurrentHashMap<>();
+    private final ExecutorService syncReader;
 
-    private LogShipper(ShipperConfig config) throws InterruptedException {
-        this.group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
-        try {
-            this.channel = new ServerBootstrap().group(group).channel(NioServerSocketChannel.class)
-                    .option(ChannelOption.SO_REUSEADDR, true)
-                    .childOption(ChannelOption.TCP_NODELAY, true)
-                    .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, new WriteBufferWaterMark(1 << 20, 4 << 20))
-                    .childHandler(new ChannelInitializer<SocketChannel>() {
-                        @Override
-                        protected void initChannel(SocketChannel c) {
-                            c.pipeline().addLast(new FrameDecoder()).addLast(new ShippingHandler(config, LogShipper.this));
-                        }
-                    })
-                    .bind(config.listen()).sync().channel();
-        } catch (InterruptedException | RuntimeException e) {
-            group.shutdownGracefully();
-            throw e;
-        }
+    public LogShipper(ShipperConfig config) {
+        this.config = config.conclude();
+        this.syncReader = Executors.newSingleThreadExecutor(r -> {
+            Thread t = new Thread(r, "tern-sync-read-" + config.resource());
+            t.setDaemon(true);
+            return t;
+        });
     }
 
-    public static LogShipper start(ShipperConfig config) throws InterruptedException {
-        return new LogShipper(config.conclude());
+    public ShipperConfig config() {
+        return config;
     }
 
-    public InetSocketAddress address() {
-        return (InetSocketAddress) channel.localAddress();
+    /** A member known from durable state (its last stored position), before it connects again. */
+    public void restore(String node, long replayedLsn) {
+        members.putIfAbsent(node, new MemberPosition(node, replayedLsn, replayedLsn, false));
     }
 
     /** Each secondary's last acknowledged position, connected or not. */
@@ -62,13 +41,37 @@ public final class LogShipper implements AutoCloseable {
         return Map.copyOf(members);
     }
 
-    public long protocolErrors() {
-        return protocolErrors.get();
+    /** Whether {@code node} is running a full sync right now. */
+    public boolean syncing(String node) {
+        return syncing.containsKey(node);
+    }
+
+    /** The lowest LSN some member still needs; {@code Long.MAX_VALUE} with no members. */
+    public long retainFrom() {
+        long min = Long.MAX_VALUE;
+        for (MemberPosition p : members.values()) {
+            min = Math.min(min, p.replayedLsn() + 1);
+        }
+        return min;
+    }
+
+    ExecutorService syncReader() {
+        return syncReader;
+    }
+
+    /** A member starting a full sync from {@code start}: it needs the log from there. */
+    void pinned(String node, long start) {
+        members.put(node, new MemberPosition(node, start - 1, start - 1, true));
+        syncing.put(node, true);
+    }
+
+    void syncEnded(String node) {
+        syncing.remove(node);
     }
 
     void connected(String node, long from) {
-        members.merge(node, new MemberPosition(node, from, 0, true),
-                (old, now) -> new MemberPosition(node, old.receivedLsn(), old.replayedLsn(), true));
+        members.merge(node, new MemberPosition(node, from - 1, from - 1, true),
+                (old, now) -> new MemberPosition(node, from - 1, Math.min(old.replayedLsn(), from - 1), true));
     }
 
     void acked(String node, long received, long replayed) {
@@ -79,13 +82,13 @@ public final class LogShipper implements AutoCloseable {
         members.computeIfPresent(node, (n, p) -> new MemberPosition(n, p.receivedLsn(), p.replayedLsn(), false));
     }
 
-    void protocolError() {
-        protocolErrors.incrementAndGet();
-    }
-
     @Override
     public void close() {
-        channel.close().syncUninterruptibly();
-        group.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
+        syncReader.shutdownNow();
+        try {
+            syncReader.awaitTermination(5, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
     }
 }

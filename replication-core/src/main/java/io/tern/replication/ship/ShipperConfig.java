@@ -1,23 +1,31 @@
 package io.tern.replication.ship;
 
-import java.net.InetSocketAddress;
 import java.util.Objects;
+import java.util.function.LongSupplier;
 
+import io.tern.block.BlockDevice;
 import io.tern.log.TransactionLog;
 
 /** Settings of a {@link LogShipper}, validated once by {@link #conclude()}. */
 public final class ShipperConfig {
-    private String clusterId;
     private String resource;
     private TransactionLog log;
     private long epoch = 1;
-    private InetSocketAddress listen = new InetSocketAddress("127.0.0.1", 7800);
     private int maxBatchBytes = 1 << 20;
+    private BlockDevice device;
+    private LongSupplier appliedLsn;
+    private LongSupplier loggedLsn;
+    private MemberStore members = (node, lsn) -> { };
     private boolean concluded;
 
-    public ShipperConfig clusterId(String clusterId) {
-        this.clusterId = clusterId;
-        return this;
+    /** Where a primary keeps what its members need, durably. */
+    @FunctionalInterface
+    public interface MemberStore {
+        /**
+         * Records, durably and before it returns, that {@code node} needs the log from
+         * {@code lsn + 1} on (a full sync starting). Called on a network thread.
+         */
+        void pin(String node, long lsn) throws java.io.IOException;
     }
 
     public ShipperConfig resource(String resource) {
@@ -36,33 +44,40 @@ public final class ShipperConfig {
         return this;
     }
 
-    public ShipperConfig listen(InetSocketAddress listen) {
-        this.listen = listen;
-        return this;
-    }
-
     /** Bytes of records per RECORDS frame, at most (a single larger record still goes alone). */
     public ShipperConfig maxBatchBytes(int bytes) {
         this.maxBatchBytes = bytes;
         return this;
     }
 
+    /**
+     * The device a full sync copies, with the LSN of the last record applied to it and the last
+     * LSN assigned by its log (records past {@code applied} may be half applied while a chunk is
+     * read; none past {@code logged} can be). Without a device, full syncs are refused.
+     */
+    public ShipperConfig device(BlockDevice device, LongSupplier appliedLsn, LongSupplier loggedLsn) {
+        this.device = device;
+        this.appliedLsn = appliedLsn;
+        this.loggedLsn = loggedLsn;
+        return this;
+    }
+
+    public ShipperConfig members(MemberStore members) {
+        this.members = members;
+        return this;
+    }
+
     public ShipperConfig conclude() {
         if (!concluded) {
-            Objects.requireNonNull(clusterId, "cluster id");
             Objects.requireNonNull(resource, "resource");
             Objects.requireNonNull(log, "log");
-            Objects.requireNonNull(listen, "listen");
+            Objects.requireNonNull(members, "members");
             if (maxBatchBytes < 4096) {
                 throw new IllegalArgumentException("maxBatchBytes must be >= 4096");
             }
             concluded = true;
         }
         return this;
-    }
-
-    public String clusterId() {
-        return clusterId;
     }
 
     public String resource() {
@@ -77,11 +92,23 @@ public final class ShipperConfig {
         return epoch;
     }
 
-    public InetSocketAddress listen() {
-        return listen;
-    }
-
     public int maxBatchBytes() {
         return maxBatchBytes;
+    }
+
+    public BlockDevice device() {
+        return device;
+    }
+
+    public long appliedLsn() {
+        return appliedLsn.getAsLong();
+    }
+
+    public long loggedLsn() {
+        return loggedLsn.getAsLong();
+    }
+
+    public MemberStore members() {
+        return members;
     }
 }

@@ -1,11 +1,17 @@
 package io.tern.replication.ship;
 
+import java.nio.ByteBuffer;
+import java.security.MessageDigest;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 
 import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.handler.codec.DecoderException;
 import io.tern.log.LogCorruptedException;
 import io.tern.log.LogReader;
 import io.tern.log.LogRecord;
@@ -16,35 +22,40 @@ import io.tern.replication.protocol.FrameCodec;
 import io.tern.replication.protocol.MessageType;
 import io.tern.replication.protocol.Messages;
 import io.tern.replication.protocol.ProtocolException;
+import io.tern.replication.protocol.RecordBatch;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The primary's side of one secondary's connection, a small state machine: AWAIT_HELLO (check
- * cluster, resource and the requested LSN, answer WELCOME or REJECT) then SHIPPING (read the log
- * from where the secondary asked and send RECORDS frames while the channel is writable; take its
- * ACKs). Only durable records are shipped (the log's readers see nothing else).
+ * The primary's side of one peer connection, a small state machine: AWAIT_HELLO (check cluster,
+ * resource and the request, answer WELCOME or REJECT), then by the HELLO's mode either SHIPPING
+ * (read the log from where the secondary asked and send RECORDS frames while the channel is
+ * writable; take its ACKs) or SYNCING (answer each chunk digest with SYNC_DATA: "same", or the
+ * chunk). Only durable records are shipped (the log's readers see nothing else).
  *
- * <p>Thread contract: everything runs on the connection's event loop, which owns the log reader.
+ * <p>Thread contract: everything runs on the connection's event loop, which owns the log reader,
+ * except chunk reads, which run on the shipper's sync thread and hand their answer back.
  */
 final class ShippingHandler extends ChannelInboundHandlerAdapter {
     private static final Logger log = LoggerFactory.getLogger(ShippingHandler.class);
     /** How often an idle session looks for new durable records. */
     private static final long IDLE_POLL_MICROS = 500;
+    /** Chunk requests one sync session may have outstanding; more is a protocol violation. */
+    static final int MAX_SYNC_OUTSTANDING = 16;
 
-    private enum State { AWAIT_HELLO, SHIPPING, CLOSED }
+    private enum State { AWAIT_HELLO, SHIPPING, SYNCING, CLOSED }
 
-    private final ShipperConfig config;
-    private final LogShipper shipper;
+    private final ReplicationServer server;
     private final LogRecord record = new LogRecord();
     private State state = State.AWAIT_HELLO;
+    private LogShipper shipper;
     private LogReader reader;
     private String peer = "?";
     private boolean pumpScheduled;
+    private int syncOutstanding;
 
-    ShippingHandler(ShipperConfig config, LogShipper shipper) {
-        this.config = config;
-        this.shipper = shipper;
+    ShippingHandler(ReplicationServer server) {
+        this.server = server;
     }
 
     @Override
@@ -68,6 +79,13 @@ final class ShippingHandler extends ChannelInboundHandlerAdapter {
                         default -> throw new ProtocolException(ErrorCode.PROTOCOL, "unexpected " + f.type() + " while shipping");
                     }
                 }
+                case SYNCING -> {
+                    switch (f.type()) {
+                        case SYNC_DIGESTS -> syncChunk(ctx, Messages.decodeSyncDigest(f.payload()));
+                        case PING -> Messages.decodePing(f.payload());
+                        default -> throw new ProtocolException(ErrorCode.PROTOCOL, "unexpected " + f.type() + " while syncing");
+                    }
+                }
                 default -> {
                     // closed: drop
                 }
@@ -79,36 +97,123 @@ final class ShippingHandler extends ChannelInboundHandlerAdapter {
 
     private void hello(ChannelHandlerContext ctx, Messages.Hello h) {
         peer = h.node();
-        TransactionLog txlog = config.log();
-        ErrorCode refusal = null;
-        String reason = null;
-        if (!h.clusterId().equals(config.clusterId())) {
-            refusal = ErrorCode.WRONG_CLUSTER;
-            reason = "cluster '" + h.clusterId() + "' is not this node's cluster '" + config.clusterId() + "'";
-        } else if (!h.resource().equals(config.resource())) {
-            refusal = ErrorCode.UNKNOWN_RESOURCE;
-            reason = "no resource '" + h.resource() + "' here";
-        } else if (h.fromLsn() < txlog.firstLsn()) {
-            refusal = ErrorCode.BEHIND_RETENTION;
-            reason = "lsn " + h.fromLsn() + " is no longer in the log (it starts at " + txlog.firstLsn() + "): a full sync is needed";
-        } else if (h.fromLsn() > txlog.durableLsn() + 1) {
-            refusal = ErrorCode.SPLIT_BRAIN;
-            reason = "the peer asks from lsn " + h.fromLsn() + " but this log ends at " + txlog.durableLsn();
-        }
-        if (refusal != null) {
-            log.warn("{}: refusing {} for {}: {}", config.resource(), peer, h.resource(), reason);
-            state = State.CLOSED;
-            Messages.Reject reject = new Messages.Reject(refusal, reason);
-            send(ctx, MessageType.REJECT, b -> Messages.encode(reject, b)).addListener(ChannelFutureListener.CLOSE);
+        if (!h.clusterId().equals(server.clusterId())) {
+            reject(ctx, ErrorCode.WRONG_CLUSTER, "cluster '" + h.clusterId() + "' is not this node's cluster '"
+                    + server.clusterId() + "'");
             return;
         }
-        reader = txlog.reader(h.fromLsn());
-        state = State.SHIPPING;
-        shipper.connected(peer, h.fromLsn() - 1);
-        send(ctx, MessageType.WELCOME, b -> Messages.encode(
-                new Messages.Welcome(config.epoch(), txlog.firstLsn(), txlog.durableLsn()), b));
-        log.info("{}: shipping to {} from lsn {}", config.resource(), peer, h.fromLsn());
-        pump(ctx);
+        try {
+            shipper = server.directory().shipper(h.resource());
+        } catch (ProtocolException e) {
+            reject(ctx, e.code(), e.getMessage());
+            return;
+        }
+        if (shipper == null) {
+            reject(ctx, ErrorCode.UNKNOWN_RESOURCE, "no resource '" + h.resource() + "' here");
+            return;
+        }
+        ShipperConfig config = shipper.config();
+        TransactionLog txlog = config.log();
+        long start = 0;
+        switch (h.mode()) {
+            case PROBE -> {
+                // nothing to check beyond cluster and resource
+            }
+            case STREAM, SYNC -> {
+                if (h.mode() == Messages.Mode.SYNC && config.device() == null) {
+                    reject(ctx, ErrorCode.PROTOCOL, "this node cannot serve a full sync of '" + h.resource() + "'");
+                    return;
+                }
+                if (h.mode() == Messages.Mode.SYNC && h.fromLsn() == 0) {
+                    // Everything up to the applied LSN is in the device before any chunk is read.
+                    start = config.appliedLsn() + 1;
+                    try {
+                        config.members().pin(peer, start - 1);
+                    } catch (java.io.IOException | RuntimeException e) {
+                        log.error("{}: cannot record {}'s sync start: {}", config.resource(), peer, e.toString());
+                        ctx.close();
+                        return;
+                    }
+                    shipper.pinned(peer, start);
+                } else if (h.fromLsn() < txlog.firstLsn()) {
+                    reject(ctx, ErrorCode.BEHIND_RETENTION, "lsn " + h.fromLsn() + " is no longer in the log (it starts at "
+                            + txlog.firstLsn() + "): a full sync is needed");
+                    return;
+                } else if (h.fromLsn() > txlog.durableLsn() + 1) {
+                    reject(ctx, ErrorCode.SPLIT_BRAIN, "the peer asks from lsn " + h.fromLsn() + " but this log ends at "
+                            + txlog.durableLsn());
+                    return;
+                } else if (h.mode() == Messages.Mode.SYNC) {
+                    start = h.fromLsn();
+                    shipper.pinned(peer, start);
+                }
+            }
+        }
+        Messages.Welcome welcome = new Messages.Welcome(config.epoch(), txlog.firstLsn(), txlog.durableLsn(),
+                config.device() != null ? config.device().size() : 0, start);
+        ChannelFuture sent = FrameCodec.send(ctx, MessageType.WELCOME, b -> Messages.encode(welcome, b));
+        switch (h.mode()) {
+            case PROBE -> {
+                state = State.CLOSED;
+                sent.addListener(ChannelFutureListener.CLOSE);
+            }
+            case SYNC -> {
+                state = State.SYNCING;
+                log.info("{}: full sync to {} from lsn {}", config.resource(), peer, start);
+            }
+            case STREAM -> {
+                reader = txlog.reader(h.fromLsn());
+                state = State.SHIPPING;
+                shipper.connected(peer, h.fromLsn());
+                log.info("{}: shipping to {} from lsn {}", config.resource(), peer, h.fromLsn());
+                pump(ctx);
+            }
+        }
+    }
+
+    private void reject(ChannelHandlerContext ctx, ErrorCode code, String reason) {
+        log.warn("refusing {}: {}", peer, reason);
+        state = State.CLOSED;
+        Messages.Reject reject = new Messages.Reject(code, reason);
+        FrameCodec.send(ctx, MessageType.REJECT, b -> Messages.encode(reject, b)).addListener(ChannelFutureListener.CLOSE);
+    }
+
+    /** Reads the chunk on the sync thread, compares digests there, and answers on the event loop. */
+    private void syncChunk(ChannelHandlerContext ctx, Messages.SyncDigest d) {
+        ShipperConfig config = shipper.config();
+        long size = config.device().size();
+        if (d.offset() % 512 != 0 || d.offset() >= size || d.length() > size - d.offset()) {
+            throw new ProtocolException(ErrorCode.PROTOCOL, "chunk " + d.offset() + "+" + d.length()
+                    + " is not inside the device of " + size + " bytes");
+        }
+        if (++syncOutstanding > MAX_SYNC_OUTSTANDING) {
+            throw new ProtocolException(ErrorCode.PROTOCOL, "more than " + MAX_SYNC_OUTSTANDING + " chunk requests outstanding");
+        }
+        try {
+            shipper.syncReader().execute(() -> {
+                Messages.SyncData answer;
+                try {
+                    ByteBuffer chunk = ByteBuffer.allocate(d.length());
+                    config.device().read(d.offset(), chunk).join();
+                    long lsn = config.loggedLsn();
+                    chunk.flip();
+                    boolean same = MessageDigest.isEqual(io.tern.replication.sync.Digests.sha256(chunk.duplicate()), d.digest());
+                    answer = new Messages.SyncData(d.offset(), d.length(), lsn, same, same ? null : Unpooled.wrappedBuffer(chunk));
+                } catch (RuntimeException e) {
+                    log.error("{}: reading chunk {} for {} failed: {}", config.resource(), d.offset(), peer, e.toString());
+                    ctx.close();
+                    return;
+                }
+                ctx.executor().execute(() -> {
+                    syncOutstanding--;
+                    if (state == State.SYNCING) {
+                        FrameCodec.send(ctx, MessageType.SYNC_DATA, b -> Messages.encode(answer, b));
+                    }
+                });
+            });
+        } catch (RejectedExecutionException e) {
+            ctx.close(); // shutting down
+        }
     }
 
     /** Sends batches while the channel takes them; looks again shortly when the log has nothing new. */
@@ -129,21 +234,21 @@ final class ShippingHandler extends ChannelInboundHandlerAdapter {
                 ctx.writeAndFlush(frame);
             }
         } catch (LogCorruptedException e) {
-            log.error("{}: cannot ship to {}: {}", config.resource(), peer, e.getMessage());
+            log.error("{}: cannot ship to {}: {}", shipper.config().resource(), peer, e.getMessage());
             ctx.close();
         }
     }
 
     /** The next RECORDS payload of up to maxBatchBytes, or null if no durable record is waiting. */
     private ByteBuf nextBatch(ChannelHandlerContext ctx) {
+        int max = shipper.config().maxBatchBytes();
         ByteBuf batch = null;
         int count = 0;
-        while (count < io.tern.replication.protocol.RecordBatch.MAX_RECORDS
-                && (batch == null || batch.readableBytes() < config.maxBatchBytes()) && reader.next(record)) {
+        while (count < RecordBatch.MAX_RECORDS && (batch == null || batch.readableBytes() < max) && reader.next(record)) {
             if (batch == null) {
-                batch = ctx.alloc().buffer(config.maxBatchBytes() + 64).writeInt(0);
+                batch = ctx.alloc().buffer(max + 64).writeInt(0);
             }
-            java.nio.ByteBuffer encoded = record.encoded();
+            ByteBuffer encoded = record.encoded();
             batch.writeInt(encoded.remaining()).writeBytes(encoded);
             count++;
         }
@@ -173,6 +278,9 @@ final class ShippingHandler extends ChannelInboundHandlerAdapter {
         if (state == State.SHIPPING) {
             shipper.disconnected(peer);
         }
+        if (state == State.SYNCING) {
+            shipper.syncEnded(peer);
+        }
         state = State.CLOSED;
         if (reader != null) {
             reader.close();
@@ -183,24 +291,13 @@ final class ShippingHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-        Throwable c = cause instanceof io.netty.handler.codec.DecoderException && cause.getCause() != null ? cause.getCause() : cause;
+        Throwable c = cause instanceof DecoderException && cause.getCause() != null ? cause.getCause() : cause;
         if (c instanceof ProtocolException) {
-            shipper.protocolError();
-            log.warn("{}: protocol error from {}: {}", config.resource(), peer, c.getMessage());
+            server.protocolError();
+            log.warn("protocol error from {}: {}", peer, c.getMessage());
         } else {
-            log.warn("{}: connection to {} failed: {}", config.resource(), peer, c.toString());
+            log.warn("connection to {} failed: {}", peer, c.toString());
         }
         ctx.close();
-    }
-
-    static io.netty.channel.ChannelFuture send(ChannelHandlerContext ctx, MessageType type,
-                                               java.util.function.Consumer<ByteBuf> body) {
-        ByteBuf payload = ctx.alloc().buffer();
-        try {
-            body.accept(payload);
-            return ctx.writeAndFlush(FrameCodec.encode(ctx.alloc(), type, payload));
-        } finally {
-            payload.release();
-        }
     }
 }

@@ -14,14 +14,14 @@ class MessagesTest {
 
     @Test
     void everyMessageRoundTrips() {
-        Messages.Hello h = new Messages.Hello("cluster-1", "r0", "b", 3, HEAD, 1234);
+        Messages.Hello h = new Messages.Hello("cluster-1", "r0", "b", 3, HEAD, 1234, Messages.Mode.SYNC);
         ByteBuf b = Unpooled.buffer();
         Messages.encode(h, b);
         assertThat(Messages.decodeHello(b)).isEqualTo(h);
 
         b.clear();
-        Messages.encode(new Messages.Welcome(3, 100, 2000), b);
-        assertThat(Messages.decodeWelcome(b)).isEqualTo(new Messages.Welcome(3, 100, 2000));
+        Messages.encode(new Messages.Welcome(3, 100, 2000, 1 << 30, 77), b);
+        assertThat(Messages.decodeWelcome(b)).isEqualTo(new Messages.Welcome(3, 100, 2000, 1 << 30, 77));
 
         b.clear();
         Messages.encode(new Messages.Reject(ErrorCode.WRONG_CLUSTER, "cluster 'x' is not 'cluster-1'"), b);
@@ -48,7 +48,7 @@ class MessagesTest {
     @Test
     void truncatedTrailingNegativeAndOversizedFieldsAreRefused() {
         ByteBuf hello = Unpooled.buffer();
-        Messages.encode(new Messages.Hello("c", "r0", "b", 1, HEAD, 5), hello);
+        Messages.encode(new Messages.Hello("c", "r0", "b", 1, HEAD, 5, Messages.Mode.STREAM), hello);
         refused(Messages::decodeHello, hello.copy(0, hello.readableBytes() - 3), "ends inside");
         refused(Messages::decodeHello, Unpooled.buffer().writeBytes(hello.duplicate()).writeByte(0), "trailing");
         hello.release();
@@ -57,7 +57,40 @@ class MessagesTest {
         refused(Messages::decodeAck, Unpooled.buffer().writeLong(5).writeLong(9), "past received");
         refused(Messages::decodeReject, Unpooled.buffer().writeShort(999).writeShort(0), "unknown reject code");
         refused(Messages::decodeHello, Unpooled.buffer().writeShort(60000).writeZero(100), "exceeds");
-        assertThatThrownBy(() -> Messages.encode(new Messages.Hello("c".repeat(300), "r0", "b", 1, HEAD, 5), Unpooled.buffer()))
-                .isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> Messages.encode(new Messages.Hello("c".repeat(300), "r0", "b", 1, HEAD, 5,
+                Messages.Mode.STREAM), Unpooled.buffer())).isInstanceOf(IllegalArgumentException.class);
+        ByteBuf badMode = Unpooled.buffer();
+        Messages.encode(new Messages.Hello("c", "r0", "b", 1, HEAD, 5, Messages.Mode.STREAM), badMode);
+        badMode.setByte(badMode.writerIndex() - 1, 7);
+        refused(Messages::decodeHello, badMode, "mode");
+    }
+
+    @Test
+    void syncMessagesRoundTripAndBoundTheirChunks() {
+        ByteBuf b = Unpooled.buffer();
+        Messages.encode(new Messages.SyncDigest(1 << 20, 65536, HEAD), b);
+        Messages.SyncDigest d = Messages.decodeSyncDigest(b);
+        assertThat(d.offset()).isEqualTo(1 << 20);
+        assertThat(d.length()).isEqualTo(65536);
+        assertThat(d.digest()).isEqualTo(HEAD);
+
+        ByteBuf chunk = Unpooled.buffer().writeZero(512).setByte(3, 9);
+        ByteBuf data = Unpooled.buffer();
+        Messages.encode(new Messages.SyncData(4096, 512, 42, false, chunk), data);
+        Messages.SyncData got = Messages.decodeSyncData(data);
+        assertThat(got.same()).isFalse();
+        assertThat(got.lsn()).isEqualTo(42);
+        assertThat(got.data()).isEqualTo(chunk);
+        ByteBuf same = Unpooled.buffer();
+        Messages.encode(new Messages.SyncData(0, 512, 1, true, null), same);
+        assertThat(Messages.decodeSyncData(same).data()).isNull();
+
+        refused(Messages::decodeSyncDigest, Unpooled.buffer().writeLong(0).writeInt(Messages.MAX_CHUNK + 512)
+                .writeZero(32), "chunk length");
+        refused(Messages::decodeSyncDigest, Unpooled.buffer().writeLong(0).writeInt(100).writeZero(32), "chunk length");
+        refused(Messages::decodeSyncData, Unpooled.buffer().writeLong(0).writeInt(512).writeLong(1).writeByte(0)
+                .writeZero(100), "ends inside");
+        refused(Messages::decodeSyncData, Unpooled.buffer().writeLong(0).writeInt(512).writeLong(1).writeByte(2),
+                "same flag");
     }
 }

@@ -24,6 +24,7 @@ import io.tern.log.LogRecord;
 import io.tern.log.TransactionLog;
 import io.tern.replication.ship.LogReceiver;
 import io.tern.replication.ship.LogShipper;
+import io.tern.replication.ship.ReplicationServer;
 import io.tern.replication.ship.ShipperConfig;
 import io.tern.testing.Seeds;
 import org.junit.jupiter.api.Test;
@@ -48,14 +49,15 @@ class ReplicationEndToEndTest {
                 .backing(FileBlockDevice.create(dir.resolve("p.img"), SIZE, false))
                 .log(new LogConfig().directory(dir.resolve("p-log")).name("p"))
                 .checkpointFile(dir.resolve("p.checkpoint"))
-                .trimLogAtCheckpoint(false));
-             LogShipper shipper = LogShipper.start(new ShipperConfig().clusterId("c").resource("r0").log(primary.log())
-                     .listen(new InetSocketAddress("127.0.0.1", 0)).maxBatchBytes(256 << 10));
+                .retainFrom(() -> 0));
+             LogShipper shipper = new LogShipper(new ShipperConfig().resource("r0").log(primary.log())
+                     .maxBatchBytes(256 << 10));
+             ReplicationServer server = ReplicationServer.start(new InetSocketAddress("127.0.0.1", 0), "c", r -> shipper);
              TransactionLog secondaryLog = TransactionLog.open(new LogConfig().directory(dir.resolve("s-log")).name("s"));
              FileBlockDevice secondaryDevice = FileBlockDevice.create(dir.resolve("s.img"), SIZE, false)) {
             Path checkpoint = dir.resolve("s.checkpoint");
             Replayer[] replayer = {new Replayer("s", secondaryLog, secondaryDevice, checkpoint, 1, Duration.ofMillis(100)).start()};
-            try (LogReceiver receiver = new LogReceiver("c", "r0", "s", secondaryLog, shipper.address(),
+            try (LogReceiver receiver = new LogReceiver("c", "r0", "s", secondaryLog, server.address(),
                     () -> replayer[0].replayedLsn()).start()) {
                 int checks = 0;
                 long previous = 0;

@@ -58,10 +58,10 @@ class LogShippingTest {
     void aSecondaryFollowsThePrimaryAcrossCutLinksAndARestart() throws Exception {
         Random random = new Random(Seeds.seed("LogShippingTest"));
         try (TransactionLog primary = open("primary");
-             LogShipper shipper = LogShipper.start(new ShipperConfig().clusterId("c1").resource("r0").log(primary)
-                     .listen(new InetSocketAddress("127.0.0.1", 0)).maxBatchBytes(64 << 10))) {
+             LogShipper shipper = new LogShipper(new ShipperConfig().resource("r0").log(primary).maxBatchBytes(64 << 10));
+             ReplicationServer server = serve("c1", shipper)) {
             TransactionLog secondary = open("secondary");
-            LogReceiver receiver = new LogReceiver("c1", "r0", "b", secondary, shipper.address()).start();
+            LogReceiver receiver = new LogReceiver("c1", "r0", "b", secondary, server.address()).start();
             try {
                 // Writes while the secondary follows; the link is cut three times on the way.
                 for (int round = 0; round < 4; round++) {
@@ -88,23 +88,23 @@ class LogShippingTest {
                 a.get(30, TimeUnit.SECONDS);
             }
             try (TransactionLog again = open("secondary");
-                 LogReceiver resumed = new LogReceiver("c1", "r0", "b", again, shipper.address()).start()) {
+                 LogReceiver resumed = new LogReceiver("c1", "r0", "b", again, server.address()).start()) {
                 assertThat(again.durableLsn()).isEqualTo(6000);
                 await().atMost(Duration.ofSeconds(60)).until(() -> again.durableLsn() == primary.durableLsn());
                 assertSameRecords(primary, again);
                 assertThat(again.failure()).isNull();
             }
-            assertThat(shipper.protocolErrors()).isZero();
+            assertThat(server.protocolErrors()).isZero();
         }
     }
 
     @Test
     void aNodeOfAnotherClusterOrAheadOfThePrimaryIsRefused() throws Exception {
         try (TransactionLog primary = open("primary");
-             LogShipper shipper = LogShipper.start(new ShipperConfig().clusterId("c1").resource("r0").log(primary)
-                     .listen(new InetSocketAddress("127.0.0.1", 0)));
+             LogShipper shipper = new LogShipper(new ShipperConfig().resource("r0").log(primary));
+             ReplicationServer server = serve("c1", shipper);
              TransactionLog stranger = open("stranger");
-             LogReceiver wrong = new LogReceiver("c2", "r0", "x", stranger, shipper.address()).start()) {
+             LogReceiver wrong = new LogReceiver("c2", "r0", "x", stranger, server.address()).start()) {
             await().atMost(Duration.ofSeconds(10)).until(() -> wrong.refusal() != null);
             assertThat(wrong.refusal().code()).isEqualTo(ErrorCode.WRONG_CLUSTER);
             assertThat(wrong.refusal().reason()).contains("c2").contains("c1");
@@ -114,7 +114,7 @@ class LogShippingTest {
                 for (int i = 0; i < 3; i++) {
                     ahead.appendZero(1, 0, 4096, 0).get(10, TimeUnit.SECONDS);
                 }
-                try (LogReceiver diverged = new LogReceiver("c1", "r0", "y", ahead, shipper.address()).start()) {
+                try (LogReceiver diverged = new LogReceiver("c1", "r0", "y", ahead, server.address()).start()) {
                     await().atMost(Duration.ofSeconds(10)).until(() -> diverged.refusal() != null);
                     assertThat(diverged.refusal().code()).isEqualTo(ErrorCode.SPLIT_BRAIN);
                 }
@@ -122,9 +122,15 @@ class LogShippingTest {
             // The shipper keeps serving: a proper secondary still gets everything.
             primary.appendZero(1, 0, 4096, 0).get(10, TimeUnit.SECONDS);
             try (TransactionLog good = open("good");
-                 LogReceiver receiver = new LogReceiver("c1", "r0", "z", good, shipper.address()).start()) {
+                 LogReceiver receiver = new LogReceiver("c1", "r0", "z", good, server.address()).start()) {
                 await().atMost(Duration.ofSeconds(10)).until(() -> good.durableLsn() == 1);
             }
         }
+    }
+
+    /** A node's listener serving just this shipper's resource. */
+    static ReplicationServer serve(String cluster, LogShipper shipper) throws InterruptedException {
+        return ReplicationServer.start(new InetSocketAddress("127.0.0.1", 0), cluster,
+                r -> r.equals(shipper.config().resource()) ? shipper : null);
     }
 }

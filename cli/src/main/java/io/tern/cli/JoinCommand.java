@@ -1,0 +1,48 @@
+package io.tern.cli;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.Callable;
+
+import io.tern.node.HostPort;
+import io.tern.node.NodeHome;
+import io.tern.node.Resource;
+import io.tern.node.ResourceConfig;
+import io.tern.replication.protocol.Messages;
+import io.tern.replication.sync.Probe;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+@Command(name = "join", mixinStandardHelpOptions = true,
+        description = {"Make this node a secondary of a resource: ask its primary for the size, then run a full "
+                + "sync (only chunks that differ are sent) and follow the primary's log.",
+                "The disk is Inconsistent until the sync's replay completes; 'tern status' shows progress."})
+final class JoinCommand implements Callable<Integer> {
+    @Mixin
+    HomeOption home;
+
+    @Parameters(index = "0", paramLabel = "RES", description = "Resource name, as on the primary.")
+    String name;
+
+    @Option(names = "--peer", required = true, paramLabel = "H:P", description = "The primary's replication address.")
+    String peer;
+
+    @Option(names = "--data", paramLabel = "PATH",
+            description = "Backing file (default: inside the node home). An existing file of the right size is kept "
+                    + "and only the chunks that differ are copied.")
+    Path data;
+
+    @Override
+    public Integer call() throws Exception {
+        NodeHome h = NodeHome.open(home.resolve());
+        NodeHome.checkName("resource", name);
+        HostPort primary = HostPort.parse(peer);
+        Messages.Welcome w = Probe.ask(h.cluster(), name, h.node(), primary.toAddress(), Duration.ofSeconds(10));
+        ResourceConfig c = Resource.join(h, name, w.size(), w.epoch(), primary, data);
+        System.out.println("resource " + c.name() + " joined: " + c.size() + " bytes in " + c.data() + " from primary "
+                + primary + "; " + Daemon.open(h, c.name()));
+        return 0;
+    }
+}

@@ -1,0 +1,67 @@
+package io.tern.cli;
+
+import java.util.concurrent.Callable;
+
+import io.tern.node.NodeHome;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Parameters;
+
+/** {@code tern pause|resume replay RES}: stop or restart a secondary's replay (its log keeps filling). */
+final class ReplayCommands {
+    private ReplayCommands() {
+    }
+
+    static int act(HomeOption home, String what, String resource, boolean pause) throws Exception {
+        if (!"replay".equals(what)) {
+            throw new IllegalArgumentException("only 'replay' can be " + (pause ? "paused" : "resumed") + " so far, not '"
+                    + what + "'");
+        }
+        NodeHome h = NodeHome.open(home.resolve());
+        Daemon.Answer a = Daemon.call(h, "POST", "/resources/" + resource + "/" + (pause ? "pause" : "resume") + "-replay");
+        if (a == null) {
+            throw new IllegalStateException("no daemon runs for " + h.dir() + ": start it with 'tern run'");
+        }
+        if (a.code() != 200) {
+            throw new IllegalStateException(a.body().strip());
+        }
+        System.out.print(a.body());
+        return 0;
+    }
+
+    @Command(name = "pause", mixinStandardHelpOptions = true,
+            description = "Stop replay on a secondary at a record boundary: its disk stays the primary's image at "
+                    + "replayed_lsn, which the command prints (JSON), while the log keeps arriving.")
+    static final class Pause implements Callable<Integer> {
+        @Mixin
+        HomeOption home;
+
+        @Parameters(index = "0", paramLabel = "replay", description = "What to pause: replay.")
+        String what;
+
+        @Parameters(index = "1", paramLabel = "RES")
+        String resource;
+
+        @Override
+        public Integer call() throws Exception {
+            return act(home, what, resource, true);
+        }
+    }
+
+    @Command(name = "resume", mixinStandardHelpOptions = true, description = "Restart a paused replay.")
+    static final class Resume implements Callable<Integer> {
+        @Mixin
+        HomeOption home;
+
+        @Parameters(index = "0", paramLabel = "replay", description = "What to resume: replay.")
+        String what;
+
+        @Parameters(index = "1", paramLabel = "RES")
+        String resource;
+
+        @Override
+        public Integer call() throws Exception {
+            return act(home, what, resource, false);
+        }
+    }
+}

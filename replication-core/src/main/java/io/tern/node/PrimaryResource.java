@@ -1,0 +1,160 @@
+package io.tern.node;
+
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Tags;
+import io.tern.block.BlockDevice;
+import io.tern.block.file.FileBlockDevice;
+import io.tern.block.logged.LoggedDevice;
+import io.tern.block.logged.LoggedDeviceConfig;
+import io.tern.links.Link;
+import io.tern.links.LinkStore;
+import io.tern.log.LogConfig;
+import io.tern.replication.ship.LogShipper;
+import io.tern.replication.ship.MemberPosition;
+import io.tern.replication.ship.ShipperConfig;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A resource this node is primary of: the logged device, served read-write, and the shipper that
+ * serves its secondaries. Each member's position is kept in the link {@code member-<node>}
+ * (stored every second when it moved, and at once when a full sync starts), so the log keeps
+ * what every member still needs across restarts: a segment goes only when the checkpoint and
+ * every member are past it.
+ */
+final class PrimaryResource extends Resource {
+    private static final Logger log = LoggerFactory.getLogger(PrimaryResource.class);
+    private static final String MEMBER = "member-";
+
+    private final LoggedDevice device;
+    private final LogShipper shipper;
+    private final LinkStore links;
+    private final Map<String, Long> stored = new HashMap<>();
+
+    private PrimaryResource(ResourceConfig config, LoggedDevice device, LogShipper shipper, LinkStore links) {
+        super(config);
+        this.device = device;
+        this.shipper = shipper;
+        this.links = links;
+    }
+
+    static PrimaryResource open(NodeHome home, ResourceConfig config) throws IOException {
+        var dir = home.resourceDir(config.name());
+        LinkStore links = LinkStore.open(dir.resolve("links"), home.node());
+        // The members' positions bound retention from the first checkpoint on, before any reconnects.
+        Map<String, Long> members = new HashMap<>();
+        for (Link l : links.all()) {
+            if (l.name().startsWith(MEMBER) && !l.deleted()) {
+                members.put(l.name().substring(MEMBER.length()), Long.parseLong(l.value()));
+            }
+        }
+        LogShipper[] shipperRef = new LogShipper[1];
+        FileBlockDevice backing = openBacking(config);
+        LoggedDevice device;
+        try {
+            device = LoggedDevice.open(new LoggedDeviceConfig()
+                    .backing(backing)
+                    .log(new LogConfig().directory(dir.resolve("log")).name(config.name()))
+                    .checkpointFile(dir.resolve("checkpoint"))
+                    .epoch(config.epoch())
+                    .durability(config.durability())
+                    .retainFrom(() -> {
+                        LogShipper s = shipperRef[0];
+                        return s != null ? s.retainFrom() : members.values().stream().mapToLong(v -> v + 1).min()
+                                .orElse(Long.MAX_VALUE);
+                    }));
+        } catch (IOException | RuntimeException e) {
+            backing.close();
+            throw e;
+        }
+        LogShipper shipper = new LogShipper(new ShipperConfig()
+                .resource(config.name())
+                .log(device.log())
+                .epoch(config.epoch())
+                .device(device, device::appliedLsn, device::loggedLsn)
+                .members((node, lsn) -> links.put(MEMBER + node, Long.toString(lsn))));
+        members.forEach(shipper::restore);
+        shipperRef[0] = shipper;
+        PrimaryResource r = new PrimaryResource(config, device, shipper, links);
+        r.stored.putAll(members);
+        return r;
+    }
+
+    @Override
+    public BlockDevice exportDevice() {
+        return device;
+    }
+
+    @Override
+    public LogShipper shipper() {
+        return shipper;
+    }
+
+    LoggedDevice device() {
+        return device;
+    }
+
+    @Override
+    public void registerMetrics(MeterRegistry registry) {
+        Tags tags = Tags.of("resource", config.name());
+        registry.gauge("tern.log.logged.lsn", tags, device, LoggedDevice::loggedLsn);
+        registry.gauge("tern.log.applied.lsn", tags, device, LoggedDevice::appliedLsn);
+        registry.gauge("tern.log.checkpoint.lsn", tags, device, LoggedDevice::checkpointLsn);
+        registry.gauge("tern.log.first.lsn", tags, device, d -> d.log().firstLsn());
+        registry.gauge("tern.resource.failed", tags, device, d -> d.failure() == null ? 0 : 1);
+    }
+
+    /** Stores the members' positions that moved. */
+    @Override
+    public synchronized void tick() {
+        for (MemberPosition p : shipper.members().values()) {
+            Long before = stored.get(p.node());
+            if (before == null || before != p.replayedLsn()) {
+                try {
+                    links.put(MEMBER + p.node(), Long.toString(p.replayedLsn()));
+                    stored.put(p.node(), p.replayedLsn());
+                } catch (IOException e) {
+                    log.error("{}: cannot store member {}'s position: {}", config.name(), p.node(), e.toString());
+                }
+            }
+        }
+    }
+
+    @Override
+    public Map<String, Object> status() {
+        long logged = device.loggedLsn();
+        Map<String, Object> m = baseStatus(device.failure() == null ? "UpToDate" : "Failed", logged, device.appliedLsn());
+        m.put("checkpoint_lsn", device.checkpointLsn());
+        m.put("log_first_lsn", device.log().firstLsn());
+        List<Object> peers = new ArrayList<>();
+        for (MemberPosition p : shipper.members().values().stream()
+                .sorted(java.util.Comparator.comparing(MemberPosition::node)).toList()) {
+            Map<String, Object> peer = new java.util.LinkedHashMap<>();
+            peer.put("node", p.node());
+            peer.put("connected", p.connected());
+            peer.put("state", !p.connected() ? "Connecting" : shipper.syncing(p.node()) ? "Syncing" : "Replicating");
+            peer.put("received_lsn", p.receivedLsn());
+            peer.put("replayed_lsn", p.replayedLsn());
+            peer.put("lag_records", Math.max(0, logged - p.replayedLsn()));
+            peers.add(peer);
+        }
+        m.put("peers", peers);
+        if (device.failure() != null) {
+            m.put("error", String.valueOf(device.failure().getMessage()));
+        }
+        return m;
+    }
+
+    @Override
+    public void close() {
+        shipper.close();
+        device.close();
+        tick();
+    }
+}

@@ -1,0 +1,300 @@
+package io.tern.node;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Stream;
+
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Tags;
+import io.tern.block.BlockDevice;
+import io.tern.block.ReadOnlyDevice;
+import io.tern.block.file.FileBlockDevice;
+import io.tern.block.logged.Checkpoint;
+import io.tern.log.DurableFiles;
+import io.tern.log.LogConfig;
+import io.tern.log.TransactionLog;
+import io.tern.replication.replay.Replayer;
+import io.tern.replication.ship.LogReceiver;
+import io.tern.replication.ship.LogShipper;
+import io.tern.replication.sync.FullSync;
+import io.tern.replication.sync.SyncState;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A resource this node is a secondary of. Its life: a full sync copies the primary's device
+ * ({@link FullSync}, resumable); then the log from the sync's start LSN is pulled into this
+ * node's own log ({@link LogReceiver}) and replayed in LSN order ({@link Replayer}). NBD clients
+ * get a read-only view.
+ *
+ * <p>The disk is {@code Inconsistent} while the copy runs and until replay passes the last LSN
+ * the copy may show; also after a restart until replay passes the end of the local log (records
+ * applied before a crash may be half on disk until they are applied again). Then it is
+ * {@code UpToDate} while connected to the primary and {@code Outdated} (a consistent, older
+ * prefix) while not.
+ */
+final class SecondaryResource extends Resource {
+    private static final Logger log = LoggerFactory.getLogger(SecondaryResource.class);
+    static final String SYNC_FILE = "sync.properties";
+    static final int SYNC_CHUNK = 1 << 20;
+
+    private final String node;
+    private final String cluster;
+    private final Path dir;
+    private final FileBlockDevice backing;
+    private final BlockDevice export;
+    private volatile SyncState sync;
+    private volatile FullSync fullSync;
+    private volatile TransactionLog txlog;
+    private volatile Replayer replayer;
+    private volatile LogReceiver receiver;
+    private volatile Throwable failure;
+    /** Replay must pass this LSN before the disk is consistent. */
+    private volatile long consistentAt;
+    private volatile boolean closed;
+
+    private SecondaryResource(ResourceConfig config, String node, String cluster, Path dir, FileBlockDevice backing)
+            throws IOException {
+        super(config);
+        this.node = node;
+        this.cluster = cluster;
+        this.dir = dir;
+        this.backing = backing;
+        this.export = new ReadOnlyDevice(backing, "resource '" + config.name() + "' is a secondary here: "
+                + "write to its primary");
+        this.sync = SyncState.load(dir.resolve(SYNC_FILE));
+    }
+
+    static SecondaryResource open(NodeHome home, ResourceConfig config) throws IOException {
+        if (config.peer() == null) {
+            throw new IllegalStateException("secondary resource '" + config.name() + "' has no primary address");
+        }
+        FileBlockDevice backing = openBacking(config);
+        try {
+            SecondaryResource r = new SecondaryResource(config, home.node(), home.cluster(),
+                    home.resourceDir(config.name()), backing);
+            r.start();
+            return r;
+        } catch (IOException | RuntimeException e) {
+            backing.close();
+            throw e;
+        }
+    }
+
+    private void start() throws IOException {
+        if (sync.phase() == SyncState.Phase.COPYING) {
+            FullSync s = new FullSync(cluster, config.name(), node, config.peer().toAddress(), backing,
+                    dir.resolve(SYNC_FILE), SYNC_CHUNK);
+            fullSync = s;
+            s.start().whenCompleteAsync((state, error) -> {
+                if (error != null) {
+                    if (!closed) {
+                        failure = error;
+                    }
+                    return;
+                }
+                try {
+                    copied(state);
+                } catch (IOException | RuntimeException e) {
+                    log.error("{}: cannot start replication after the full sync: {}", config.name(), e.toString(), e);
+                    failure = e;
+                }
+            });
+        } else {
+            follow();
+        }
+    }
+
+    /**
+     * The copy is complete and synced: a fresh log from the sync's start LSN, replay from there.
+     * Each step is idempotent, and the phase is stored last, so a crash in between redoes them.
+     */
+    private synchronized void copied(SyncState state) throws IOException {
+        if (closed) {
+            return;
+        }
+        deleteTree(dir.resolve("log"));
+        new Checkpoint(config.epoch(), state.start() - 1).store(dir.resolve("checkpoint"));
+        SyncState replaying = state.replaying();
+        replaying.store(dir.resolve(SYNC_FILE));
+        sync = replaying;
+        fullSync.close();
+        fullSync = null;
+        follow();
+    }
+
+    private synchronized void follow() throws IOException {
+        if (closed) {
+            return;
+        }
+        TransactionLog l = TransactionLog.open(new LogConfig().directory(dir.resolve("log")).name(config.name())
+                .firstLsn(Math.max(1, sync.start())));
+        txlog = l;
+        consistentAt = Math.max(sync.phase() == SyncState.Phase.DONE ? 0 : sync.end(), l.durableLsn());
+        Replayer rp = new Replayer(config.name(), l, backing, dir.resolve("checkpoint"), config.epoch(),
+                Duration.ofSeconds(1)).trimLogAtCheckpoint(true).start();
+        replayer = rp;
+        receiver = new LogReceiver(cluster, config.name(), node, l, config.peer().toAddress(), rp::replayedLsn).start();
+        log.info("{}: following {} from lsn {}; consistent once replay passes lsn {}", config.name(), config.peer(),
+                l.durableLsn() + 1, consistentAt);
+    }
+
+    private static void deleteTree(Path root) throws IOException {
+        if (!Files.exists(root)) {
+            return;
+        }
+        try (Stream<Path> s = Files.walk(root)) {
+            for (Path p : s.sorted(Comparator.reverseOrder()).toList()) {
+                Files.delete(p);
+            }
+        }
+        DurableFiles.syncDirectory(root.getParent());
+    }
+
+    @Override
+    public BlockDevice exportDevice() {
+        return export;
+    }
+
+    @Override
+    public LogShipper shipper() {
+        return null;
+    }
+
+    @Override
+    public void registerMetrics(MeterRegistry registry) {
+        Tags tags = Tags.of("resource", config.name());
+        registry.gauge("tern.log.logged.lsn", tags, this, r -> r.txlog == null ? 0 : r.txlog.durableLsn());
+        registry.gauge("tern.log.applied.lsn", tags, this, r -> r.replayer == null ? 0 : r.replayer.replayedLsn());
+        registry.gauge("tern.sync.copied.bytes", tags, this, r -> r.sync.next());
+        registry.gauge("tern.resource.failed", tags, this, r -> r.failure() == null ? 0 : 1);
+    }
+
+    private Throwable failure() {
+        Throwable f = failure;
+        Replayer rp = replayer;
+        if (f == null && rp != null) {
+            f = rp.failure();
+        }
+        LogReceiver rc = receiver;
+        if (f == null && rc != null && rc.refusal() != null) {
+            f = new IllegalStateException("the primary refused this node: " + rc.refusal().reason());
+        }
+        return f;
+    }
+
+    /** Marks the sync done once the replay of everything the copy may show is durable. */
+    @Override
+    public void tick() {
+        Replayer rp = replayer;
+        if (sync.phase() == SyncState.Phase.REPLAYING && rp != null && rp.checkpointLsn() >= sync.end()) {
+            synchronized (this) {
+                try {
+                    SyncState d = sync.done();
+                    d.store(dir.resolve(SYNC_FILE));
+                    sync = d;
+                    log.info("{}: full sync complete, the disk is consistent from lsn {}", config.name(), rp.checkpointLsn());
+                } catch (IOException e) {
+                    log.error("{}: cannot store the sync state: {}", config.name(), e.toString());
+                }
+            }
+        }
+    }
+
+    @Override
+    public boolean pauseReplay(boolean pause) {
+        Replayer rp = replayer;
+        if (rp == null) {
+            return false;
+        }
+        if (pause) {
+            try {
+                return rp.pause(Duration.ofSeconds(10));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return false;
+            }
+        }
+        rp.resume();
+        return true;
+    }
+
+    @Override
+    public Map<String, Object> status() {
+        Replayer rp = replayer;
+        LogReceiver rc = receiver;
+        FullSync fs = fullSync;
+        long replayed = rp == null ? 0 : rp.replayedLsn();
+        long logged = txlog == null ? 0 : txlog.durableLsn();
+        boolean connected = rc != null ? rc.connected() : fs != null && fs.connected();
+        Throwable f = failure();
+        String disk = f != null ? "Failed"
+                : sync.phase() == SyncState.Phase.COPYING || rp == null || replayed < consistentAt ? "Inconsistent"
+                : connected ? "UpToDate" : "Outdated";
+        Map<String, Object> m = baseStatus(disk, logged, replayed);
+        m.put("checkpoint_lsn", rp == null ? 0 : rp.checkpointLsn());
+        m.put("replay_paused", rp != null && rp.paused());
+        Map<String, Object> s = new LinkedHashMap<>();
+        s.put("phase", sync.phase().name().toLowerCase(java.util.Locale.ROOT));
+        s.put("start_lsn", sync.start());
+        s.put("end_lsn", sync.end());
+        s.put("copied_bytes", sync.next());
+        if (fs != null) {
+            double rate = fs.rate();
+            s.put("sent_bytes", fs.bytesSent());
+            s.put("same_bytes", fs.bytesSame());
+            s.put("rate_bytes_per_second", (long) rate);
+            s.put("eta_seconds", rate > 0 ? (long) ((config.size() - sync.next()) / rate) : -1);
+        }
+        m.put("sync", s);
+        List<Object> peers = new ArrayList<>();
+        Map<String, Object> peer = new LinkedHashMap<>();
+        peer.put("node", "primary");
+        peer.put("address", config.peer().toString());
+        peer.put("connected", connected);
+        peer.put("state", sync.phase() == SyncState.Phase.COPYING ? "Syncing" : connected ? "Replicating" : "Connecting");
+        long primaryLsn = rc == null ? 0 : rc.primaryLsn();
+        peer.put("primary_lsn", primaryLsn);
+        peer.put("received_lsn", logged);
+        peer.put("replayed_lsn", replayed);
+        peer.put("lag_records", Math.max(0, primaryLsn - replayed));
+        peers.add(peer);
+        m.put("peers", peers);
+        if (f != null) {
+            m.put("error", String.valueOf(f.getMessage()));
+        }
+        return m;
+    }
+
+    @Override
+    public void close() {
+        synchronized (this) {
+            closed = true;
+        }
+        FullSync fs = fullSync;
+        if (fs != null) {
+            fs.close();
+        }
+        LogReceiver rc = receiver;
+        if (rc != null) {
+            rc.close();
+        }
+        Replayer rp = replayer;
+        if (rp != null) {
+            rp.resume();
+            rp.close();
+        }
+        TransactionLog l = txlog;
+        if (l != null) {
+            l.close();
+        }
+        backing.close();
+    }
+}

@@ -1,0 +1,94 @@
+package io.tern.replication.ship;
+
+import java.net.InetSocketAddress;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.WriteBufferWaterMark;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.channel.socket.nio.NioServerSocketChannel;
+import io.tern.replication.protocol.FrameDecoder;
+import io.tern.replication.protocol.ProtocolException;
+
+/**
+ * A node's replication listener: every peer of every resource connects here, says HELLO, and
+ * is routed by resource name to that resource's {@link LogShipper}. A HELLO from another
+ * cluster, for an unknown resource or for one this node is not primary of gets a REJECT; a
+ * malformed frame closes that connection and counts in {@link #protocolErrors()}. Others are
+ * not affected.
+ */
+public final class ReplicationServer implements AutoCloseable {
+    /** Finds the shipper of a resource, or says why there is none. */
+    @FunctionalInterface
+    public interface Directory {
+        /** @throws ProtocolException with UNKNOWN_RESOURCE or NOT_PRIMARY */
+        LogShipper shipper(String resource);
+    }
+
+    private final String clusterId;
+    private final Directory directory;
+    private final EventLoopGroup group;
+    private final Channel channel;
+    private final AtomicLong protocolErrors = new AtomicLong();
+
+    private ReplicationServer(InetSocketAddress listen, String clusterId, Directory directory) throws InterruptedException {
+        this.clusterId = clusterId;
+        this.directory = directory;
+        this.group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
+        try {
+            this.channel = new ServerBootstrap().group(group).channel(NioServerSocketChannel.class)
+                    .option(ChannelOption.SO_REUSEADDR, true)
+                    .childOption(ChannelOption.TCP_NODELAY, true)
+                    .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, new WriteBufferWaterMark(1 << 20, 4 << 20))
+                    .childHandler(new ChannelInitializer<SocketChannel>() {
+                        @Override
+                        protected void initChannel(SocketChannel c) {
+                            c.pipeline().addLast(new FrameDecoder()).addLast(new ShippingHandler(ReplicationServer.this));
+                        }
+                    })
+                    .bind(listen).sync().channel();
+        } catch (InterruptedException | RuntimeException e) {
+            group.shutdownGracefully();
+            throw e;
+        }
+    }
+
+    public static ReplicationServer start(InetSocketAddress listen, String clusterId, Directory directory)
+            throws InterruptedException {
+        return new ReplicationServer(listen, clusterId, directory);
+    }
+
+    public InetSocketAddress address() {
+        return (InetSocketAddress) channel.localAddress();
+    }
+
+    public String clusterId() {
+        return clusterId;
+    }
+
+    Directory directory() {
+        return directory;
+    }
+
+    /** Connections closed for a malformed frame or message since start. */
+    public long protocolErrors() {
+        return protocolErrors.get();
+    }
+
+    void protocolError() {
+        protocolErrors.incrementAndGet();
+    }
+
+    @Override
+    public void close() {
+        channel.close().syncUninterruptibly();
+        group.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
+    }
+}

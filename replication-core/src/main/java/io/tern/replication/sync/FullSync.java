@@ -1,0 +1,312 @@
+package io.tern.replication.sync;
+
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+
+import io.netty.bootstrap.Bootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.channel.socket.nio.NioSocketChannel;
+import io.tern.block.BlockDevice;
+import io.tern.replication.protocol.Backoff;
+import io.tern.replication.protocol.ErrorCode;
+import io.tern.replication.protocol.Frame;
+import io.tern.replication.protocol.FrameCodec;
+import io.tern.replication.protocol.FrameDecoder;
+import io.tern.replication.protocol.MessageType;
+import io.tern.replication.protocol.Messages;
+import io.tern.replication.protocol.ProtocolException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A secondary's full sync (join): copies the primary's device into the local one chunk by chunk
+ * while the primary keeps taking writes (a fuzzy copy, made consistent by replaying the log from
+ * the start LSN the primary agreed to keep). Fast mode: for every chunk the secondary sends the
+ * digest of what it holds and the primary sends the chunk only if its own differs.
+ *
+ * <p>Progress is stored ({@link SyncState}) after the device is synced, at least every second,
+ * so a killed sync resumes from its last stored chunk, not from zero. Disconnects are retried
+ * with backoff and resume from the next chunk in memory. If the primary no longer holds the log
+ * from the start LSN, the copy starts over with a new one (fast mode makes that cheap).
+ *
+ * <p>Thread contract: everything runs on the sync's own event loop thread; the progress getters
+ * may be read from any thread.
+ */
+public final class FullSync implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(FullSync.class);
+    /** Chunk requests kept in flight. */
+    private static final int WINDOW = 8;
+    private static final long STORE_EVERY_NANOS = TimeUnit.SECONDS.toNanos(1);
+
+    private final String clusterId;
+    private final String resource;
+    private final String node;
+    private final InetSocketAddress primary;
+    private final BlockDevice device;
+    private final Path stateFile;
+    private final int chunk;
+    private final EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
+    private final Backoff backoff = new Backoff();
+    private final CompletableFuture<SyncState> done = new CompletableFuture<>();
+    private final long startedNanos = System.nanoTime();
+    private volatile SyncState state;
+    private volatile boolean stopped;
+    private volatile Channel channel;
+    private volatile long bytesSent;
+    private volatile long bytesSame;
+    private volatile boolean connected;
+    private final long resumedAt;
+
+    public FullSync(String clusterId, String resource, String node, InetSocketAddress primary, BlockDevice device,
+                    Path stateFile, int chunk) throws IOException {
+        if (chunk <= 0 || chunk > Messages.MAX_CHUNK || chunk % 512 != 0) {
+            throw new IllegalArgumentException("chunk size " + chunk + " must be a multiple of 512 up to " + Messages.MAX_CHUNK);
+        }
+        this.clusterId = clusterId;
+        this.resource = resource;
+        this.node = node;
+        this.primary = primary;
+        this.device = device;
+        this.stateFile = stateFile;
+        this.chunk = chunk;
+        this.state = SyncState.load(stateFile);
+        this.resumedAt = state.next();
+    }
+
+    /**
+     * Starts (or resumes) the copy. The future completes with the stored state once every chunk
+     * is copied and synced (still {@code COPYING}, with {@code next == size}); it fails if the
+     * primary refuses this node for good or the local device fails.
+     */
+    public CompletableFuture<SyncState> start() {
+        if (state.phase() != SyncState.Phase.COPYING) {
+            done.complete(state);
+        } else {
+            group.execute(this::connect);
+        }
+        return done;
+    }
+
+    public SyncState state() {
+        return state;
+    }
+
+    /** Whether a sync session is open with the primary. */
+    public boolean connected() {
+        return connected;
+    }
+
+    /** Bytes the primary sent because the chunk differed, and bytes found equal, since this start. */
+    public long bytesSent() {
+        return bytesSent;
+    }
+
+    public long bytesSame() {
+        return bytesSame;
+    }
+
+    /** Bytes copied per second since this start (from the resumed position). */
+    public double rate() {
+        double secs = (System.nanoTime() - startedNanos) / 1e9;
+        return secs <= 0 ? 0 : (state.next() - resumedAt) / secs;
+    }
+
+    private void connect() {
+        if (stopped || done.isDone()) {
+            return;
+        }
+        new Bootstrap().group(group).channel(NioSocketChannel.class)
+                .option(ChannelOption.TCP_NODELAY, true)
+                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, 5000)
+                .handler(new ChannelInitializer<SocketChannel>() {
+                    @Override
+                    protected void initChannel(SocketChannel c) {
+                        c.pipeline().addLast(new FrameDecoder()).addLast(new Session());
+                    }
+                })
+                .connect(primary).addListener(f -> {
+                    if (!f.isSuccess()) {
+                        retryLater("cannot connect to " + primary + ": " + f.cause().getMessage());
+                    }
+                });
+    }
+
+    private void retryLater(String why) {
+        if (stopped || done.isDone()) {
+            return;
+        }
+        long delay = backoff.nextDelayMillis();
+        log.info("{}: full sync: {}; reconnecting in {} ms", resource, why, delay);
+        group.schedule(this::connect, delay, TimeUnit.MILLISECONDS);
+    }
+
+    private void fail(Throwable t) {
+        log.error("{}: full sync stopped: {}", resource, t.getMessage());
+        done.completeExceptionally(t);
+        Channel c = channel;
+        if (c != null) {
+            c.close();
+        }
+    }
+
+    /** One connection: a window of chunk requests, answered in order. */
+    private final class Session extends ChannelInboundHandlerAdapter {
+        private boolean welcomed;
+        /** Offset of the next chunk to ask about, and of the next answer expected. */
+        private long asked;
+        private long expected;
+        private long lastStore = System.nanoTime();
+
+        @Override
+        public void channelActive(ChannelHandlerContext ctx) {
+            channel = ctx.channel();
+            SyncState s = state;
+            FrameCodec.send(ctx, MessageType.HELLO, b -> Messages.encode(new Messages.Hello(clusterId, resource, node, 0,
+                    new byte[Messages.DIGEST_LENGTH], s.start(), Messages.Mode.SYNC), b));
+            ctx.fireChannelActive();
+        }
+
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            Frame f = (Frame) msg;
+            try {
+                switch (f.type()) {
+                    case WELCOME -> welcome(ctx, Messages.decodeWelcome(f.payload()));
+                    case REJECT -> rejected(ctx, Messages.decodeReject(f.payload()));
+                    case SYNC_DATA -> {
+                        if (!welcomed) {
+                            throw new ProtocolException(ErrorCode.PROTOCOL, "SYNC_DATA before WELCOME");
+                        }
+                        chunk(ctx, Messages.decodeSyncData(f.payload()));
+                    }
+                    case PING -> Messages.decodePing(f.payload());
+                    default -> throw new ProtocolException(ErrorCode.PROTOCOL, "unexpected " + f.type() + " in a full sync");
+                }
+            } catch (IOException | RuntimeException e) {
+                if (e instanceof ProtocolException) {
+                    throw (ProtocolException) e;
+                }
+                fail(e);
+            } finally {
+                f.release();
+            }
+        }
+
+        private void welcome(ChannelHandlerContext ctx, Messages.Welcome w) throws IOException {
+            if (w.size() != device.size()) {
+                fail(new IllegalStateException("the primary's device holds " + w.size() + " bytes, this one "
+                        + device.size()));
+                return;
+            }
+            if (state.start() == 0) {
+                if (w.startLsn() == 0) {
+                    throw new ProtocolException(ErrorCode.PROTOCOL, "WELCOME to a new sync without a start lsn");
+                }
+                state = state.withStart(w.startLsn());
+                state.store(stateFile);
+                log.info("{}: full sync of {} bytes from {} starts; the log follows from lsn {}", resource,
+                        device.size(), primary, w.startLsn());
+            }
+            welcomed = true;
+            connected = true;
+            backoff.reset();
+            asked = state.next();
+            expected = state.next();
+            askMore(ctx);
+        }
+
+        private void rejected(ChannelHandlerContext ctx, Messages.Reject r) throws IOException {
+            if (r.code() == ErrorCode.BEHIND_RETENTION && state.start() != 0) {
+                log.warn("{}: the primary no longer holds the log from lsn {}; the copy starts over", resource, state.start());
+                state = SyncState.NEW;
+                state.store(stateFile);
+                ctx.close();
+            } else if (r.code() == ErrorCode.NOT_PRIMARY || r.code() == ErrorCode.PROTOCOL) {
+                log.warn("{}: full sync refused for now: {}", resource, r.reason());
+                ctx.close();
+            } else {
+                fail(new IllegalStateException("the primary refused the full sync: " + r.reason() + " (" + r.code() + ")"));
+            }
+        }
+
+        private void askMore(ChannelHandlerContext ctx) {
+            long size = device.size();
+            while (asked < size && asked - expected < (long) WINDOW * chunk) {
+                int length = (int) Math.min(chunk, size - asked);
+                ByteBuffer mine = ByteBuffer.allocate(length);
+                device.read(asked, mine).join();
+                mine.flip();
+                Messages.SyncDigest d = new Messages.SyncDigest(asked, length, Digests.sha256(mine));
+                FrameCodec.send(ctx, MessageType.SYNC_DIGESTS, b -> Messages.encode(d, b));
+                asked += length;
+            }
+        }
+
+        private void chunk(ChannelHandlerContext ctx, Messages.SyncData d) throws IOException {
+            if (d.offset() != expected || d.length() != (int) Math.min(chunk, device.size() - expected)) {
+                throw new ProtocolException(ErrorCode.PROTOCOL, "SYNC_DATA for " + d.offset() + "+" + d.length()
+                        + ", expected the chunk at " + expected);
+            }
+            if (d.same()) {
+                bytesSame += d.length();
+            } else {
+                device.write(d.offset(), d.data().nioBuffer(), false).join();
+                bytesSent += d.length();
+            }
+            expected += d.length();
+            SyncState copied = state.copied(expected, d.lsn());
+            boolean finished = expected == device.size();
+            if (finished || System.nanoTime() - lastStore > STORE_EVERY_NANOS) {
+                device.flush().join();
+                copied.store(stateFile);
+                lastStore = System.nanoTime();
+            }
+            state = copied;
+            if (finished) {
+                log.info("{}: full sync copied {} bytes ({} sent, {} equal); replay must pass lsn {}", resource,
+                        device.size(), bytesSent, bytesSame, copied.end());
+                done.complete(copied);
+                ctx.close();
+            } else {
+                askMore(ctx);
+            }
+        }
+
+        @Override
+        public void channelInactive(ChannelHandlerContext ctx) {
+            channel = null;
+            connected = false;
+            retryLater(welcomed ? "connection to the primary lost" : "connection closed before WELCOME");
+            ctx.fireChannelInactive();
+        }
+
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            log.warn("{}: full sync connection failed: {}", resource, cause.toString());
+            ctx.close();
+        }
+    }
+
+    @Override
+    public void close() {
+        stopped = true;
+        Channel c = channel;
+        if (c != null) {
+            c.close().syncUninterruptibly();
+        }
+        group.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
+        done.cancel(false);
+    }
+}
