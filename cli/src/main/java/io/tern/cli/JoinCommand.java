@@ -8,6 +8,7 @@ import io.tern.node.HostPort;
 import io.tern.node.NodeHome;
 import io.tern.node.Resource;
 import io.tern.node.ResourceConfig;
+import io.tern.node.Sizes;
 import io.tern.replication.protocol.Messages;
 import io.tern.replication.sync.Probe;
 import picocli.CommandLine.Command;
@@ -34,13 +35,18 @@ final class JoinCommand implements Callable<Integer> {
                     + "and only the chunks that differ are copied.")
     Path data;
 
+    @Option(names = "--sync-rate", paramLabel = "SIZE", description = "Most bytes per second the full sync copies, "
+            + "e.g. 50M (default: no limit). Replication of new writes is not limited by it.")
+    String syncRate;
+
     @Override
     public Integer call() throws Exception {
         NodeHome h = NodeHome.open(home.resolve());
         NodeHome.checkName("resource", name);
         HostPort primary = HostPort.parse(peer);
         Messages.Welcome w = Probe.ask(h.cluster(), name, h.node(), primary.toAddress(), Duration.ofSeconds(10));
-        ResourceConfig c = Resource.join(h, name, w.size(), w.epoch(), primary, data);
+        ResourceConfig c = Resource.join(h, name, w.size(), w.epoch(), primary, data,
+                syncRate == null ? 0 : Sizes.parse(syncRate));
         System.out.println("resource " + c.name() + " joined: " + c.size() + " bytes in " + c.data() + " from primary "
                 + primary + "; " + Daemon.open(h, c.name()));
         return 0;

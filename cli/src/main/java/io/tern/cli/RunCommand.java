@@ -23,7 +23,8 @@ final class RunCommand implements Callable<Integer> {
             stopped.countDown();
         }, "tern-shutdown"));
         System.out.println("READY nbd=" + node.nbdAddress().getHostString() + ":" + node.nbdAddress().getPort()
-                + " http=" + node.httpAddress().getHostString() + ":" + node.httpAddress().getPort());
+                + " http=" + node.httpAddress().getHostString() + ":" + node.httpAddress().getPort()
+                + " listen=" + node.replicationAddress().getHostString() + ":" + node.replicationAddress().getPort());
         System.out.flush();
         stopped.await();
         return 0;

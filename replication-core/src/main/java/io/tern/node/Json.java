@@ -4,7 +4,10 @@ import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 
-/** Writes maps, lists, strings, numbers and booleans as JSON (what status needs, no more). */
+/**
+ * Writes maps, lists, strings, numbers and booleans as JSON, and reads them back (what status
+ * needs, no more): objects become ordered maps, numbers {@code Long} or {@code Double}.
+ */
 public final class Json {
     private Json() {
     }
@@ -81,5 +84,161 @@ public final class Json {
             }
         }
         b.append('"');
+    }
+
+    /** Parses a JSON document; a malformed one is an {@link IllegalArgumentException}. */
+    public static Object parse(String text) {
+        Parser p = new Parser(text);
+        Object v = p.value();
+        p.skipSpace();
+        if (p.pos != text.length()) {
+            throw p.error("trailing text");
+        }
+        return v;
+    }
+
+    private static final class Parser {
+        private final String s;
+        private int pos;
+
+        Parser(String s) {
+            this.s = s;
+        }
+
+        Object value() {
+            skipSpace();
+            if (pos >= s.length()) {
+                throw error("unexpected end");
+            }
+            char c = s.charAt(pos);
+            switch (c) {
+                case '{' -> {
+                    pos++;
+                    Map<String, Object> m = new java.util.LinkedHashMap<>();
+                    skipSpace();
+                    if (peek('}')) {
+                        return m;
+                    }
+                    do {
+                        skipSpace();
+                        String k = string();
+                        skipSpace();
+                        expect(':');
+                        m.put(k, value());
+                        skipSpace();
+                    } while (peek(','));
+                    expect('}');
+                    return m;
+                }
+                case '[' -> {
+                    pos++;
+                    List<Object> l = new java.util.ArrayList<>();
+                    skipSpace();
+                    if (peek(']')) {
+                        return l;
+                    }
+                    do {
+                        l.add(value());
+                        skipSpace();
+                    } while (peek(','));
+                    expect(']');
+                    return l;
+                }
+                case '"' -> {
+                    return string();
+                }
+                default -> {
+                    return literal();
+                }
+            }
+        }
+
+        private Object literal() {
+            int start = pos;
+            while (pos < s.length() && "{}[],: \t\r\n".indexOf(s.charAt(pos)) < 0) {
+                pos++;
+            }
+            String t = s.substring(start, pos);
+            switch (t) {
+                case "true" -> {
+                    return true;
+                }
+                case "false" -> {
+                    return false;
+                }
+                case "null" -> {
+                    return null;
+                }
+                default -> {
+                    try {
+                        return t.contains(".") || t.contains("e") || t.contains("E") ? (Object) Double.parseDouble(t)
+                                : (Object) Long.parseLong(t);
+                    } catch (NumberFormatException e) {
+                        throw error("bad literal '" + t + "'");
+                    }
+                }
+            }
+        }
+
+        private String string() {
+            expect('"');
+            StringBuilder b = new StringBuilder();
+            while (true) {
+                if (pos >= s.length()) {
+                    throw error("unterminated string");
+                }
+                char c = s.charAt(pos++);
+                if (c == '"') {
+                    return b.toString();
+                }
+                if (c != '\\') {
+                    b.append(c);
+                    continue;
+                }
+                if (pos >= s.length()) {
+                    throw error("unterminated escape");
+                }
+                char e = s.charAt(pos++);
+                switch (e) {
+                    case 'n' -> b.append('\n');
+                    case 't' -> b.append('\t');
+                    case 'r' -> b.append('\r');
+                    case 'b' -> b.append('\b');
+                    case 'f' -> b.append('\f');
+                    case 'u' -> {
+                        if (pos + 4 > s.length()) {
+                            throw error("short unicode escape");
+                        }
+                        b.append((char) Integer.parseInt(s.substring(pos, pos + 4), 16));
+                        pos += 4;
+                    }
+                    default -> b.append(e);
+                }
+            }
+        }
+
+        private boolean peek(char c) {
+            if (pos < s.length() && s.charAt(pos) == c) {
+                pos++;
+                return true;
+            }
+            return false;
+        }
+
+        private void expect(char c) {
+            if (!peek(c)) {
+                throw error("expected '" + c + "'");
+            }
+        }
+
+        void skipSpace() {
+            while (pos < s.length() && Character.isWhitespace(s.charAt(pos))) {
+                pos++;
+            }
+        }
+
+        IllegalArgumentException error(String what) {
+            return new IllegalArgumentException("bad JSON at " + pos + ": " + what);
+        }
     }
 }

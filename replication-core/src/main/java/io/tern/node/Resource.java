@@ -34,7 +34,7 @@ public abstract class Resource implements AutoCloseable {
         Path dir = newResourceDir(home, name, size);
         Path dataPath = (data != null ? data : dir.resolve("data.img")).toAbsolutePath();
         FileBlockDevice.create(dataPath, size, preallocate).close();
-        ResourceConfig config = new ResourceConfig(name, size, dataPath, ResourceConfig.Role.Primary, 1, durability, null);
+        ResourceConfig config = new ResourceConfig(name, size, dataPath, ResourceConfig.Role.Primary, 1, durability, null, 0);
         config.store(dir);
         return config;
     }
@@ -43,10 +43,11 @@ public abstract class Resource implements AutoCloseable {
      * Makes this node a secondary of a resource whose primary (at {@code peer}) reported
      * {@code size} bytes at {@code epoch}: the backing store (an existing file of that size at
      * {@code data} is kept, so the full sync sends only the chunks that differ) and a full sync
-     * still to run. The settings file is written last: a crash before it leaves no resource.
+     * still to run, copying at most {@code syncRate} bytes per second (0: no limit). The settings
+     * file is written last: a crash before it leaves no resource.
      */
-    public static ResourceConfig join(NodeHome home, String name, long size, long epoch, HostPort peer, Path data)
-            throws IOException {
+    public static ResourceConfig join(NodeHome home, String name, long size, long epoch, HostPort peer, Path data,
+                                      long syncRate) throws IOException {
         Path dir = newResourceDir(home, name, size);
         Path dataPath = (data != null ? data : dir.resolve("data.img")).toAbsolutePath();
         if (Files.exists(dataPath)) {
@@ -61,7 +62,7 @@ public abstract class Resource implements AutoCloseable {
         }
         SyncState.NEW.store(dir.resolve(SecondaryResource.SYNC_FILE));
         ResourceConfig config = new ResourceConfig(name, size, dataPath, ResourceConfig.Role.Secondary, epoch,
-                Durability.SYNC, peer);
+                Durability.SYNC, peer, syncRate);
         config.store(dir);
         return config;
     }

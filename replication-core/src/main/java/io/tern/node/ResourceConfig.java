@@ -10,10 +10,11 @@ import io.tern.block.logged.Durability;
 /**
  * What {@code resource.properties} says about a resource: its size, where its data lives, this
  * node's role for it, the current epoch, when writes are replied ({@link Durability}) and, on a
- * secondary, the replication address of the primary it pulls from ({@code null} on a primary).
+ * secondary, the replication address of the primary it pulls from ({@code null} on a primary) and
+ * the most bytes per second a full sync may copy (0: no limit).
  */
 public record ResourceConfig(String name, long size, Path data, Role role, long epoch, Durability durability,
-                             HostPort peer) {
+                             HostPort peer, long syncRate) {
     /** A node's role for a resource. */
     public enum Role { Primary, Secondary }
 
@@ -24,7 +25,8 @@ public record ResourceConfig(String name, long size, Path data, Role role, long 
                     Path.of(p.getProperty("data")), Role.valueOf(p.getProperty("role")),
                     Long.parseLong(p.getProperty("epoch")),
                     Durability.valueOf(p.getProperty("durability", "sync").toUpperCase(java.util.Locale.ROOT)),
-                    p.getProperty("peer") == null ? null : HostPort.parse(p.getProperty("peer")));
+                    p.getProperty("peer") == null ? null : HostPort.parse(p.getProperty("peer")),
+                    Long.parseLong(p.getProperty("sync_rate", "0")));
         } catch (RuntimeException e) {
             throw new IllegalStateException(resourceDir.resolve("resource.properties") + " is damaged: " + e, e);
         }
@@ -41,6 +43,9 @@ public record ResourceConfig(String name, long size, Path data, Role role, long 
         p.setProperty("durability", durability.name().toLowerCase(java.util.Locale.ROOT));
         if (peer != null) {
             p.setProperty("peer", peer.toString());
+        }
+        if (syncRate > 0) {
+            p.setProperty("sync_rate", Long.toString(syncRate));
         }
         NodeHome.store(resourceDir.resolve("resource.properties"), p);
     }

@@ -91,7 +91,7 @@ final class SecondaryResource extends Resource {
     private void start() throws IOException {
         if (sync.phase() == SyncState.Phase.COPYING) {
             FullSync s = new FullSync(cluster, config.name(), node, config.peer().toAddress(), backing,
-                    dir.resolve(SYNC_FILE), SYNC_CHUNK);
+                    dir.resolve(SYNC_FILE), SYNC_CHUNK, config.syncRate());
             fullSync = s;
             s.start().whenCompleteAsync((state, error) -> {
                 if (error != null) {
@@ -173,7 +173,7 @@ final class SecondaryResource extends Resource {
         Tags tags = Tags.of("resource", config.name());
         registry.gauge("tern.log.logged.lsn", tags, this, r -> r.txlog == null ? 0 : r.txlog.durableLsn());
         registry.gauge("tern.log.applied.lsn", tags, this, r -> r.replayer == null ? 0 : r.replayer.replayedLsn());
-        registry.gauge("tern.sync.copied.bytes", tags, this, r -> r.sync.next());
+        registry.gauge("tern.sync.copied.bytes", tags, this, r -> r.fullSync != null ? r.fullSync.state().next() : r.sync.next());
         registry.gauge("tern.resource.failed", tags, this, r -> r.failure() == null ? 0 : 1);
     }
 
@@ -241,17 +241,18 @@ final class SecondaryResource extends Resource {
         Map<String, Object> m = baseStatus(disk, logged, replayed);
         m.put("checkpoint_lsn", rp == null ? 0 : rp.checkpointLsn());
         m.put("replay_paused", rp != null && rp.paused());
+        SyncState progress = fs != null ? fs.state() : sync;
         Map<String, Object> s = new LinkedHashMap<>();
-        s.put("phase", sync.phase().name().toLowerCase(java.util.Locale.ROOT));
-        s.put("start_lsn", sync.start());
-        s.put("end_lsn", sync.end());
-        s.put("copied_bytes", sync.next());
+        s.put("phase", progress.phase().name().toLowerCase(java.util.Locale.ROOT));
+        s.put("start_lsn", progress.start());
+        s.put("end_lsn", progress.end());
+        s.put("copied_bytes", progress.next());
         if (fs != null) {
             double rate = fs.rate();
             s.put("sent_bytes", fs.bytesSent());
             s.put("same_bytes", fs.bytesSame());
             s.put("rate_bytes_per_second", (long) rate);
-            s.put("eta_seconds", rate > 0 ? (long) ((config.size() - sync.next()) / rate) : -1);
+            s.put("eta_seconds", rate > 0 ? (long) ((config.size() - progress.next()) / rate) : -1);
         }
         m.put("sync", s);
         List<Object> peers = new ArrayList<>();

@@ -6,12 +6,18 @@ import java.io.InputStreamReader;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.file.Path;
-
-
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
+
+import io.tern.node.Json;
 
 /**
  * A real node process ({@code tern run}) for system tests, started with the test classpath and
@@ -19,10 +25,12 @@ import java.util.concurrent.TimeUnit;
  * failing test keeps. Killed with SIGKILL by {@link #kill()}.
  */
 public final class TernNode implements AutoCloseable {
+    private static final HttpClient CLIENT = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
     private final Path home;
     private Process process;
     private InetSocketAddress nbd;
     private InetSocketAddress http;
+    private InetSocketAddress listen;
     private int starts;
 
     public TernNode(Path home) {
@@ -63,6 +71,8 @@ public final class TernNode implements AutoCloseable {
                         nbd = a;
                     } else if (kv[0].equals("http")) {
                         http = a;
+                    } else if (kv[0].equals("listen")) {
+                        listen = a;
                     }
                 }
                 Files.write(out, lines);
@@ -83,6 +93,50 @@ public final class TernNode implements AutoCloseable {
 
     public InetSocketAddress httpAddress() {
         return http;
+    }
+
+    /** The replication listener's address. */
+    public InetSocketAddress listenAddress() {
+        return listen;
+    }
+
+    /** {@code host:port} of the replication listener, as {@code --peer} takes it. */
+    public String peer() {
+        return listen.getHostString() + ":" + listen.getPort();
+    }
+
+    /** The daemon's status document ({@code GET /status}). */
+    @SuppressWarnings("unchecked")
+    public Map<String, Object> status() throws IOException, InterruptedException {
+        return (Map<String, Object>) Json.parse(http("GET", "/status"));
+    }
+
+    /** One resource's entry of the status document. */
+    @SuppressWarnings("unchecked")
+    public Map<String, Object> resource(String name) throws IOException, InterruptedException {
+        for (Object r : (List<?>) status().get("resources")) {
+            if (name.equals(((Map<?, ?>) r).get("name"))) {
+                return (Map<String, Object>) r;
+            }
+        }
+        throw new IOException("node in " + home + " has no resource " + name);
+    }
+
+    /** A number of a status entry. */
+    public static long number(Map<String, Object> m, String key) {
+        return ((Number) m.get(key)).longValue();
+    }
+
+    /** GET or POST on the admin address; the body of a 200 answer, else an IOException with the answer. */
+    public String http(String method, String path) throws IOException, InterruptedException {
+        HttpRequest.Builder b = HttpRequest.newBuilder(URI.create("http://" + http.getHostString() + ":" + http.getPort()
+                + path)).timeout(Duration.ofSeconds(30));
+        b = method.equals("POST") ? b.POST(HttpRequest.BodyPublishers.noBody()) : b.GET();
+        HttpResponse<String> r = CLIENT.send(b.build(), HttpResponse.BodyHandlers.ofString());
+        if (r.statusCode() != 200) {
+            throw new IOException(method + " " + path + " answered " + r.statusCode() + ": " + r.body());
+        }
+        return r.body();
     }
 
     public boolean isAlive() {

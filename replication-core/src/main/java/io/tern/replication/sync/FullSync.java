@@ -41,6 +41,10 @@ import org.slf4j.LoggerFactory;
  * with backoff and resume from the next chunk in memory. If the primary no longer holds the log
  * from the start LSN, the copy starts over with a new one (fast mode makes that cheap).
  *
+ * <p>With a rate limit, chunks are asked for no faster than it allows (checked before each ask,
+ * with a burst of one chunk), whether they turn out equal or not: reading and digesting costs
+ * the primary's disk either way.
+ *
  * <p>Thread contract: everything runs on the sync's own event loop thread; the progress getters
  * may be read from any thread.
  */
@@ -57,6 +61,7 @@ public final class FullSync implements AutoCloseable {
     private final BlockDevice device;
     private final Path stateFile;
     private final int chunk;
+    private final long rate;
     private final EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
     private final Backoff backoff = new Backoff();
     private final CompletableFuture<SyncState> done = new CompletableFuture<>();
@@ -70,7 +75,7 @@ public final class FullSync implements AutoCloseable {
     private final long resumedAt;
 
     public FullSync(String clusterId, String resource, String node, InetSocketAddress primary, BlockDevice device,
-                    Path stateFile, int chunk) throws IOException {
+                    Path stateFile, int chunk, long bytesPerSecond) throws IOException {
         if (chunk <= 0 || chunk > Messages.MAX_CHUNK || chunk % 512 != 0) {
             throw new IllegalArgumentException("chunk size " + chunk + " must be a multiple of 512 up to " + Messages.MAX_CHUNK);
         }
@@ -81,6 +86,7 @@ public final class FullSync implements AutoCloseable {
         this.device = device;
         this.stateFile = stateFile;
         this.chunk = chunk;
+        this.rate = bytesPerSecond;
         this.state = SyncState.load(stateFile);
         this.resumedAt = state.next();
     }
@@ -168,6 +174,9 @@ public final class FullSync implements AutoCloseable {
         private long asked;
         private long expected;
         private long lastStore = System.nanoTime();
+        private final long sessionStart = System.nanoTime();
+        private long askedThisSession;
+        private boolean throttled;
 
         @Override
         public void channelActive(ChannelHandlerContext ctx) {
@@ -242,8 +251,25 @@ public final class FullSync implements AutoCloseable {
         }
 
         private void askMore(ChannelHandlerContext ctx) {
+            if (!ctx.channel().isActive() || done.isDone()) {
+                return;
+            }
             long size = device.size();
             while (asked < size && asked - expected < (long) WINDOW * chunk) {
+                if (rate > 0) {
+                    double allowed = rate * ((System.nanoTime() - sessionStart) / 1e9) + chunk;
+                    if (askedThisSession >= allowed) {
+                        if (!throttled) {
+                            throttled = true;
+                            long waitNanos = (long) ((askedThisSession - allowed) * 1e9 / rate) + 1_000_000;
+                            ctx.executor().schedule(() -> {
+                                throttled = false;
+                                askMore(ctx);
+                            }, waitNanos, TimeUnit.NANOSECONDS);
+                        }
+                        return;
+                    }
+                }
                 int length = (int) Math.min(chunk, size - asked);
                 ByteBuffer mine = ByteBuffer.allocate(length);
                 device.read(asked, mine).join();
@@ -251,6 +277,7 @@ public final class FullSync implements AutoCloseable {
                 Messages.SyncDigest d = new Messages.SyncDigest(asked, length, Digests.sha256(mine));
                 FrameCodec.send(ctx, MessageType.SYNC_DIGESTS, b -> Messages.encode(d, b));
                 asked += length;
+                askedThisSession += length;
             }
         }
 

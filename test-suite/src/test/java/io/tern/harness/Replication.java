@@ -1,0 +1,98 @@
+package io.tern.harness;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.time.Duration;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+
+import io.tern.testing.ExternalTool;
+
+/** Helpers for system tests of several real nodes replicating a resource. */
+public final class Replication {
+    private Replication() {
+    }
+
+    /** A port free right now (the primary's replication port must not change across restarts). */
+    public static int freePort() throws IOException {
+        try (ServerSocket s = new ServerSocket(0)) {
+            return s.getLocalPort();
+        }
+    }
+
+    /** {@code tern init} of a node in {@code dir/name} with a fixed replication port and ephemeral NBD and HTTP ports. */
+    public static TernNode init(Path dir, String name, String cluster) throws IOException, InterruptedException {
+        Path home = dir.resolve(name);
+        Files.createDirectories(home);
+        TernNode node = new TernNode(home);
+        assertThat(node.command(60, "init", "--home", home.toString(), "--node", name, "--cluster", cluster,
+                "--listen", "127.0.0.1:" + freePort(), "--nbd", "127.0.0.1:0", "--http", "127.0.0.1:0"))
+                .as("tern init %s", name).isZero();
+        return node;
+    }
+
+    /** Runs a tern command for the node's home and fails with its output unless it succeeds. */
+    public static void tern(TernNode node, String... args) throws IOException, InterruptedException {
+        String[] full = java.util.stream.Stream.concat(java.util.Arrays.stream(args),
+                java.util.stream.Stream.of("--home", node.home().toString())).toArray(String[]::new);
+        int code = node.command(120, full);
+        assertThat(code).as("tern %s (see %s)", String.join(" ", args), node.home().resolve("command.err")).isZero();
+    }
+
+    /**
+     * Waits until the primary's log stands still and every secondary has replayed all of it onto a
+     * consistent disk, as their status says.
+     */
+    public static void awaitCaughtUp(TernNode primary, String res, Duration atMost, TernNode... secondaries) {
+        await().atMost(atMost).pollInterval(Duration.ofMillis(100)).until(() -> {
+            long logged = TernNode.number(primary.resource(res), "logged_lsn");
+            for (TernNode s : secondaries) {
+                Map<String, Object> r = s.resource(res);
+                if (!"UpToDate".equals(r.get("disk")) || TernNode.number(r, "replayed_lsn") != logged) {
+                    return false;
+                }
+            }
+            return TernNode.number(primary.resource(res), "logged_lsn") == logged;
+        });
+    }
+
+    /** SHA-256 of a resource as a real NBD client reads it from the node's export (nbdcopy). */
+    public static String exportDigest(TernNode node, String res, Path work) throws IOException, InterruptedException {
+        Path copy = Files.createTempFile(work, "export-", ".img");
+        try {
+            String uri = "nbd://" + node.nbdAddress().getHostString() + ":" + node.nbdAddress().getPort() + "/" + res;
+            ExternalTool.Result r = ExternalTool.run(work, 300, "nbdcopy", uri, copy.toString());
+            assertThat(r.exitCode()).as("nbdcopy %s: %s", uri, r.stderr()).isZero();
+            return sha256(copy);
+        } finally {
+            Files.deleteIfExists(copy);
+        }
+    }
+
+    public static String sha256(Path file) throws IOException {
+        try (InputStream in = Files.newInputStream(file)) {
+            MessageDigest md = MessageDigest.getInstance("SHA-256");
+            byte[] buf = new byte[1 << 20];
+            for (int n; (n = in.read(buf)) > 0; ) {
+                md.update(buf, 0, n);
+            }
+            return HexFormat.of().formatHex(md.digest());
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** The peers list of a resource's status entry. */
+    @SuppressWarnings("unchecked")
+    public static List<Map<String, Object>> peers(Map<String, Object> resource) {
+        return (List<Map<String, Object>>) resource.get("peers");
+    }
+}

@@ -1,0 +1,115 @@
+package io.tern.harness;
+
+import java.io.IOException;
+import java.util.Random;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Supplier;
+
+import io.tern.block.nbd.NbdClient;
+
+/**
+ * A random write load over NBD (seeded offsets and contents, 4–64 KiB writes, some
+ * write-zeroes, up to 8 in flight) that runs until stopped. When the node goes away (killed) it
+ * reconnects to wherever {@code address} points next, so it outlives primary restarts.
+ */
+public final class Workload implements AutoCloseable {
+    private final Supplier<java.net.InetSocketAddress> address;
+    private final String export;
+    private final long size;
+    private final Random random;
+    private final Thread thread;
+    private final AtomicLong acked = new AtomicLong();
+    private final AtomicLong failed = new AtomicLong();
+    private volatile boolean stopped;
+    private volatile Throwable error;
+
+    public Workload(Supplier<java.net.InetSocketAddress> address, String export, long size, long seed) {
+        this.address = address;
+        this.export = export;
+        this.size = size;
+        this.random = new Random(seed);
+        this.thread = new Thread(this::run, "workload-" + export);
+        thread.setDaemon(true);
+    }
+
+    public Workload start() {
+        thread.start();
+        return this;
+    }
+
+    /** Writes the node replied to with success. */
+    public long acked() {
+        return acked.get();
+    }
+
+    /** Waits until at least {@code n} more writes are acknowledged, or fails after {@code seconds}. */
+    public void awaitMore(long n, long seconds) throws InterruptedException {
+        long target = acked.get() + n;
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
+        while (acked.get() < target) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("workload: fewer than " + n + " writes acknowledged in " + seconds + " s");
+            }
+            Thread.sleep(5);
+        }
+    }
+
+    private void run() {
+        while (!stopped) {
+            try (NbdClient client = NbdClient.connect(address.get(), export)) {
+                Semaphore window = new Semaphore(8);
+                while (!stopped) {
+                    if (!window.tryAcquire(1, TimeUnit.SECONDS)) {
+                        continue;
+                    }
+                    int len = 4096 * (1 + random.nextInt(16));
+                    long off = 4096L * random.nextInt((int) ((size - len) / 4096));
+                    var reply = random.nextInt(10) == 0 ? client.writeZeroes(off, len)
+                            : client.write(off, bytes(len), false);
+                    reply.whenComplete((v, e) -> {
+                        (e == null ? acked : failed).incrementAndGet();
+                        window.release();
+                    });
+                    if (failed.get() > 0 && reply.isCompletedExceptionally()) {
+                        break;
+                    }
+                }
+                window.tryAcquire(8, 10, TimeUnit.SECONDS);
+            } catch (IOException e) {
+                // the node is down: try again shortly
+                sleepQuietly(50);
+            } catch (InterruptedException e) {
+                return;
+            } catch (RuntimeException e) {
+                error = e;
+                return;
+            }
+        }
+    }
+
+    private byte[] bytes(int len) {
+        byte[] b = new byte[len];
+        random.nextBytes(b);
+        return b;
+    }
+
+    private static void sleepQuietly(long ms) {
+        try {
+            Thread.sleep(ms);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /** Stops writing and waits for the writes in flight. */
+    @Override
+    public void close() throws InterruptedException {
+        stopped = true;
+        thread.join(30_000);
+        if (error != null) {
+            throw new AssertionError("workload failed", error);
+        }
+    }
+}
