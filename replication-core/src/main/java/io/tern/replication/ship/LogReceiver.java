@@ -117,7 +117,9 @@ public final class LogReceiver implements AutoCloseable {
                 .handler(new ChannelInitializer<SocketChannel>() {
                     @Override
                     protected void initChannel(SocketChannel c) {
-                        c.pipeline().addLast(new FrameDecoder()).addLast(new Session());
+                        c.pipeline().addLast(new FrameDecoder());
+                        io.tern.replication.protocol.Keepalive.install(c.pipeline());
+                        c.pipeline().addLast(new Session());
                     }
                 })
                 .connect(primary).addListener(f -> {

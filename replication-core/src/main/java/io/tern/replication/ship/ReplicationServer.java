@@ -50,7 +50,9 @@ public final class ReplicationServer implements AutoCloseable {
                     .childHandler(new ChannelInitializer<SocketChannel>() {
                         @Override
                         protected void initChannel(SocketChannel c) {
-                            c.pipeline().addLast(new FrameDecoder()).addLast(new ShippingHandler(ReplicationServer.this));
+                            c.pipeline().addLast(new FrameDecoder());
+                        io.tern.replication.protocol.Keepalive.install(c.pipeline());
+                        c.pipeline().addLast(new ShippingHandler(ReplicationServer.this));
                         }
                     })
                     .bind(listen).sync().channel();

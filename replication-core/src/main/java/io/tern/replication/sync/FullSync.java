@@ -139,7 +139,9 @@ public final class FullSync implements AutoCloseable {
                 .handler(new ChannelInitializer<SocketChannel>() {
                     @Override
                     protected void initChannel(SocketChannel c) {
-                        c.pipeline().addLast(new FrameDecoder()).addLast(new Session());
+                        c.pipeline().addLast(new FrameDecoder());
+                        io.tern.replication.protocol.Keepalive.install(c.pipeline());
+                        c.pipeline().addLast(new Session());
                     }
                 })
                 .connect(primary).addListener(f -> {
