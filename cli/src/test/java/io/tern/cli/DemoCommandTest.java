@@ -16,7 +16,7 @@ class DemoCommandTest {
     Path dir;
 
     @Test
-    void demoWritesRecoversAndVerifies() throws Exception {
+    void demoReplicatesToASecondaryRecoversAndVerifies() throws Exception {
         PrintStream old = System.out;
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         int code;
@@ -28,8 +28,12 @@ class DemoCommandTest {
         }
         String text = out.toString(StandardCharsets.UTF_8);
         assertThat(code).as(text).isZero();
-        assertThat(text).contains("demo OK").contains("read back after restart: all 16,384 blocks hold their last write");
+        assertThat(text).contains("demo OK")
+                .contains("node b, read back over its read-only NBD export: all 16,384 blocks hold their last write")
+                .contains("node a, read back after restart: all 16,384 blocks hold their last write")
+                .contains("node b, after reconnecting by itself: all 16,384 blocks hold their last write");
         assertThat(Files.list(dir.resolve("node-a/resources/r0/log")).anyMatch(p -> p.toString().endsWith(".cq4"))).isTrue();
+        assertThat(Files.readString(dir.resolve("node-b/resources/r0/sync.properties"))).contains("phase=done");
     }
 
     @Test

@@ -20,6 +20,7 @@ import io.tern.block.logged.Checkpoint;
 import io.tern.log.DurableFiles;
 import io.tern.log.LogConfig;
 import io.tern.log.TransactionLog;
+import io.tern.replication.protocol.ErrorCode;
 import io.tern.replication.replay.Replayer;
 import io.tern.replication.ship.LogReceiver;
 import io.tern.replication.ship.LogShipper;
@@ -190,9 +191,17 @@ final class SecondaryResource extends Resource {
         return f;
     }
 
-    /** Marks the sync done once the replay of everything the copy may show is durable. */
+    /**
+     * Marks the sync done once the replay of everything the copy may show is durable; starts a
+     * new full sync if the primary no longer holds the records this node needs next.
+     */
     @Override
     public void tick() {
+        LogReceiver rc = receiver;
+        if (rc != null && rc.refusal() != null && rc.refusal().code() == ErrorCode.BEHIND_RETENTION) {
+            resync(rc.refusal().reason());
+            return;
+        }
         Replayer rp = replayer;
         if (sync.phase() == SyncState.Phase.REPLAYING && rp != null && rp.checkpointLsn() >= sync.end()) {
             synchronized (this) {
@@ -205,6 +214,46 @@ final class SecondaryResource extends Resource {
                     log.error("{}: cannot store the sync state: {}", config.name(), e.toString());
                 }
             }
+        }
+    }
+
+    /**
+     * Drops the log and starts a full sync again (fast mode: only differing chunks move). The
+     * disk is Inconsistent until it completes, as after a join.
+     */
+    private synchronized void resync(String why) {
+        if (closed) {
+            return;
+        }
+        log.warn("{}: {}; starting a full sync", config.name(), why);
+        stopFollowing();
+        try {
+            SyncState.NEW.store(dir.resolve(SYNC_FILE));
+            sync = SyncState.NEW;
+            consistentAt = Long.MAX_VALUE;
+            start();
+        } catch (IOException | RuntimeException e) {
+            log.error("{}: cannot restart the full sync: {}", config.name(), e.toString(), e);
+            failure = e;
+        }
+    }
+
+    private void stopFollowing() {
+        LogReceiver rc = receiver;
+        receiver = null;
+        if (rc != null) {
+            rc.close();
+        }
+        Replayer rp = replayer;
+        replayer = null;
+        if (rp != null) {
+            rp.resume();
+            rp.close();
+        }
+        TransactionLog l = txlog;
+        txlog = null;
+        if (l != null) {
+            l.close();
         }
     }
 
@@ -283,19 +332,7 @@ final class SecondaryResource extends Resource {
         if (fs != null) {
             fs.close();
         }
-        LogReceiver rc = receiver;
-        if (rc != null) {
-            rc.close();
-        }
-        Replayer rp = replayer;
-        if (rp != null) {
-            rp.resume();
-            rp.close();
-        }
-        TransactionLog l = txlog;
-        if (l != null) {
-            l.close();
-        }
+        stopFollowing();
         backing.close();
     }
 }

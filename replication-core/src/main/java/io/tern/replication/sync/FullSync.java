@@ -99,6 +99,8 @@ public final class FullSync implements AutoCloseable {
     public CompletableFuture<SyncState> start() {
         if (state.phase() != SyncState.Phase.COPYING) {
             done.complete(state);
+        } else if (state.start() != 0 && state.next() >= device.size()) {
+            done.complete(state); // copied and stored before a crash: only the next phase is left
         } else {
             group.execute(this::connect);
         }

@@ -1,0 +1,79 @@
+package io.tern.replication.sync;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Random;
+import java.util.concurrent.TimeUnit;
+
+import io.tern.block.file.FileBlockDevice;
+import io.tern.block.logged.LoggedDevice;
+import io.tern.block.logged.LoggedDeviceConfig;
+import io.tern.log.LogConfig;
+import io.tern.replication.ship.LogShipper;
+import io.tern.replication.ship.ReplicationServer;
+import io.tern.replication.ship.ShipperConfig;
+import io.tern.testing.Seeds;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The full sync against a real primary device and shipper, in one process. */
+class FullSyncTest {
+    private static final int SIZE = 8 << 20;
+    private static final int CHUNK = 64 << 10;
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void onlyChunksThatDifferAreSentAndACopiedSyncDoesNotCopyAgain() throws Exception {
+        Random random = new Random(Seeds.seed("FullSyncTest"));
+        byte[] image = new byte[SIZE];
+        random.nextBytes(image);
+        Files.write(dir.resolve("s.img"), image);
+        // The secondary's copy differs in three chunks.
+        byte[] stale = image.clone();
+        int[] changed = {0, 17, SIZE / CHUNK - 1};
+        for (int c : changed) {
+            stale[c * CHUNK + random.nextInt(CHUNK)] ^= 1;
+        }
+        Path secondaryImage = dir.resolve("b.img");
+        Files.write(secondaryImage, stale);
+        try (LoggedDevice primary = LoggedDevice.open(new LoggedDeviceConfig()
+                .backing(FileBlockDevice.open(dir.resolve("s.img"), false))
+                .log(new LogConfig().directory(dir.resolve("p-log")).name("p"))
+                .checkpointFile(dir.resolve("p.checkpoint")));
+             LogShipper shipper = new LogShipper(new ShipperConfig().resource("r0").log(primary.log())
+                     .device(primary, primary::appliedLsn, primary::loggedLsn)
+                     .members((node, lsn) -> { }));
+             ReplicationServer server = ReplicationServer.start(new InetSocketAddress("127.0.0.1", 0), "c", r -> shipper);
+             FileBlockDevice secondary = FileBlockDevice.open(secondaryImage, false)) {
+            primary.write(0, ByteBuffer.wrap(new byte[4096]), false).get(10, TimeUnit.SECONDS); // lsn 1, chunk 0
+            System.arraycopy(new byte[4096], 0, image, 0, 4096);
+            Path state = dir.resolve("sync.properties");
+            SyncState.NEW.store(state);
+            SyncState copied;
+            try (FullSync sync = new FullSync("c", "r0", "b", server.address(), secondary, state, CHUNK, 0)) {
+                copied = sync.start().get(60, TimeUnit.SECONDS);
+                assertThat(sync.bytesSent()).isEqualTo((long) changed.length * CHUNK);
+                assertThat(sync.bytesSame()).isEqualTo(SIZE - (long) changed.length * CHUNK);
+            }
+            assertThat(copied.start()).as("start: after everything applied").isEqualTo(2);
+            assertThat(copied.next()).isEqualTo(SIZE);
+            assertThat(copied.end()).isGreaterThanOrEqualTo(1);
+            assertThat(SyncState.load(state)).isEqualTo(copied);
+            assertThat(shipper.members().get("b").replayedLsn()).as("the primary keeps its log from start").isEqualTo(1);
+            assertThat(Files.readAllBytes(secondaryImage)).isEqualTo(image);
+
+            // Killed after the copy was stored but before the next phase: nothing is copied again.
+            try (FullSync again = new FullSync("c", "r0", "b", new InetSocketAddress("127.0.0.1", 1), secondary, state,
+                    CHUNK, 0)) {
+                assertThat(again.start().get(10, TimeUnit.SECONDS)).isEqualTo(copied);
+                assertThat(again.bytesSent() + again.bytesSame()).isZero();
+            }
+        }
+    }
+}
