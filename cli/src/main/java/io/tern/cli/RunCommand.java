@@ -16,6 +16,11 @@ final class RunCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        if (System.getenv("TERN_LOG_LEVEL") == null) {
+            // A daemon tells its operator what it does (connections, syncs); commands stay quiet.
+            ((ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME))
+                    .setLevel(ch.qos.logback.classic.Level.INFO);
+        }
         Node node = Node.start(NodeHome.open(home.resolve()));
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {

@@ -123,9 +123,13 @@ final class SecondaryResource extends Resource {
         }
         deleteTree(dir.resolve("log"));
         new Checkpoint(config.epoch(), state.start() - 1).store(dir.resolve("checkpoint"));
-        SyncState replaying = state.replaying();
-        replaying.store(dir.resolve(SYNC_FILE));
-        sync = replaying;
+        // No record can show in the copy past its start: the disk is consistent right away.
+        SyncState next = state.end() < state.start() ? state.done() : state.replaying();
+        next.store(dir.resolve(SYNC_FILE));
+        sync = next;
+        if (next.phase() == SyncState.Phase.DONE) {
+            log.info("{}: full sync complete, the disk is consistent from lsn {}", config.name(), state.start() - 1);
+        }
         fullSync.close();
         fullSync = null;
         follow();

@@ -16,8 +16,10 @@ import io.netty.buffer.ByteBuf;
  *  REJECT       code u16 | reason (str)
  *  ACK          received lsn i64 | replayed lsn i64
  *  PING         sender's nanotime i64
- *  SYNC_DIGESTS offset i64 | length i32 | digest 32 bytes      (secondary: "here is what I hold")
- *  SYNC_DATA    offset i64 | length i32 | lsn i64 | same u8 | the chunk's bytes unless same
+ *  SYNC_DIGESTS offset i64 | length i32 | block i32 | a 32-byte digest per block of the chunk
+ *               (secondary: "here is what I hold")
+ *  SYNC_DATA    offset i64 | length i32 | block i32 | lsn i64 | bitmap, a bit per block (1 =
+ *               differs, LSB first) | the bytes of the differing blocks, in order
  * </pre>
  * A HELLO's mode says what the session is for: {@link Mode#STREAM} records from {@code from lsn};
  * {@link Mode#SYNC} a full copy of the device, chunk by chunk, that the secondary will follow with
@@ -71,20 +73,24 @@ public final class Messages {
     public record Welcome(long epoch, long firstLsn, long lastLsn, long size, long startLsn) {
     }
 
-    /** A full sync's question about one chunk: the digest of what the secondary holds there. */
-    public record SyncDigest(long offset, int length, byte[] digest) {
+    /**
+     * A full sync's question about one chunk: the digest of each {@code block}-sized piece of
+     * what the secondary holds there (the last piece may be shorter).
+     */
+    public record SyncDigest(long offset, int length, int block, byte[] digests) {
         public SyncDigest {
-            if (digest.length != DIGEST_LENGTH) {
-                throw new IllegalArgumentException("digest must be " + DIGEST_LENGTH + " bytes");
+            if (digests.length != blocks(length, block) * DIGEST_LENGTH) {
+                throw new IllegalArgumentException(digests.length + " digest bytes for " + blocks(length, block) + " blocks");
             }
         }
     }
 
     /**
-     * The primary's answer about one chunk: {@code same}, or the chunk's bytes. {@code lsn} is
-     * the log's end just after the read: no record past it can show in those bytes.
+     * The primary's answer about one chunk: which blocks differ ({@code differs}, a bit per
+     * block) and their bytes, concatenated ({@code data}, null or empty when none differ).
+     * {@code lsn} is the log's end just after the read: no record past it can show in those bytes.
      */
-    public record SyncData(long offset, int length, long lsn, boolean same, ByteBuf data) {
+    public record SyncData(long offset, int length, int block, long lsn, java.util.BitSet differs, ByteBuf data) {
     }
 
     public record Reject(ErrorCode code, String reason) {
@@ -94,6 +100,16 @@ public final class Messages {
     }
 
     public record Ping(long nanos) {
+    }
+
+    /** Blocks of {@code block} bytes in a chunk of {@code length} (the last may be shorter). */
+    public static int blocks(int length, int block) {
+        return (length + block - 1) / block;
+    }
+
+    /** Length of block {@code i} of a chunk. */
+    public static int blockLength(int length, int block, int i) {
+        return Math.min(block, length - i * block);
     }
 
     public static void encode(Hello h, ByteBuf out) {
@@ -129,55 +145,6 @@ public final class Messages {
                 number(in, "start lsn"));
         end(in, MessageType.WELCOME);
         return w;
-    }
-
-    public static void encode(SyncDigest d, ByteBuf out) {
-        out.writeLong(d.offset()).writeInt(d.length()).writeBytes(d.digest());
-    }
-
-    public static SyncDigest decodeSyncDigest(ByteBuf in) {
-        long offset = number(in, "chunk offset");
-        int length = chunkLength(in);
-        SyncDigest d = new SyncDigest(offset, length, bytes(in, DIGEST_LENGTH));
-        end(in, MessageType.SYNC_DIGESTS);
-        return d;
-    }
-
-    /** Writes a SYNC_DATA payload; {@code data} (null when same) is copied, not released. */
-    public static void encode(SyncData d, ByteBuf out) {
-        out.writeLong(d.offset()).writeInt(d.length()).writeLong(d.lsn()).writeByte(d.same() ? 1 : 0);
-        if (!d.same()) {
-            out.writeBytes(d.data(), d.data().readerIndex(), d.data().readableBytes());
-        }
-    }
-
-    /** Reads a SYNC_DATA payload; the data is a slice of {@code in}, valid while the frame is. */
-    public static SyncData decodeSyncData(ByteBuf in) {
-        long offset = number(in, "chunk offset");
-        int length = chunkLength(in);
-        long lsn = number(in, "lsn");
-        need(in, 1, "same flag");
-        int same = in.readUnsignedByte();
-        if (same > 1) {
-            throw new ProtocolException(ErrorCode.PROTOCOL, "SYNC_DATA same flag is " + same);
-        }
-        ByteBuf data = null;
-        if (same == 0) {
-            need(in, length, "chunk data");
-            data = in.readSlice(length);
-        }
-        end(in, MessageType.SYNC_DATA);
-        return new SyncData(offset, length, lsn, same == 1, data);
-    }
-
-    private static int chunkLength(ByteBuf in) {
-        need(in, 4, "chunk length");
-        int length = in.readInt();
-        if (length <= 0 || length > MAX_CHUNK || length % 512 != 0) {
-            throw new ProtocolException(ErrorCode.PROTOCOL, "chunk length " + length
-                    + " is not a positive multiple of 512 up to " + MAX_CHUNK);
-        }
-        return length;
     }
 
     public static void encode(Reject r, ByteBuf out) {
@@ -221,6 +188,73 @@ public final class Messages {
         return p;
     }
 
+    public static void encode(SyncDigest d, ByteBuf out) {
+        out.writeLong(d.offset()).writeInt(d.length()).writeInt(d.block()).writeBytes(d.digests());
+    }
+
+    public static SyncDigest decodeSyncDigest(ByteBuf in) {
+        long offset = number(in, "chunk offset");
+        int length = chunkLength(in);
+        int block = blockSize(in);
+        SyncDigest d = new SyncDigest(offset, length, block, bytes(in, blocks(length, block) * DIGEST_LENGTH));
+        end(in, MessageType.SYNC_DIGESTS);
+        return d;
+    }
+
+    /** Writes a SYNC_DATA payload; {@code data} is copied, not released. */
+    public static void encode(SyncData d, ByteBuf out) {
+        int n = blocks(d.length(), d.block());
+        out.writeLong(d.offset()).writeInt(d.length()).writeInt(d.block()).writeLong(d.lsn());
+        byte[] bitmap = java.util.Arrays.copyOf(d.differs().toByteArray(), (n + 7) / 8);
+        out.writeBytes(bitmap);
+        if (d.data() != null) {
+            out.writeBytes(d.data(), d.data().readerIndex(), d.data().readableBytes());
+        }
+    }
+
+    /** Reads a SYNC_DATA payload; the data is a slice of {@code in}, valid while the frame is. */
+    public static SyncData decodeSyncData(ByteBuf in) {
+        long offset = number(in, "chunk offset");
+        int length = chunkLength(in);
+        int block = blockSize(in);
+        long lsn = number(in, "lsn");
+        int n = blocks(length, block);
+        java.util.BitSet differs = java.util.BitSet.valueOf(bytes(in, (n + 7) / 8));
+        if (differs.length() > n) {
+            throw new ProtocolException(ErrorCode.PROTOCOL, "SYNC_DATA marks block " + (differs.length() - 1)
+                    + " of a chunk of " + n);
+        }
+        int expected = 0;
+        for (int i = differs.nextSetBit(0); i >= 0; i = differs.nextSetBit(i + 1)) {
+            expected += blockLength(length, block, i);
+        }
+        if (in.readableBytes() != expected) {
+            throw new ProtocolException(ErrorCode.PROTOCOL, "SYNC_DATA carries " + in.readableBytes()
+                    + " bytes for differing blocks of " + expected);
+        }
+        return new SyncData(offset, length, block, lsn, differs, in.readSlice(expected));
+    }
+
+    private static int chunkLength(ByteBuf in) {
+        need(in, 4, "chunk length");
+        int length = in.readInt();
+        if (length <= 0 || length > MAX_CHUNK || length % 512 != 0) {
+            throw new ProtocolException(ErrorCode.PROTOCOL, "chunk length " + length
+                    + " is not a positive multiple of 512 up to " + MAX_CHUNK);
+        }
+        return length;
+    }
+
+    private static int blockSize(ByteBuf in) {
+        need(in, 4, "block size");
+        int block = in.readInt();
+        if (block < 512 || block > MAX_CHUNK || Integer.bitCount(block) != 1) {
+            throw new ProtocolException(ErrorCode.PROTOCOL, "block size " + block + " is not a power of two from 512 to "
+                    + MAX_CHUNK);
+        }
+        return block;
+    }
+
     private static void string(ByteBuf out, String s, int max) {
         byte[] b = s.getBytes(StandardCharsets.UTF_8);
         if (b.length > max) {
@@ -249,7 +283,7 @@ public final class Messages {
     }
 
     private static byte[] bytes(ByteBuf in, int n) {
-        need(in, n, "digest");
+        need(in, n, "digest or bitmap");
         byte[] b = new byte[n];
         in.readBytes(b);
         return b;

@@ -22,6 +22,10 @@ import org.slf4j.LoggerFactory;
  * replay position is made durable periodically (sync the device, then store the checkpoint), and
  * a restarted replayer continues from it; replaying a record twice is harmless.
  *
+ * <p>The checkpoint runs on its own thread, so the replay never waits for the device's sync (a
+ * second's worth of random writes can take that sync tens of milliseconds): it records the LSN
+ * replayed before the sync started, which the sync covers.
+ *
  * <p>Thread contract: one replay thread owns the reader and the device writes; the getters may
  * be read from any thread. A device error stops the replay (state in {@link #failure()}); a
  * corrupt record stops it before the record is applied.
@@ -35,6 +39,7 @@ public final class Replayer implements AutoCloseable {
     private final Path checkpointFile;
     private final long checkpointEveryNanos;
     private final Thread thread;
+    private final java.util.concurrent.ScheduledExecutorService checkpointer;
     private final long epoch;
     private volatile long replayedLsn;
     private volatile long checkpointLsn;
@@ -56,10 +61,17 @@ public final class Replayer implements AutoCloseable {
         this.checkpointLsn = cp.lsn();
         this.thread = new Thread(this::run, "tern-replay-" + name);
         thread.setDaemon(true);
+        this.checkpointer = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "tern-replay-checkpoint-" + name);
+            t.setDaemon(true);
+            return t;
+        });
     }
 
     public Replayer start() {
         thread.start();
+        checkpointer.scheduleWithFixedDelay(this::checkpointQuietly, checkpointEveryNanos, checkpointEveryNanos,
+                TimeUnit.NANOSECONDS);
         return this;
     }
 
@@ -115,7 +127,6 @@ public final class Replayer implements AutoCloseable {
 
     private void run() {
         LogRecord rec = new LogRecord();
-        long lastCheckpoint = System.nanoTime();
         try (LogReader reader = txlog.reader(Math.max(replayedLsn + 1, txlog.firstLsn()))) {
             while (!stopped) {
                 if (pauseRequested) {
@@ -130,12 +141,8 @@ public final class Replayer implements AutoCloseable {
                 } else {
                     LockSupport.parkNanos(IDLE_PARK_NANOS);
                 }
-                if (System.nanoTime() - lastCheckpoint > checkpointEveryNanos) {
-                    checkpoint();
-                    lastCheckpoint = System.nanoTime();
-                }
             }
-        } catch (LogCorruptedException | BlockDeviceException | IOException e) {
+        } catch (LogCorruptedException | BlockDeviceException e) {
             failure = e;
             log.error("replay stopped after lsn {}: {}", replayedLsn, e.getMessage());
         } catch (RuntimeException e) {
@@ -154,8 +161,20 @@ public final class Replayer implements AutoCloseable {
         }
     }
 
-    /** Syncs the device and stores the replay position. Replay thread only (or after it stopped). */
-    private void checkpoint() throws IOException {
+    private void checkpointQuietly() {
+        try {
+            if (failure == null) {
+                checkpoint();
+            }
+        } catch (IOException | RuntimeException e) {
+            failure = e;
+            stopped = true;
+            log.error("replay checkpoint failed, replay stops: {}", e.toString());
+        }
+    }
+
+    /** Syncs the device and stores the replay position (what was replayed before the sync started). */
+    private synchronized void checkpoint() throws IOException {
         long lsn = replayedLsn;
         if (lsn == checkpointLsn) {
             return;
@@ -175,7 +194,9 @@ public final class Replayer implements AutoCloseable {
             return;
         }
         stopped = true;
+        checkpointer.shutdown();
         try {
+            checkpointer.awaitTermination(30, TimeUnit.SECONDS);
             thread.join(30_000);
             if (failure == null && !thread.isAlive()) {
                 checkpoint();

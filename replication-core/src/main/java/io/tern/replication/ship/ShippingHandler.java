@@ -1,7 +1,6 @@
 package io.tern.replication.ship;
 
 import java.nio.ByteBuffer;
-import java.security.MessageDigest;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 
@@ -196,9 +195,7 @@ final class ShippingHandler extends ChannelInboundHandlerAdapter {
                     ByteBuffer chunk = ByteBuffer.allocate(d.length());
                     config.device().read(d.offset(), chunk).join();
                     long lsn = config.loggedLsn();
-                    chunk.flip();
-                    boolean same = MessageDigest.isEqual(io.tern.replication.sync.Digests.sha256(chunk.duplicate()), d.digest());
-                    answer = new Messages.SyncData(d.offset(), d.length(), lsn, same, same ? null : Unpooled.wrappedBuffer(chunk));
+                    answer = differences(d, chunk.flip(), lsn);
                 } catch (RuntimeException e) {
                     log.error("{}: reading chunk {} for {} failed: {}", config.resource(), d.offset(), peer, e.toString());
                     ctx.close();
@@ -214,6 +211,28 @@ final class ShippingHandler extends ChannelInboundHandlerAdapter {
         } catch (RejectedExecutionException e) {
             ctx.close(); // shutting down
         }
+    }
+
+    /** Compares the chunk block by block with the secondary's digests; keeps the blocks that differ. */
+    private static Messages.SyncData differences(Messages.SyncDigest d, ByteBuffer chunk, long lsn) {
+        int n = Messages.blocks(d.length(), d.block());
+        java.util.BitSet differs = new java.util.BitSet(n);
+        ByteBuf data = null;
+        byte[] theirs = d.digests();
+        for (int i = 0; i < n; i++) {
+            int from = i * d.block();
+            ByteBuffer piece = chunk.slice(from, Messages.blockLength(d.length(), d.block(), i));
+            byte[] mine = io.tern.replication.sync.Digests.sha256(piece.duplicate());
+            if (!java.util.Arrays.equals(mine, 0, Messages.DIGEST_LENGTH, theirs, i * Messages.DIGEST_LENGTH,
+                    (i + 1) * Messages.DIGEST_LENGTH)) {
+                differs.set(i);
+                if (data == null) {
+                    data = Unpooled.buffer(d.length());
+                }
+                data.writeBytes(piece);
+            }
+        }
+        return new Messages.SyncData(d.offset(), d.length(), d.block(), lsn, differs, data);
     }
 
     /** Sends batches while the channel takes them; looks again shortly when the log has nothing new. */

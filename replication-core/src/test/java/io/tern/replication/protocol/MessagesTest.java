@@ -67,30 +67,41 @@ class MessagesTest {
 
     @Test
     void syncMessagesRoundTripAndBoundTheirChunks() {
+        // A chunk of 10 KiB in 4 KiB blocks: three blocks, the last of 2 KiB.
+        byte[] digests = new byte[3 * Messages.DIGEST_LENGTH];
+        digests[40] = 7;
         ByteBuf b = Unpooled.buffer();
-        Messages.encode(new Messages.SyncDigest(1 << 20, 65536, HEAD), b);
+        Messages.encode(new Messages.SyncDigest(1 << 20, 10240, 4096, digests), b);
         Messages.SyncDigest d = Messages.decodeSyncDigest(b);
         assertThat(d.offset()).isEqualTo(1 << 20);
-        assertThat(d.length()).isEqualTo(65536);
-        assertThat(d.digest()).isEqualTo(HEAD);
+        assertThat(d.length()).isEqualTo(10240);
+        assertThat(d.block()).isEqualTo(4096);
+        assertThat(d.digests()).isEqualTo(digests);
 
-        ByteBuf chunk = Unpooled.buffer().writeZero(512).setByte(3, 9);
+        java.util.BitSet differs = new java.util.BitSet();
+        differs.set(0);
+        differs.set(2);
+        ByteBuf blocks = Unpooled.buffer().writeZero(4096 + 2048).setByte(3, 9);
         ByteBuf data = Unpooled.buffer();
-        Messages.encode(new Messages.SyncData(4096, 512, 42, false, chunk), data);
+        Messages.encode(new Messages.SyncData(4096, 10240, 4096, 42, differs, blocks), data);
         Messages.SyncData got = Messages.decodeSyncData(data);
-        assertThat(got.same()).isFalse();
+        assertThat(got.differs()).isEqualTo(differs);
         assertThat(got.lsn()).isEqualTo(42);
-        assertThat(got.data()).isEqualTo(chunk);
+        assertThat(got.data()).isEqualTo(blocks);
         ByteBuf same = Unpooled.buffer();
-        Messages.encode(new Messages.SyncData(0, 512, 1, true, null), same);
-        assertThat(Messages.decodeSyncData(same).data()).isNull();
+        Messages.encode(new Messages.SyncData(0, 512, 512, 1, new java.util.BitSet(), null), same);
+        assertThat(Messages.decodeSyncData(same).data().readableBytes()).isZero();
 
         refused(Messages::decodeSyncDigest, Unpooled.buffer().writeLong(0).writeInt(Messages.MAX_CHUNK + 512)
-                .writeZero(32), "chunk length");
-        refused(Messages::decodeSyncDigest, Unpooled.buffer().writeLong(0).writeInt(100).writeZero(32), "chunk length");
-        refused(Messages::decodeSyncData, Unpooled.buffer().writeLong(0).writeInt(512).writeLong(1).writeByte(0)
-                .writeZero(100), "ends inside");
-        refused(Messages::decodeSyncData, Unpooled.buffer().writeLong(0).writeInt(512).writeLong(1).writeByte(2),
-                "same flag");
+                .writeInt(4096), "chunk length");
+        refused(Messages::decodeSyncDigest, Unpooled.buffer().writeLong(0).writeInt(100).writeInt(512), "chunk length");
+        refused(Messages::decodeSyncDigest, Unpooled.buffer().writeLong(0).writeInt(8192).writeInt(3000), "block size");
+        refused(Messages::decodeSyncDigest, Unpooled.buffer().writeLong(0).writeInt(8192).writeInt(4096).writeZero(40),
+                "ends inside");
+        // A bitmap that marks two blocks but carries the bytes of one, or marks a block past the chunk.
+        refused(Messages::decodeSyncData, Unpooled.buffer().writeLong(0).writeInt(8192).writeInt(4096).writeLong(1)
+                .writeByte(3).writeZero(4096), "carries");
+        refused(Messages::decodeSyncData, Unpooled.buffer().writeLong(0).writeInt(8192).writeInt(4096).writeLong(1)
+                .writeByte(4), "marks block");
     }
 }

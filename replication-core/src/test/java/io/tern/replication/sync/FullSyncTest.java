@@ -34,11 +34,11 @@ class FullSyncTest {
         byte[] image = new byte[SIZE];
         random.nextBytes(image);
         Files.write(dir.resolve("s.img"), image);
-        // The secondary's copy differs in three chunks.
+        // The secondary's copy differs in one byte of each of three chunks: three 4 KiB blocks move.
         byte[] stale = image.clone();
         int[] changed = {0, 17, SIZE / CHUNK - 1};
         for (int c : changed) {
-            stale[c * CHUNK + random.nextInt(CHUNK)] ^= 1;
+            stale[c * CHUNK + 4096 + random.nextInt(4096)] ^= 1;
         }
         Path secondaryImage = dir.resolve("b.img");
         Files.write(secondaryImage, stale);
@@ -58,8 +58,9 @@ class FullSyncTest {
             SyncState copied;
             try (FullSync sync = new FullSync("c", "r0", "b", server.address(), secondary, state, CHUNK, 0)) {
                 copied = sync.start().get(60, TimeUnit.SECONDS);
-                assertThat(sync.bytesSent()).isEqualTo((long) changed.length * CHUNK);
-                assertThat(sync.bytesSame()).isEqualTo(SIZE - (long) changed.length * CHUNK);
+                // Chunk 0 also differs in its first block, which the primary wrote meanwhile.
+                assertThat(sync.bytesSent()).isEqualTo((changed.length + 1) * 4096L);
+                assertThat(sync.bytesSame()).isEqualTo(SIZE - (changed.length + 1) * 4096L);
             }
             assertThat(copied.start()).as("start: after everything applied").isEqualTo(2);
             assertThat(copied.next()).isEqualTo(SIZE);

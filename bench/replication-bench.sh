@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Replication benchmarks, in one process on the disk under bench/target: async isolation (the
+# primary's write rate with a secondary behind an emulated 10 Mbit/s, 50 ms link vs none) and
+# replication lag at half the maximum rate. Prints Markdown for docs/BENCHMARKS.md.
+# Usage: bench/replication-bench.sh [seconds-per-phase]
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+"$root/scripts/install-deps" java maven >&2
+mvn -B -q -DskipTests -pl test-suite -am package >&2
+read -r -a flags < cli/target/classes/tern-jvm.flags
+exec java "${flags[@]}" ${BENCH_JAVA_OPTS:-} -Xmx2g -cp "test-suite/target/classes:test-suite/target/lib/*" \
+  io.tern.bench.ReplicationBench "$root/bench/target/replication" "${1:-10}"

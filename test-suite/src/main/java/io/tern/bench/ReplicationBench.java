@@ -1,0 +1,262 @@
+package io.tern.bench;
+
+import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.LockSupport;
+
+import io.tern.block.file.FileBlockDevice;
+import io.tern.block.logged.LoggedDevice;
+import io.tern.block.logged.LoggedDeviceConfig;
+import io.tern.log.LogConfig;
+import io.tern.log.TransactionLog;
+import io.tern.proxy.FaultProxy;
+import io.tern.replication.replay.Replayer;
+import io.tern.replication.ship.LogReceiver;
+import io.tern.replication.ship.LogShipper;
+import io.tern.replication.ship.ReplicationServer;
+import io.tern.replication.ship.ShipperConfig;
+
+/**
+ * Replication benchmarks in one process, on the disk under {@code DIR}: a primary device
+ * ({@link LoggedDevice}, sync mode) taking 4 KiB random writes with 32 in flight, and
+ * secondaries (log, receiver, replayer) on their own files.
+ * <ol>
+ *   <li><b>Async isolation</b>: the primary's write rate with no secondary, then with one
+ *       secondary behind {@link FaultProxy} emulating a 10 Mbit/s link with 50 ms each way, then
+ *       again with none; ratio = with / mean(without).</li>
+ *   <li><b>Replication lag</b> at half the measured maximum rate (open loop) with one secondary
+ *       on loopback: for every LSN, the time from the primary's log holding it durably (the ack)
+ *       to the secondary having replayed it, from positions sampled every 100 µs.</li>
+ * </ol>
+ * Args: {@code DIR [seconds-per-phase]}. Prints Markdown.
+ */
+public final class ReplicationBench {
+    private static final int BLOCK = 4096;
+    private static final long SIZE = 256L << 20;
+    private static final int IN_FLIGHT = 32;
+    private static final int ROUNDS = 4;
+
+    /** Per LSN, the time from durable on the primary to durable in the secondary's log (sorted). */
+    private static long[] receivedLag;
+
+    private ReplicationBench() {
+    }
+
+    public static void main(String[] args) throws Exception {
+        Path dir = Path.of(args.length > 0 ? args[0] : "target/bench-replication");
+        int seconds = args.length > 1 ? Integer.parseInt(args[1]) : 10;
+        // -Dbench.secondaryDir=/dev/shm/x puts the secondaries' files on another disk than the primary's.
+        Path secondaries = Path.of(System.getProperty("bench.secondaryDir", dir.resolve("secondaries").toString()));
+        LogBench.deleteTree(dir);
+        LogBench.deleteTree(secondaries);
+        Files.createDirectories(dir);
+        try (LoggedDevice primary = LoggedDevice.open(new LoggedDeviceConfig()
+                .backing(FileBlockDevice.create(dir.resolve("primary.img"), SIZE, true))
+                .log(new LogConfig().directory(dir.resolve("primary-log")).name("p"))
+                .checkpointFile(dir.resolve("primary.checkpoint"))
+                .retainFrom(() -> 0));
+             LogShipper shipper = new LogShipper(new ShipperConfig().resource("r0").log(primary.log()));
+             ReplicationServer server = ReplicationServer.start(new InetSocketAddress("127.0.0.1", 0), "bench",
+                     r -> shipper)) {
+            closedLoop(primary, seconds); // warm-up: a fresh log and device run faster at first
+            // Phases without and with the slow secondary in ABBA order, so the primary's drift
+            // (its log and dirty pages growing) and its periodic checkpoints fall on both alike.
+            double without = 0;
+            double with = 0;
+            long lagged = 0;
+            StringBuilder rows = new StringBuilder();
+            for (int round = 1; round <= ROUNDS; round++) {
+                boolean withFirst = round % 2 == 0;
+                double a = withFirst ? 0 : closedLoop(primary, seconds);
+                double b;
+                try (FaultProxy link = new FaultProxy(new InetSocketAddress("127.0.0.1", 0), server.address(), round)
+                        .delay(50).bandwidth(10_000_000 / 8);
+                     Secondary s = new Secondary(secondaries.resolve("slow-" + round), primary, link.address())) {
+                    s.awaitConnected();
+                    b = closedLoop(primary, seconds);
+                    lagged = primary.log().durableLsn() - s.replayer.replayedLsn();
+                }
+                if (withFirst) {
+                    a = closedLoop(primary, seconds);
+                }
+                rows.append(String.format("| %d | %,.0f | %,.0f | %,d | %.2f× |%n", round, a, b, lagged, b / a));
+                without += a;
+                with += b;
+            }
+            without /= ROUNDS;
+            with /= ROUNDS;
+            System.out.println("### Async isolation: 4 KiB random writes, 32 in flight, sync mode");
+            System.out.println();
+            System.out.println("| round | no secondary (writes/s) | one secondary behind 10 Mbit/s, 50 ms each way | its lag at the end (records) | ratio |");
+            System.out.println("|---:|---:|---:|---:|---:|");
+            System.out.print(rows);
+            System.out.printf("| **mean** | %,.0f | %,.0f | | **%.2f×** |%n%n", without, with, with / without);
+
+            try (Secondary s = new Secondary(secondaries.resolve("near"), primary, server.address())) {
+                s.awaitConnected();
+                double rate = without / 2;
+                long[] lags = lag(primary, s, rate, seconds);
+                Arrays.sort(lags);
+                System.out.printf("### Replication lag at half the maximum rate (%,.0f writes/s, open loop), loopback%n%n", rate);
+                System.out.println("| from primary ack to the secondary's | records | p50 (ms) | p90 | p99 | max |");
+                System.out.println("|---|---:|---:|---:|---:|---:|");
+                System.out.printf("| log (received, durable) | %,d | %.2f | %.2f | %.2f | %.2f |%n", receivedLag.length,
+                        pct(receivedLag, 0.5), pct(receivedLag, 0.9), pct(receivedLag, 0.99),
+                        receivedLag[receivedLag.length - 1] / 1e6);
+                System.out.printf("| device (replayed) | %,d | %.2f | %.2f | %.2f | %.2f |%n", lags.length, pct(lags, 0.5),
+                        pct(lags, 0.9), pct(lags, 0.99), lags[lags.length - 1] / 1e6);
+            }
+        }
+    }
+
+    private static double pct(long[] sorted, double p) {
+        return sorted[Math.min(sorted.length - 1, (int) (sorted.length * p))] / 1e6;
+    }
+
+    /** 4 KiB random writes with 32 in flight for {@code seconds}; returns acknowledged writes per second. */
+    private static double closedLoop(LoggedDevice device, int seconds) throws InterruptedException {
+        Semaphore window = new Semaphore(IN_FLIGHT);
+        AtomicLong acked = new AtomicLong();
+        long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
+        long start = System.nanoTime();
+        while (System.nanoTime() < end) {
+            window.acquire();
+            write(device).whenComplete((v, e) -> {
+                if (e != null) {
+                    throw new IllegalStateException("write failed", e);
+                }
+                acked.incrementAndGet();
+                window.release();
+            });
+        }
+        window.acquire(IN_FLIGHT);
+        return acked.get() / ((System.nanoTime() - start) / 1e9);
+    }
+
+    private static java.util.concurrent.CompletableFuture<Void> write(LoggedDevice device) {
+        byte[] b = new byte[BLOCK];
+        ThreadLocalRandom r = ThreadLocalRandom.current();
+        r.nextBytes(b);
+        return device.write(BLOCK * r.nextLong(SIZE / BLOCK), ByteBuffer.wrap(b), false);
+    }
+
+    /**
+     * Writes at {@code rate} per second (open loop) while a sampler records, every 100 µs, the
+     * primary's durable LSN and the secondary's replayed LSN; returns each LSN's lag in ns.
+     */
+    private static long[] lag(LoggedDevice primary, Secondary s, double rate, int seconds) throws Exception {
+        int maxSamples = seconds * 20_000 + 100_000;
+        long[] t = new long[maxSamples];
+        long[] p = new long[maxSamples];
+        long[] r = new long[maxSamples];
+        long[] q = new long[maxSamples];
+        int[] n = {0};
+        long first = primary.log().durableLsn() + 1;
+        java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
+        Thread sampler = new Thread(() -> {
+            while (!stop.get() && n[0] < maxSamples) {
+                int i = n[0];
+                t[i] = System.nanoTime();
+                p[i] = primary.log().durableLsn();
+                r[i] = s.replayer.replayedLsn();
+                q[i] = s.log.durableLsn();
+                n[0] = i + 1;
+                LockSupport.parkNanos(100_000);
+            }
+        }, "lag-sampler");
+        sampler.start();
+        long interval = (long) (1e9 / rate);
+        long next = System.nanoTime();
+        long end = next + TimeUnit.SECONDS.toNanos(seconds);
+        Semaphore cap = new Semaphore(256);
+        while (next < end) {
+            long now = System.nanoTime();
+            if (now < next) {
+                LockSupport.parkNanos(next - now);
+                continue;
+            }
+            cap.acquire();
+            write(primary).whenComplete((v, e) -> cap.release());
+            next += interval;
+        }
+        cap.acquire(256);
+        long last = primary.log().durableLsn();
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (s.replayer.replayedLsn() < last && System.nanoTime() < deadline) {
+            Thread.sleep(1);
+        }
+        Thread.sleep(5);
+        stop.set(true);
+        sampler.join();
+        int count = n[0];
+        long[] lags = new long[(int) (last - first + 1)];
+        long[] received = new long[lags.length];
+        int pi = 0;
+        int ri = 0;
+        int qi = 0;
+        for (long lsn = first; lsn <= last; lsn++) {
+            while (pi < count && p[pi] < lsn) {
+                pi++;
+            }
+            while (ri < count && r[ri] < lsn) {
+                ri++;
+            }
+            while (qi < count && q[qi] < lsn) {
+                qi++;
+            }
+            if (pi >= count || ri >= count) {
+                throw new IllegalStateException("lsn " + lsn + " was not replayed within the run");
+            }
+            lags[(int) (lsn - first)] = Math.max(0, t[ri] - t[pi]);
+            received[(int) (lsn - first)] = Math.max(0, t[Math.min(qi, count - 1)] - t[pi]);
+        }
+        Arrays.sort(received);
+        receivedLag = received;
+        return lags;
+    }
+
+    /** A secondary on its own files, following the primary from its current end. */
+    private static final class Secondary implements AutoCloseable {
+        final TransactionLog log;
+        final FileBlockDevice device;
+        final Replayer replayer;
+        final LogReceiver receiver;
+
+        Secondary(Path dir, LoggedDevice primary, InetSocketAddress address) throws Exception {
+            Files.createDirectories(dir);
+            long from = primary.log().durableLsn() + 1;
+            log = TransactionLog.open(new LogConfig().directory(dir.resolve("log")).name("s").firstLsn(from));
+            device = FileBlockDevice.create(dir.resolve("s.img"), SIZE, true);
+            new io.tern.block.logged.Checkpoint(1, from - 1).store(dir.resolve("checkpoint"));
+            replayer = new Replayer("s", log, device, dir.resolve("checkpoint"), 1, Duration.ofSeconds(1))
+                    .trimLogAtCheckpoint(true).start();
+            receiver = new LogReceiver("bench", "r0", dir.getFileName().toString(), log, address, replayer::replayedLsn).start();
+        }
+
+        void awaitConnected() throws InterruptedException {
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+            while (!receiver.connected()) {
+                if (System.nanoTime() > deadline) {
+                    throw new IllegalStateException("the secondary did not connect");
+                }
+                Thread.sleep(10);
+            }
+        }
+
+        @Override
+        public void close() {
+            receiver.close();
+            replayer.close();
+            log.close();
+            device.close();
+        }
+    }
+}
