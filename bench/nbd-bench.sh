@@ -2,12 +2,15 @@
 # NBD benchmark: fio's nbd engine against a Tern node (sync mode: every write durable before its
 # reply) and against nbdkit's file plugin, on the same disk, in the same run. Prints a Markdown
 # table of IOPS, bandwidth and Tern/nbdkit ratios, and the Tern daemon's peak heap.
-# Usage: bench/nbd-bench.sh [seconds-per-job] [device-size] [sync|flush]
+# With "secondary" as the fourth argument, a second node joins the resource on the same machine
+# first and replicates throughout (its full sync completes before the jobs start).
+# Usage: bench/nbd-bench.sh [seconds-per-job] [device-size] [sync|flush] [secondary]
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 secs="${1:-20}"
 size="${2:-1G}"
 durability="${3:-sync}"
+secondary="${4:-}"
 work="$root/bench/target/nbd"
 "$root/scripts/install-deps" java maven nbd >&2
 rm -rf "$work"; mkdir -p "$work"
@@ -15,13 +18,25 @@ rm -rf "$work"; mkdir -p "$work"
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 
 # Tern: one node, one resource (durability sync or flush), daemon heap capped at 256 MiB.
-"$root/tern" init --home "$work/node" --node bench --nbd 127.0.0.1:0 --http 127.0.0.1:0 >&2
+listen_port=$(free_port)
+"$root/tern" init --home "$work/node" --node bench --nbd 127.0.0.1:0 --http 127.0.0.1:0 --listen "127.0.0.1:$listen_port" >&2
 "$root/tern" create r0 --size "$size" --preallocate --durability "$durability" --home "$work/node" >&2
 TERN_JAVA_OPTS="-Xmx256m -Xlog:gc*:file=$work/tern-gc.log" "$root/tern" run --home "$work/node" > "$work/tern.out" 2> "$work/tern.err" &
 tern_pid=$!
 for _ in $(seq 1 300); do grep -q READY "$work/tern.out" 2>/dev/null && break; sleep 0.2; done
 grep -q READY "$work/tern.out" || { echo "tern did not start; see $work/tern.err" >&2; exit 1; }
 tern_uri="nbd://$(sed -n 's/.*nbd=\([^ ]*\).*/\1/p' "$work/tern.out")/r0"
+sec_pid=""
+if [ "$secondary" = secondary ]; then
+  "$root/tern" init --home "$work/sec" --node sec --nbd 127.0.0.1:0 --http 127.0.0.1:0 --listen 127.0.0.1:0 >&2
+  "$root/tern" join r0 --peer "127.0.0.1:$listen_port" --home "$work/sec" >&2
+  TERN_JAVA_OPTS="-Xmx256m" "$root/tern" run --home "$work/sec" > "$work/sec.out" 2> "$work/sec.err" &
+  sec_pid=$!
+  for _ in $(seq 1 600); do
+    "$root/tern" status r0 --json --home "$work/sec" 2>/dev/null | grep -q '"phase": "done"' && break; sleep 0.5
+  done
+  "$root/tern" status r0 --json --home "$work/sec" | grep -q '"phase": "done"' || { echo "the secondary did not sync; see $work/sec.err" >&2; exit 1; }
+fi
 
 # nbdkit: the file plugin on a file of the same size, on the same disk.
 truncate -s "$size" "$work/nbdkit.img"
@@ -32,7 +47,7 @@ nbdkit_pid=$!
 for _ in $(seq 1 100); do nbdinfo --size "nbd://127.0.0.1:$nbd_port" >/dev/null 2>&1 && break; sleep 0.1; done
 nbdkit_uri="nbd://127.0.0.1:$nbd_port"
 
-cleanup() { kill "$tern_pid" "$nbdkit_pid" 2>/dev/null || true; wait 2>/dev/null || true; }
+cleanup() { kill "$tern_pid" "$nbdkit_pid" $sec_pid 2>/dev/null || true; wait 2>/dev/null || true; }
 trap cleanup EXIT
 
 jobs=(
@@ -73,3 +88,6 @@ for line in open(f"{work}/tern-gc.log"):
         peak = max(peak, float(m.group(1)))
 print(f"\nTern daemon: -Xmx256m, peak heap in use before a collection {peak:.0f} MiB (from its GC log).")
 PY
+if [ -n "$sec_pid" ]; then
+  "$root/tern" status r0 --home "$work/sec"
+fi
