@@ -39,14 +39,21 @@ final class JoinCommand implements Callable<Integer> {
             + "e.g. 50M (default: no limit). Replication of new writes is not limited by it.")
     String syncRate;
 
+    @Option(names = "--fetch-rate", paramLabel = "SIZE", description = "Most bytes per second read from the primary's "
+            + "log stream, e.g. 10M (default: no limit). The secondary lags instead; the primary never waits.")
+    String fetchRate;
+
+    @Option(names = "--compress", description = "Ask the primary to compress what it sends (zstd, per frame).")
+    boolean compress;
+
     @Override
     public Integer call() throws Exception {
         NodeHome h = NodeHome.open(home.resolve());
         NodeHome.checkName("resource", name);
         HostPort primary = HostPort.parse(peer);
         Messages.Welcome w = Probe.ask(h.cluster(), name, h.node(), primary.toAddress(), Duration.ofSeconds(10));
-        ResourceConfig c = Resource.join(h, name, w.size(), w.epoch(), primary, data,
-                syncRate == null ? 0 : Sizes.parse(syncRate));
+        ResourceConfig c = Resource.join(h, name, w.size(), w.epoch(), primary, data, new ResourceConfig.Pull(
+                syncRate == null ? 0 : Sizes.parse(syncRate), fetchRate == null ? 0 : Sizes.parse(fetchRate), compress));
         System.out.println("resource " + c.name() + " joined: " + c.size() + " bytes in " + c.data() + " from primary "
                 + primary + "; " + Daemon.open(h, c.name()));
         return 0;

@@ -34,7 +34,8 @@ public abstract class Resource implements AutoCloseable {
         Path dir = newResourceDir(home, name, size);
         Path dataPath = (data != null ? data : dir.resolve("data.img")).toAbsolutePath();
         FileBlockDevice.create(dataPath, size, preallocate).close();
-        ResourceConfig config = new ResourceConfig(name, size, dataPath, ResourceConfig.Role.Primary, 1, durability, null, 0);
+        ResourceConfig config = new ResourceConfig(name, size, dataPath, ResourceConfig.Role.Primary, 1, durability, null,
+                ResourceConfig.Pull.DEFAULT);
         config.store(dir);
         return config;
     }
@@ -43,11 +44,11 @@ public abstract class Resource implements AutoCloseable {
      * Makes this node a secondary of a resource whose primary (at {@code peer}) reported
      * {@code size} bytes at {@code epoch}: the backing store (an existing file of that size at
      * {@code data} is kept, so the full sync sends only the chunks that differ) and a full sync
-     * still to run, copying at most {@code syncRate} bytes per second (0: no limit). The settings
-     * file is written last: a crash before it leaves no resource.
+     * still to run; {@code pull} says how fast and whether compressed. The settings file is
+     * written last: a crash before it leaves no resource.
      */
     public static ResourceConfig join(NodeHome home, String name, long size, long epoch, HostPort peer, Path data,
-                                      long syncRate) throws IOException {
+                                      ResourceConfig.Pull pull) throws IOException {
         Path dir = newResourceDir(home, name, size);
         Path dataPath = (data != null ? data : dir.resolve("data.img")).toAbsolutePath();
         if (Files.exists(dataPath)) {
@@ -62,7 +63,7 @@ public abstract class Resource implements AutoCloseable {
         }
         SyncState.NEW.store(dir.resolve(SecondaryResource.SYNC_FILE));
         ResourceConfig config = new ResourceConfig(name, size, dataPath, ResourceConfig.Role.Secondary, epoch,
-                Durability.SYNC, peer, syncRate);
+                Durability.SYNC, peer, pull);
         config.store(dir);
         return config;
     }

@@ -11,10 +11,18 @@ import io.tern.block.logged.Durability;
  * What {@code resource.properties} says about a resource: its size, where its data lives, this
  * node's role for it, the current epoch, when writes are replied ({@link Durability}) and, on a
  * secondary, the replication address of the primary it pulls from ({@code null} on a primary) and
- * the most bytes per second a full sync may copy (0: no limit).
+ * how it pulls ({@link Pull}).
  */
 public record ResourceConfig(String name, long size, Path data, Role role, long epoch, Durability durability,
-                             HostPort peer, long syncRate) {
+                             HostPort peer, Pull pull) {
+    /**
+     * How a secondary pulls: the most bytes per second a full sync copies and the log stream
+     * reads (0: no limit), and whether the primary compresses what it sends.
+     */
+    public record Pull(long syncRate, long fetchRate, boolean compress) {
+        public static final Pull DEFAULT = new Pull(0, 0, false);
+    }
+
     /** A node's role for a resource. */
     public enum Role { Primary, Secondary }
 
@@ -26,7 +34,8 @@ public record ResourceConfig(String name, long size, Path data, Role role, long 
                     Long.parseLong(p.getProperty("epoch")),
                     Durability.valueOf(p.getProperty("durability", "sync").toUpperCase(java.util.Locale.ROOT)),
                     p.getProperty("peer") == null ? null : HostPort.parse(p.getProperty("peer")),
-                    Long.parseLong(p.getProperty("sync_rate", "0")));
+                    new Pull(Long.parseLong(p.getProperty("sync_rate", "0")), Long.parseLong(p.getProperty("fetch_rate", "0")),
+                            Boolean.parseBoolean(p.getProperty("compress", "false"))));
         } catch (RuntimeException e) {
             throw new IllegalStateException(resourceDir.resolve("resource.properties") + " is damaged: " + e, e);
         }
@@ -44,8 +53,14 @@ public record ResourceConfig(String name, long size, Path data, Role role, long 
         if (peer != null) {
             p.setProperty("peer", peer.toString());
         }
-        if (syncRate > 0) {
-            p.setProperty("sync_rate", Long.toString(syncRate));
+        if (pull.syncRate() > 0) {
+            p.setProperty("sync_rate", Long.toString(pull.syncRate()));
+        }
+        if (pull.fetchRate() > 0) {
+            p.setProperty("fetch_rate", Long.toString(pull.fetchRate()));
+        }
+        if (pull.compress()) {
+            p.setProperty("compress", "true");
         }
         NodeHome.store(resourceDir.resolve("resource.properties"), p);
     }

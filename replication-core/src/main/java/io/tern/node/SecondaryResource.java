@@ -92,7 +92,7 @@ final class SecondaryResource extends Resource {
     private void start() throws IOException {
         if (sync.phase() == SyncState.Phase.COPYING) {
             FullSync s = new FullSync(cluster, config.name(), node, config.peer().toAddress(), backing,
-                    dir.resolve(SYNC_FILE), SYNC_CHUNK, config.syncRate());
+                    dir.resolve(SYNC_FILE), SYNC_CHUNK, config.pull().syncRate()).compress(config.pull().compress());
             fullSync = s;
             s.start().whenCompleteAsync((state, error) -> {
                 if (error != null) {
@@ -146,7 +146,8 @@ final class SecondaryResource extends Resource {
         Replayer rp = new Replayer(config.name(), l, backing, dir.resolve("checkpoint"), config.epoch(),
                 Duration.ofSeconds(1)).trimLogAtCheckpoint(true).start();
         replayer = rp;
-        receiver = new LogReceiver(cluster, config.name(), node, l, config.peer().toAddress(), rp::replayedLsn).start();
+        receiver = new LogReceiver(cluster, config.name(), node, l, config.peer().toAddress(), rp::replayedLsn)
+                .compress(config.pull().compress()).rateLimit(config.pull().fetchRate()).start();
         log.info("{}: following {} from lsn {}; consistent once replay passes lsn {}", config.name(), config.peer(),
                 l.durableLsn() + 1, consistentAt);
     }
@@ -319,6 +320,10 @@ final class SecondaryResource extends Resource {
         peer.put("received_lsn", logged);
         peer.put("replayed_lsn", replayed);
         peer.put("lag_records", Math.max(0, primaryLsn - replayed));
+        if (config.pull().compress() && rc != null) {
+            peer.put("compressed_bytes", rc.compressedBytes());
+            peer.put("decompressed_bytes", rc.decompressedBytes());
+        }
         peers.add(peer);
         m.put("peers", peers);
         if (f != null) {

@@ -24,6 +24,7 @@ public final class Workload implements AutoCloseable {
     private final AtomicLong failed = new AtomicLong();
     private volatile boolean stopped;
     private volatile Throwable error;
+    private volatile boolean compressible;
 
     public Workload(Supplier<java.net.InetSocketAddress> address, String export, long size, long seed) {
         this.address = address;
@@ -32,6 +33,12 @@ public final class Workload implements AutoCloseable {
         this.random = new Random(seed);
         this.thread = new Thread(this::run, "workload-" + export);
         thread.setDaemon(true);
+    }
+
+    /** Writes whose second half is zeros (so compression has something to do). Before {@link #start()}. */
+    public Workload compressible() {
+        this.compressible = true;
+        return this;
     }
 
     public Workload start() {
@@ -92,6 +99,9 @@ public final class Workload implements AutoCloseable {
     private byte[] bytes(int len) {
         byte[] b = new byte[len];
         random.nextBytes(b);
+        if (compressible) {
+            java.util.Arrays.fill(b, len / 2, len, (byte) 0);
+        }
         return b;
     }
 

@@ -47,13 +47,15 @@ class ReplicationSystemTest {
         try (TernNode a = init(dir, "a", "c1"); TernNode b = init(dir, "b", "c1"); TernNode c = init(dir, "c", "c1")) {
             a.start();
             tern(a, "create", RES, "--size", "64M");
-            try (Workload load = new Workload(a::nbdAddress, RES, size, Seeds.seed("ReplicationSystemTest-join")).start()) {
+            try (Workload load = new Workload(a::nbdAddress, RES, size, Seeds.seed("ReplicationSystemTest-join"))
+                    .compressible().start()) {
                 load.awaitMore(500, 60);
                 // b joins while its daemon runs; c joins first and starts after.
                 b.start();
                 tern(b, "join", RES, "--peer", a.peer());
                 load.awaitMore(500, 60);
-                tern(c, "join", RES, "--peer", a.peer());
+                // c asks for compressed frames and caps its log stream (Netty's traffic shaping).
+                tern(c, "join", RES, "--peer", a.peer(), "--compress", "--fetch-rate", "64M");
                 c.start();
                 await().atMost(Duration.ofSeconds(120)).until(() ->
                         "done".equals(((Map<?, ?>) b.resource(RES).get("sync")).get("phase"))
@@ -68,6 +70,9 @@ class ReplicationSystemTest {
                 assertThat(p.get("state")).isEqualTo("Replicating");
                 assertThat(number(p, "replayed_lsn")).isEqualTo(number(primary, "logged_lsn"));
             });
+            Map<String, Object> viaZstd = peers(c.resource(RES)).get(0);
+            assertThat(number(viaZstd, "compressed_bytes")).isPositive()
+                    .isLessThan(number(viaZstd, "decompressed_bytes") * 3 / 4);
             String want = exportDigest(a, RES, dir);
             assertThat(exportDigest(b, RES, dir)).as("b's image").isEqualTo(want);
             assertThat(exportDigest(c, RES, dir)).as("c's image").isEqualTo(want);
@@ -144,7 +149,7 @@ class ReplicationSystemTest {
                 try (Socket s = new Socket(a.listenAddress().getAddress(), a.listenAddress().getPort())) {
                     s.setSoTimeout(10_000);
                     ByteBuf payload = Unpooled.buffer();
-                    Messages.encode(new Messages.Hello("c2", RES, "x", 1, new byte[32], 1, Messages.Mode.STREAM), payload);
+                    Messages.encode(new Messages.Hello("c2", RES, "x", 1, new byte[32], 1, Messages.Mode.STREAM, 0), payload);
                     s.getOutputStream().write(ByteBufUtil.getBytes(FrameCodec.encode(Unpooled.buffer().alloc(),
                             MessageType.HELLO, payload)));
                     DataInputStream in = new DataInputStream(s.getInputStream());
@@ -173,7 +178,7 @@ class ReplicationSystemTest {
     /** Garbage, a bad magic, a lying length, a bad checksum, an unknown type, a HELLO cut short. */
     private static byte[] badFrame(Random random, int i) {
         ByteBuf payload = Unpooled.buffer();
-        Messages.encode(new Messages.Hello("c1", RES, "evil", 1, new byte[32], 1, Messages.Mode.STREAM), payload);
+        Messages.encode(new Messages.Hello("c1", RES, "evil", 1, new byte[32], 1, Messages.Mode.STREAM, 0), payload);
         byte[] good = ByteBufUtil.getBytes(FrameCodec.encode(Unpooled.buffer().alloc(), MessageType.HELLO, payload));
         byte[] f = good.clone();
         switch (i % 6) {

@@ -28,13 +28,16 @@ final class LogAppender implements EventHandler<AppendEvent> {
     private volatile LogFailedException failure;
     private volatile long processed = -1;
 
-    LogAppender(SegmentStore store, SyncObserver observer, String name, int ringSize) {
+    LogAppender(SegmentStore store, SyncObserver observer, String name, int ringSize, Runnable durableAdvanced) {
+        this.durableAdvanced = durableAdvanced;
         this.store = store;
         this.observer = observer;
         this.name = name;
         this.pending = new AppendEvent[ringSize];
         this.pendingLsn = new long[ringSize];
     }
+
+    private final Runnable durableAdvanced;
 
     LogFailedException failure() {
         return failure;
@@ -107,6 +110,7 @@ final class LogAppender implements EventHandler<AppendEvent> {
                 log.error("{}: sync observer threw after lsn {} was synced", name, last, t);
             }
         }
+        boolean advanced = syncNeeded;
         for (int i = 0; i < count; i++) {
             AppendEvent e = pending[i];
             pending[i] = null;
@@ -114,6 +118,13 @@ final class LogAppender implements EventHandler<AppendEvent> {
         }
         count = 0;
         syncNeeded = false;
+        if (advanced) {
+            try {
+                durableAdvanced.run();
+            } catch (Throwable t) {
+                log.error("{}: a durable-position listener threw", name, t);
+            }
+        }
     }
 
     /**

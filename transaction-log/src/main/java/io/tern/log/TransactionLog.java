@@ -44,7 +44,8 @@ public final class TransactionLog implements AutoCloseable {
     private TransactionLog(LogConfig config, SegmentStore store) {
         this.config = config;
         this.store = store;
-        this.appender = new LogAppender(store, config.syncObserver(), config.name(), config.ringSize());
+        this.appender = new LogAppender(store, config.syncObserver(), config.name(), config.ringSize(),
+                this::wakeDurableWaiters);
         this.disruptor = new Disruptor<>(AppendEvent::new, config.ringSize(), r -> {
             Thread t = new Thread(r, "tern-log-" + config.name());
             t.setDaemon(true);
@@ -199,6 +200,9 @@ public final class TransactionLog implements AutoCloseable {
         return appendDurable(RecordOp.EPOCH, 0, epoch, 0, 0, ByteBuffer.wrap(digest.clone()));
     }
 
+    private final java.util.concurrent.ConcurrentLinkedQueue<Runnable> durableWaiters =
+            new java.util.concurrent.ConcurrentLinkedQueue<>();
+
     /** A reader from {@code fromLsn}, which must lie in {@code [firstLsn, durableLsn + 1]}. */
     public LogReader reader(long fromLsn) {
         return store.newReader(fromLsn);
@@ -212,6 +216,27 @@ public final class TransactionLog implements AutoCloseable {
     /** Last LSN that is durable. */
     public long durableLsn() {
         return store.durableLsn();
+    }
+
+    /**
+     * Runs {@code wakeup} once when records past {@code lsn} are durable: at once on the
+     * caller's thread if they are already, else on the log's thread after its next sync. For
+     * readers that follow the log (replay, shipping) instead of polling it; {@code wakeup} must
+     * be short (unpark a thread, hand a task to an executor). Callers should keep one wakeup
+     * armed at a time; a log that closes or fails does not run the ones left, so callers also
+     * wake up on a timeout.
+     */
+    public void whenDurableAfter(long lsn, Runnable wakeup) {
+        durableWaiters.add(wakeup);
+        if (store.durableLsn() > lsn && durableWaiters.remove(wakeup)) {
+            wakeup.run();
+        }
+    }
+
+    private void wakeDurableWaiters() {
+        for (Runnable r; (r = durableWaiters.poll()) != null; ) {
+            r.run();
+        }
     }
 
     /** Deletes the segments whose records all lie below {@code safeLsn}; returns how many. */

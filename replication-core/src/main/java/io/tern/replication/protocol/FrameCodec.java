@@ -13,7 +13,7 @@ import io.netty.buffer.ByteBufAllocator;
  *  |   0  |  4 | magic 0x54524E50 ("TRNP")                                 |
  *  |   4  |  1 | protocol version (1)                                      |
  *  |   5  |  1 | message type ({@link MessageType})                        |
- *  |   6  |  2 | flags (0; reserved)                                       |
+ *  |   6  |  2 | flags: 1 = payload compressed with zstd; others reserved  |
  *  |   8  |  4 | payload length (&lt;= {@link #MAX_PAYLOAD})                   |
  *  |  12  |  4 | crc32c of bytes [0, 12) and the payload                   |
  *  +------+----+-----------------------------------------------------------+
@@ -30,18 +30,45 @@ public final class FrameCodec {
     public static final int HEADER_LENGTH = 16;
     /** Largest payload: a batch of records of up to 32 MiB each fits twice. */
     public static final int MAX_PAYLOAD = 64 << 20;
+    /** Frame flag: the payload is one zstd frame; its decompressed size is bounded like any payload. */
+    public static final int FLAG_ZSTD = 1;
+    /** Payloads smaller than this are not worth compressing. */
+    static final int COMPRESS_MIN = 4096;
+    private static final int ZSTD_LEVEL = 1;
 
     private FrameCodec() {
     }
 
     /** Encodes a frame around {@code payload} (whose readable bytes are copied; the caller keeps it). */
     public static ByteBuf encode(ByteBufAllocator alloc, MessageType type, ByteBuf payload) {
+        return encode(alloc, type, payload, 0);
+    }
+
+    /**
+     * Like {@link #encode(ByteBufAllocator, MessageType, ByteBuf)}, but the payload is compressed
+     * with zstd (flag {@link #FLAG_ZSTD}) when that makes it smaller; the checksum covers the
+     * compressed bytes, and the records inside keep their own checksums.
+     */
+    public static ByteBuf encodeCompressed(ByteBufAllocator alloc, MessageType type, ByteBuf payload) {
+        int length = payload.readableBytes();
+        if (length >= COMPRESS_MIN) {
+            byte[] plain = new byte[length];
+            payload.getBytes(payload.readerIndex(), plain);
+            byte[] packed = com.github.luben.zstd.Zstd.compress(plain, ZSTD_LEVEL);
+            if (packed.length < length - length / 16) {
+                return encode(alloc, type, io.netty.buffer.Unpooled.wrappedBuffer(packed), FLAG_ZSTD);
+            }
+        }
+        return encode(alloc, type, payload, 0);
+    }
+
+    private static ByteBuf encode(ByteBufAllocator alloc, MessageType type, ByteBuf payload, int flags) {
         int length = payload.readableBytes();
         if (length > MAX_PAYLOAD) {
             throw new IllegalArgumentException(type + " payload of " + length + " bytes exceeds " + MAX_PAYLOAD);
         }
         ByteBuf out = alloc.buffer(HEADER_LENGTH + length);
-        out.writeInt(MAGIC).writeByte(VERSION).writeByte(type.code()).writeShort(0).writeInt(length);
+        out.writeInt(MAGIC).writeByte(VERSION).writeByte(type.code()).writeShort(flags).writeInt(length);
         out.writeInt(crc(out, 0, payload, payload.readerIndex(), length));
         out.writeBytes(payload, payload.readerIndex(), length);
         return out;
@@ -50,10 +77,17 @@ public final class FrameCodec {
     /** Encodes a message whose payload {@code body} writes, and writes and flushes it on {@code ctx}. */
     public static io.netty.channel.ChannelFuture send(io.netty.channel.ChannelHandlerContext ctx, MessageType type,
                                                       java.util.function.Consumer<ByteBuf> body) {
+        return send(ctx, type, false, body);
+    }
+
+    /** As {@link #send(io.netty.channel.ChannelHandlerContext, MessageType, java.util.function.Consumer)}, compressed if asked. */
+    public static io.netty.channel.ChannelFuture send(io.netty.channel.ChannelHandlerContext ctx, MessageType type,
+                                                      boolean compress, java.util.function.Consumer<ByteBuf> body) {
         ByteBuf payload = ctx.alloc().buffer();
         try {
             body.accept(payload);
-            return ctx.writeAndFlush(encode(ctx.alloc(), type, payload));
+            return ctx.writeAndFlush(compress ? encodeCompressed(ctx.alloc(), type, payload)
+                    : encode(ctx.alloc(), type, payload));
         } finally {
             payload.release();
         }

@@ -8,12 +8,17 @@ import io.tern.block.net.FailFastDecoder;
 
 /**
  * Decodes {@link FrameCodec} frames into {@link Frame}s. Every field is checked before anything
- * is buffered: a bad magic, an unknown version or type, non-zero flags, a length over
+ * is buffered: a bad magic, an unknown version or type, unknown flags, a length over
  * {@link FrameCodec#MAX_PAYLOAD} or a checksum mismatch raises {@link ProtocolException}, which
- * the connection's handler answers by closing it.
+ * the connection's handler answers by closing it. A compressed payload ({@link FrameCodec#FLAG_ZSTD})
+ * is checked as received, then decompressed; one that does not declare its size, declares more
+ * than the bound, or does not decompress to exactly that size is a protocol error too.
  */
 public final class FrameDecoder extends FailFastDecoder {
     private final int maxPayload;
+    private volatile long compressedFrames;
+    private volatile long compressedBytes;
+    private volatile long decompressedBytes;
 
     public FrameDecoder() {
         this(FrameCodec.MAX_PAYLOAD);
@@ -41,7 +46,7 @@ public final class FrameDecoder extends FailFastDecoder {
                 throw new ProtocolException(ErrorCode.PROTOCOL, "unknown message type " + in.getUnsignedByte(start + 5));
             }
             int flags = in.getUnsignedShort(start + 6);
-            if (flags != 0) {
+            if ((flags & ~FrameCodec.FLAG_ZSTD) != 0) {
                 throw new ProtocolException(ErrorCode.PROTOCOL, "unknown frame flags 0x" + Integer.toHexString(flags));
             }
             long length = in.getUnsignedInt(start + 8);
@@ -56,7 +61,48 @@ public final class FrameDecoder extends FailFastDecoder {
                 throw new ProtocolException(ErrorCode.PROTOCOL, type + " frame fails its checksum");
             }
             in.skipBytes(FrameCodec.HEADER_LENGTH);
-            out.add(new Frame(type, flags, in.readRetainedSlice((int) length)));
+            if ((flags & FrameCodec.FLAG_ZSTD) != 0) {
+                out.add(new Frame(type, 0, decompress(type, in.readSlice((int) length))));
+            } else {
+                out.add(new Frame(type, flags, in.readRetainedSlice((int) length)));
+            }
         }
+    }
+
+    private ByteBuf decompress(MessageType type, ByteBuf packed) {
+        byte[] src = new byte[packed.readableBytes()];
+        packed.readBytes(src);
+        long size = com.github.luben.zstd.Zstd.getFrameContentSize(src);
+        if (size < 0 || size > maxPayload) {
+            throw new ProtocolException(ErrorCode.PROTOCOL, type + " compressed payload declares " + size
+                    + " bytes (bound " + maxPayload + ")");
+        }
+        byte[] plain = new byte[(int) size];
+        long n;
+        try {
+            n = com.github.luben.zstd.Zstd.decompress(plain, src);
+        } catch (RuntimeException e) {
+            throw new ProtocolException(ErrorCode.PROTOCOL, type + " compressed payload does not decompress: " + e.getMessage());
+        }
+        if (n != size) {
+            throw new ProtocolException(ErrorCode.PROTOCOL, type + " compressed payload gave " + n + " of " + size + " bytes");
+        }
+        compressedFrames++;
+        compressedBytes += src.length;
+        decompressedBytes += size;
+        return io.netty.buffer.Unpooled.wrappedBuffer(plain);
+    }
+
+    /** Compressed frames received, their bytes on the wire and decompressed (event-loop thread; read anywhere). */
+    public long compressedFrames() {
+        return compressedFrames;
+    }
+
+    public long compressedBytes() {
+        return compressedBytes;
+    }
+
+    public long decompressedBytes() {
+        return decompressedBytes;
     }
 }

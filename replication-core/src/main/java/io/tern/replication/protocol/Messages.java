@@ -11,7 +11,7 @@ import io.netty.buffer.ByteBuf;
  *
  * <pre>
  *  HELLO        cluster id (str) | resource (str) | node (str) | epoch i64 | chain head 32 bytes
- *               | from lsn i64 | mode u8
+ *               | from lsn i64 | mode u8 | flags u8 (1: compress what you send me)
  *  WELCOME      epoch i64 | first lsn i64 | last lsn i64 | size i64 | start lsn i64
  *  REJECT       code u16 | reason (str)
  *  ACK          received lsn i64 | replayed lsn i64
@@ -42,7 +42,10 @@ public final class Messages {
 
     /** A secondary asks a primary for a resource's records from {@code fromLsn}. */
     public record Hello(String clusterId, String resource, String node, long epoch, byte[] chainHead, long fromLsn,
-                        Mode mode) {
+                        Mode mode, int flags) {
+        /** Flag: the peer wants what it is sent compressed ({@link FrameCodec#FLAG_ZSTD}). */
+        public static final int COMPRESS = 1;
+
         public Hello {
             if (chainHead.length != DIGEST_LENGTH) {
                 throw new IllegalArgumentException("chain head must be " + DIGEST_LENGTH + " bytes");
@@ -59,13 +62,13 @@ public final class Messages {
         public boolean equals(Object o) {
             return o instanceof Hello h && clusterId.equals(h.clusterId) && resource.equals(h.resource)
                     && node.equals(h.node) && epoch == h.epoch && java.util.Arrays.equals(chainHead, h.chainHead)
-                    && fromLsn == h.fromLsn && mode == h.mode;
+                    && fromLsn == h.fromLsn && mode == h.mode && flags == h.flags;
         }
 
         @Override
         public int hashCode() {
             return java.util.Objects.hash(clusterId, resource, node, epoch, java.util.Arrays.hashCode(chainHead), fromLsn,
-                    mode);
+                    mode, flags);
         }
     }
 
@@ -116,7 +119,8 @@ public final class Messages {
         string(out, h.clusterId(), MAX_NAME);
         string(out, h.resource(), MAX_NAME);
         string(out, h.node(), MAX_NAME);
-        out.writeLong(h.epoch()).writeBytes(h.chainHead).writeLong(h.fromLsn()).writeByte(h.mode().ordinal());
+        out.writeLong(h.epoch()).writeBytes(h.chainHead).writeLong(h.fromLsn()).writeByte(h.mode().ordinal())
+                .writeByte(h.flags());
     }
 
     public static Hello decodeHello(ByteBuf in) {
@@ -131,7 +135,12 @@ public final class Messages {
         if (mode >= Mode.values().length) {
             throw new ProtocolException(ErrorCode.PROTOCOL, "unknown HELLO mode " + mode);
         }
-        Hello h = new Hello(cluster, resource, node, epoch, head, from, Mode.values()[mode]);
+        need(in, 1, "flags");
+        int flags = in.readUnsignedByte();
+        if ((flags & ~Hello.COMPRESS) != 0) {
+            throw new ProtocolException(ErrorCode.PROTOCOL, "unknown HELLO flags " + flags);
+        }
+        Hello h = new Hello(cluster, resource, node, epoch, head, from, Mode.values()[mode], flags);
         end(in, MessageType.HELLO);
         return h;
     }

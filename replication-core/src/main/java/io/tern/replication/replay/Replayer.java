@@ -32,7 +32,9 @@ import org.slf4j.LoggerFactory;
  */
 public final class Replayer implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(Replayer.class);
-    private static final long IDLE_PARK_NANOS = TimeUnit.MICROSECONDS.toNanos(500);
+    /** Longest idle wait: the log wakes the replayer when records become durable; this is the fallback. */
+    private static final long IDLE_PARK_NANOS = TimeUnit.MILLISECONDS.toNanos(50);
+    private static final long PAUSED_PARK_NANOS = TimeUnit.MICROSECONDS.toNanos(500);
 
     private final TransactionLog txlog;
     private final BlockDevice device;
@@ -48,6 +50,7 @@ public final class Replayer implements AutoCloseable {
     private volatile boolean pauseRequested;
     private volatile boolean paused;
     private volatile boolean trimLog;
+    private final java.util.concurrent.atomic.AtomicBoolean armed = new java.util.concurrent.atomic.AtomicBoolean();
 
     public Replayer(String name, TransactionLog txlog, BlockDevice device, Path checkpointFile, long epoch,
                     Duration checkpointInterval) throws IOException {
@@ -131,13 +134,19 @@ public final class Replayer implements AutoCloseable {
             while (!stopped) {
                 if (pauseRequested) {
                     paused = true;
-                    LockSupport.parkNanos(IDLE_PARK_NANOS);
+                    LockSupport.parkNanos(PAUSED_PARK_NANOS);
                     continue;
                 }
                 paused = false;
                 if (reader.next(rec)) {
                     apply(rec);
                     replayedLsn = rec.lsn();
+                } else if (armed.compareAndSet(false, true)) {
+                    // Look again once the log says more is durable (or it already is).
+                    txlog.whenDurableAfter(replayedLsn, () -> {
+                        armed.set(false);
+                        LockSupport.unpark(thread);
+                    });
                 } else {
                     LockSupport.parkNanos(IDLE_PARK_NANOS);
                 }

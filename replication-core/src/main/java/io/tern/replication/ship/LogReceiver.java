@@ -48,6 +48,11 @@ public final class LogReceiver implements AutoCloseable {
     private final String node;
     private final TransactionLog txlog;
     private final InetSocketAddress primary;
+    private volatile boolean compress;
+    private volatile long rateLimit;
+    private volatile FrameDecoder decoder;
+    private final java.util.concurrent.atomic.AtomicLong wireBytesDone = new java.util.concurrent.atomic.AtomicLong();
+    private final java.util.concurrent.atomic.AtomicLong plainBytesDone = new java.util.concurrent.atomic.AtomicLong();
     private final java.util.function.LongSupplier replayed;
     private final EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
     private volatile boolean stopped;
@@ -71,6 +76,33 @@ public final class LogReceiver implements AutoCloseable {
         this.node = node;
         this.txlog = txlog;
         this.primary = primary;
+    }
+
+    /** Asks the primary to compress what it sends (zstd, per frame). Before {@link #start()}. */
+    public LogReceiver compress(boolean compress) {
+        this.compress = compress;
+        return this;
+    }
+
+    /**
+     * Reads at most this many bytes per second from the primary (0: no limit), with Netty's
+     * traffic shaping; TCP's window carries the limit back to the primary, whose shipper waits.
+     * Before {@link #start()}.
+     */
+    public LogReceiver rateLimit(long bytesPerSecond) {
+        this.rateLimit = bytesPerSecond;
+        return this;
+    }
+
+    /** Bytes of compressed frames as received, and as decompressed, since start. */
+    public long compressedBytes() {
+        FrameDecoder d = decoder;
+        return wireBytesDone.get() + (d == null ? 0 : d.compressedBytes());
+    }
+
+    public long decompressedBytes() {
+        FrameDecoder d = decoder;
+        return plainBytesDone.get() + (d == null ? 0 : d.decompressedBytes());
     }
 
     /** Starts connecting; returns at once. */
@@ -117,7 +149,19 @@ public final class LogReceiver implements AutoCloseable {
                 .handler(new ChannelInitializer<SocketChannel>() {
                     @Override
                     protected void initChannel(SocketChannel c) {
-                        c.pipeline().addLast(new FrameDecoder());
+                        if (rateLimit > 0) {
+                            c.pipeline().addLast(new io.netty.handler.traffic.ChannelTrafficShapingHandler(0, rateLimit, 100));
+                        }
+                        FrameDecoder d = new FrameDecoder();
+                        c.pipeline().addLast(d);
+                        c.closeFuture().addListener(x -> {
+                            wireBytesDone.addAndGet(d.compressedBytes());
+                            plainBytesDone.addAndGet(d.decompressedBytes());
+                            if (decoder == d) {
+                                decoder = null;
+                            }
+                        });
+                        decoder = d;
                         io.tern.replication.protocol.Keepalive.install(c.pipeline());
                         c.pipeline().addLast(new Session());
                     }
@@ -153,7 +197,8 @@ public final class LogReceiver implements AutoCloseable {
             long from = txlog.durableLsn() + 1;
             FrameCodec.send(ctx, MessageType.HELLO, b -> Messages.encode(
                     new Messages.Hello(clusterId, resource, node, 0, new byte[Messages.DIGEST_LENGTH], from,
-                            Messages.Mode.STREAM), b));
+                            Messages.Mode.STREAM,
+                            compress ? Messages.Hello.COMPRESS : 0), b));
             ctx.fireChannelActive();
         }
 

@@ -37,8 +37,8 @@ import org.slf4j.LoggerFactory;
  */
 final class ShippingHandler extends ChannelInboundHandlerAdapter {
     private static final Logger log = LoggerFactory.getLogger(ShippingHandler.class);
-    /** How often an idle session looks for new durable records. */
-    private static final long IDLE_POLL_MICROS = 500;
+    /** How often an idle session looks for new durable records if the log's wake-up did not come. */
+    private static final long IDLE_POLL_MICROS = 100_000;
     /** Chunk requests one sync session may have outstanding; more is a protocol violation. */
     static final int MAX_SYNC_OUTSTANDING = 16;
 
@@ -52,6 +52,12 @@ final class ShippingHandler extends ChannelInboundHandlerAdapter {
     private String peer = "?";
     private boolean pumpScheduled;
     private int syncOutstanding;
+    /** The peer asked for compressed frames (HELLO flag). */
+    private boolean compress;
+    /** Whether a wake-up from the log is armed (set here, cleared on the log's thread). */
+    private final java.util.concurrent.atomic.AtomicBoolean armed = new java.util.concurrent.atomic.AtomicBoolean();
+    private long shippedLsn;
+    private io.netty.util.concurrent.ScheduledFuture<?> fallback;
 
     ShippingHandler(ReplicationServer server) {
         this.server = server;
@@ -96,6 +102,7 @@ final class ShippingHandler extends ChannelInboundHandlerAdapter {
 
     private void hello(ChannelHandlerContext ctx, Messages.Hello h) {
         peer = h.node();
+        compress = (h.flags() & Messages.Hello.COMPRESS) != 0;
         if (!h.clusterId().equals(server.clusterId())) {
             reject(ctx, ErrorCode.WRONG_CLUSTER, "cluster '" + h.clusterId() + "' is not this node's cluster '"
                     + server.clusterId() + "'");
@@ -162,6 +169,7 @@ final class ShippingHandler extends ChannelInboundHandlerAdapter {
             }
             case STREAM -> {
                 reader = txlog.reader(h.fromLsn());
+                shippedLsn = h.fromLsn() - 1;
                 state = State.SHIPPING;
                 shipper.connected(peer, h.fromLsn());
                 log.info("{}: shipping to {} from lsn {}", config.resource(), peer, h.fromLsn());
@@ -204,7 +212,7 @@ final class ShippingHandler extends ChannelInboundHandlerAdapter {
                 ctx.executor().execute(() -> {
                     syncOutstanding--;
                     if (state == State.SYNCING) {
-                        FrameCodec.send(ctx, MessageType.SYNC_DATA, b -> Messages.encode(answer, b));
+                        FrameCodec.send(ctx, MessageType.SYNC_DATA, compress, b -> Messages.encode(answer, b));
                     }
                 });
             });
@@ -245,10 +253,19 @@ final class ShippingHandler extends ChannelInboundHandlerAdapter {
             while (ctx.channel().isWritable()) {
                 ByteBuf batch = nextBatch(ctx);
                 if (batch == null) {
-                    schedulePump(ctx, IDLE_POLL_MICROS);
+                    if (armed.compareAndSet(false, true)) {
+                        shipper.config().log().whenDurableAfter(shippedLsn, () -> {
+                            armed.set(false);
+                            ctx.executor().execute(() -> pump(ctx));
+                        });
+                    }
+                    if (fallback == null || fallback.isDone()) {
+                        fallback = ctx.executor().schedule(() -> pump(ctx), IDLE_POLL_MICROS, TimeUnit.MICROSECONDS);
+                    }
                     return;
                 }
-                ByteBuf frame = FrameCodec.encode(ctx.alloc(), MessageType.RECORDS, batch);
+                ByteBuf frame = compress ? FrameCodec.encodeCompressed(ctx.alloc(), MessageType.RECORDS, batch)
+                        : FrameCodec.encode(ctx.alloc(), MessageType.RECORDS, batch);
                 batch.release();
                 ctx.writeAndFlush(frame);
             }
@@ -269,6 +286,7 @@ final class ShippingHandler extends ChannelInboundHandlerAdapter {
             }
             ByteBuffer encoded = record.encoded();
             batch.writeInt(encoded.remaining()).writeBytes(encoded);
+            shippedLsn = record.lsn();
             count++;
         }
         if (batch != null) {

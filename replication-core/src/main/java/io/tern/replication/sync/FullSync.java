@@ -76,6 +76,7 @@ public final class FullSync implements AutoCloseable {
     private volatile long bytesSame;
     private volatile boolean connected;
     private final long resumedAt;
+    private volatile boolean compress;
 
     public FullSync(String clusterId, String resource, String node, InetSocketAddress primary, BlockDevice device,
                     Path stateFile, int chunk, long bytesPerSecond) throws IOException {
@@ -92,6 +93,12 @@ public final class FullSync implements AutoCloseable {
         this.rate = bytesPerSecond;
         this.state = SyncState.load(stateFile);
         this.resumedAt = state.next();
+    }
+
+    /** Asks the primary to compress the chunks it sends (zstd, per frame). Before {@link #start()}. */
+    public FullSync compress(boolean compress) {
+        this.compress = compress;
+        return this;
     }
 
     /**
@@ -190,7 +197,7 @@ public final class FullSync implements AutoCloseable {
             channel = ctx.channel();
             SyncState s = state;
             FrameCodec.send(ctx, MessageType.HELLO, b -> Messages.encode(new Messages.Hello(clusterId, resource, node, 0,
-                    new byte[Messages.DIGEST_LENGTH], s.start(), Messages.Mode.SYNC), b));
+                    new byte[Messages.DIGEST_LENGTH], s.start(), Messages.Mode.SYNC, compress ? Messages.Hello.COMPRESS : 0), b));
             ctx.fireChannelActive();
         }
 

@@ -48,7 +48,7 @@ public final class Probe {
                                 public void channelActive(ChannelHandlerContext ctx) {
                                     FrameCodec.send(ctx, MessageType.HELLO, b -> Messages.encode(new Messages.Hello(
                                             clusterId, resource, node, 0, new byte[Messages.DIGEST_LENGTH], 0,
-                                            Messages.Mode.PROBE), b));
+                                            Messages.Mode.PROBE, 0), b));
                                 }
 
                                 @Override

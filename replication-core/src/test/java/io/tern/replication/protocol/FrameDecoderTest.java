@@ -92,7 +92,7 @@ class FrameDecoderTest {
         assertThat(rejected(Unpooled.wrappedBuffer(badType)).getMessage()).contains("type");
 
         byte[] badFlags = bytes.clone();
-        badFlags[7] = 1;
+        badFlags[7] = 2; // flag 1 is zstd; 2 is unknown
         assertThat(rejected(Unpooled.wrappedBuffer(badFlags)).getMessage()).contains("flags");
 
         // A header announcing 2 GiB is refused from the header alone.
@@ -130,5 +130,55 @@ class FrameDecoderTest {
         assertThatThrownBy(() -> FrameCodec.encode(ByteBufAllocator.DEFAULT, MessageType.RECORDS,
                 Unpooled.wrappedBuffer(new byte[FrameCodec.MAX_PAYLOAD + 1]))).isInstanceOf(IllegalArgumentException.class);
         big.release();
+    }
+
+    @Test
+    void compressedFramesDecodeToTheirPayloadAndLyingOnesAreRefused() {
+        byte[] compressible = new byte[256 << 10];
+        for (int i = 0; i < compressible.length; i += 64) {
+            compressible[i] = (byte) i;
+        }
+        byte[] random = new byte[64 << 10];
+        new Random(9).nextBytes(random);
+        ByteBuf packed = FrameCodec.encodeCompressed(ByteBufAllocator.DEFAULT, MessageType.RECORDS,
+                Unpooled.wrappedBuffer(compressible));
+        assertThat(packed.getUnsignedShort(6)).as("flags").isEqualTo(FrameCodec.FLAG_ZSTD);
+        assertThat(packed.readableBytes()).isLessThan(compressible.length / 10);
+        ByteBuf plain = FrameCodec.encodeCompressed(ByteBufAllocator.DEFAULT, MessageType.RECORDS,
+                Unpooled.wrappedBuffer(random));
+        assertThat(plain.getUnsignedShort(6)).as("incompressible: sent as is").isZero();
+
+        FrameDecoder decoder = new FrameDecoder();
+        EmbeddedChannel ch = new EmbeddedChannel(decoder);
+        ch.writeInbound(packed, plain);
+        Frame a = ch.readInbound();
+        Frame b = ch.readInbound();
+        assertThat(bytes(a.payload())).isEqualTo(compressible);
+        assertThat(bytes(b.payload())).isEqualTo(random);
+        a.release();
+        b.release();
+        assertThat(decoder.compressedFrames()).isEqualTo(1);
+        assertThat(decoder.decompressedBytes()).isEqualTo(compressible.length);
+
+        // A zstd frame that declares more than the bound, and one that is not zstd at all.
+        byte[] bomb = com.github.luben.zstd.Zstd.compress(new byte[2 << 20]);
+        EmbeddedChannel small = new EmbeddedChannel(new FrameDecoder(1 << 20));
+        assertThatThrownBy(() -> small.writeInbound(flagged(bomb))).isInstanceOf(DecoderException.class)
+                .hasMessageContaining("declares");
+        EmbeddedChannel other = new EmbeddedChannel(new FrameDecoder());
+        assertThatThrownBy(() -> other.writeInbound(flagged(random))).isInstanceOf(DecoderException.class)
+                .hasMessageContaining("compressed payload");
+    }
+
+    /** A frame with the zstd flag around {@code payload} as given, with a valid checksum. */
+    private static ByteBuf flagged(byte[] payload) {
+        ByteBuf f = frame(MessageType.RECORDS, payload);
+        f.setShort(6, FrameCodec.FLAG_ZSTD);
+        f.setInt(12, FrameCodec.crc(f, 0, f, FrameCodec.HEADER_LENGTH, payload.length));
+        return f;
+    }
+
+    private static byte[] bytes(ByteBuf b) {
+        return io.netty.buffer.ByteBufUtil.getBytes(b);
     }
 }

@@ -14,7 +14,7 @@ class MessagesTest {
 
     @Test
     void everyMessageRoundTrips() {
-        Messages.Hello h = new Messages.Hello("cluster-1", "r0", "b", 3, HEAD, 1234, Messages.Mode.SYNC);
+        Messages.Hello h = new Messages.Hello("cluster-1", "r0", "b", 3, HEAD, 1234, Messages.Mode.SYNC, Messages.Hello.COMPRESS);
         ByteBuf b = Unpooled.buffer();
         Messages.encode(h, b);
         assertThat(Messages.decodeHello(b)).isEqualTo(h);
@@ -48,7 +48,7 @@ class MessagesTest {
     @Test
     void truncatedTrailingNegativeAndOversizedFieldsAreRefused() {
         ByteBuf hello = Unpooled.buffer();
-        Messages.encode(new Messages.Hello("c", "r0", "b", 1, HEAD, 5, Messages.Mode.STREAM), hello);
+        Messages.encode(new Messages.Hello("c", "r0", "b", 1, HEAD, 5, Messages.Mode.STREAM, 0), hello);
         refused(Messages::decodeHello, hello.copy(0, hello.readableBytes() - 3), "ends inside");
         refused(Messages::decodeHello, Unpooled.buffer().writeBytes(hello.duplicate()).writeByte(0), "trailing");
         hello.release();
@@ -58,11 +58,14 @@ class MessagesTest {
         refused(Messages::decodeReject, Unpooled.buffer().writeShort(999).writeShort(0), "unknown reject code");
         refused(Messages::decodeHello, Unpooled.buffer().writeShort(60000).writeZero(100), "exceeds");
         assertThatThrownBy(() -> Messages.encode(new Messages.Hello("c".repeat(300), "r0", "b", 1, HEAD, 5,
-                Messages.Mode.STREAM), Unpooled.buffer())).isInstanceOf(IllegalArgumentException.class);
+                Messages.Mode.STREAM, 0), Unpooled.buffer())).isInstanceOf(IllegalArgumentException.class);
         ByteBuf badMode = Unpooled.buffer();
-        Messages.encode(new Messages.Hello("c", "r0", "b", 1, HEAD, 5, Messages.Mode.STREAM), badMode);
-        badMode.setByte(badMode.writerIndex() - 1, 7);
+        Messages.encode(new Messages.Hello("c", "r0", "b", 1, HEAD, 5, Messages.Mode.STREAM, 0), badMode);
+        ByteBuf badFlags = badMode.copy();
+        badMode.setByte(badMode.writerIndex() - 2, 7);
         refused(Messages::decodeHello, badMode, "mode");
+        badFlags.setByte(badFlags.writerIndex() - 1, 0x80);
+        refused(Messages::decodeHello, badFlags, "flags");
     }
 
     @Test
