@@ -51,6 +51,10 @@ public final class ReplicationBench {
     }
 
     public static void main(String[] args) throws Exception {
+        if (args.length > 0 && args[0].equals("secondary")) {
+            RemoteSecondary.run(args);
+            return;
+        }
         Path dir = Path.of(args.length > 0 ? args[0] : "target/bench-replication");
         int seconds = args.length > 1 ? Integer.parseInt(args[1]) : 10;
         // -Dbench.secondaryDir=/dev/shm/x puts the secondaries' files on another disk than the primary's.
@@ -77,12 +81,10 @@ public final class ReplicationBench {
                 boolean withFirst = round % 2 == 0;
                 double a = withFirst ? 0 : closedLoop(primary, seconds);
                 double b;
-                try (FaultProxy link = new FaultProxy(new InetSocketAddress("127.0.0.1", 0), server.address(), round)
-                        .delay(50).bandwidth(10_000_000 / 8);
-                     Secondary s = new Secondary(secondaries.resolve("slow-" + round), primary, link.address())) {
-                    s.awaitConnected();
+                try (RemoteSecondary s = new RemoteSecondary(secondaries.resolve("slow-" + round),
+                        primary.log().durableLsn() + 1, server.address(), round)) {
                     b = closedLoop(primary, seconds);
-                    lagged = primary.log().durableLsn() - s.replayer.replayedLsn();
+                    lagged = primary.log().durableLsn() - s.stop();
                 }
                 if (withFirst) {
                     a = closedLoop(primary, seconds);
@@ -95,12 +97,12 @@ public final class ReplicationBench {
             with /= ROUNDS;
             System.out.println("### Async isolation: 4 KiB random writes, 32 in flight, sync mode");
             System.out.println();
-            System.out.println("| round | no secondary (writes/s) | one secondary behind 10 Mbit/s, 50 ms each way | its lag at the end (records) | ratio |");
+            System.out.println("| round | no secondary (writes/s) | one secondary behind 10 Mbit/s, 50 ms each way (own JVM, nice 19) | its lag at the end (records) | ratio |");
             System.out.println("|---:|---:|---:|---:|---:|");
             System.out.print(rows);
             System.out.printf("| **mean** | %,.0f | %,.0f | | **%.2f×** |%n%n", without, with, with / without);
 
-            try (Secondary s = new Secondary(secondaries.resolve("near"), primary, server.address())) {
+            try (Secondary s = new Secondary(secondaries.resolve("near"), primary.log().durableLsn() + 1, server.address())) {
                 s.awaitConnected();
                 double rate = without / 2;
                 long[] lags = lag(primary, s, rate, seconds);
@@ -223,16 +225,79 @@ public final class ReplicationBench {
         return lags;
     }
 
-    /** A secondary on its own files, following the primary from its current end. */
+    /**
+     * A secondary behind an emulated 10 Mbit/s link with 50 ms each way ({@link FaultProxy}),
+     * in its own JVM under {@code nice -n 19}: as on a machine of its own, it only gets the CPU
+     * the primary leaves idle (in one process it took ~10% of a core from a load generator that
+     * already saturates the two).
+     */
+    private static final class RemoteSecondary implements AutoCloseable {
+        private final Process process;
+        private final java.io.BufferedReader out;
+
+        RemoteSecondary(Path dir, long from, InetSocketAddress primary, long seed) throws Exception {
+            Files.createDirectories(dir.getParent());
+            java.util.List<String> cmd = new java.util.ArrayList<>(java.util.List.of("nice", "-n", "19",
+                    Path.of(System.getProperty("java.home"), "bin", "java").toString()));
+            cmd.addAll(java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments());
+            cmd.addAll(java.util.List.of("-Xmx512m", "-cp", System.getProperty("java.class.path"),
+                    ReplicationBench.class.getName(), "secondary", dir.toString(), Long.toString(from),
+                    primary.getHostString(), Integer.toString(primary.getPort()), Long.toString(seed)));
+            process = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.appendTo(
+                    dir.resolveSibling(dir.getFileName() + ".err").toFile())).start();
+            out = new java.io.BufferedReader(new java.io.InputStreamReader(process.getInputStream()));
+            String line = out.readLine();
+            if (!"CONNECTED".equals(line)) {
+                process.destroyForcibly();
+                throw new IllegalStateException("the remote secondary said " + line);
+            }
+        }
+
+        /** Stops it; returns the last LSN it replayed. */
+        long stop() throws Exception {
+            process.getOutputStream().close();
+            String line = out.readLine();
+            process.waitFor(30, TimeUnit.SECONDS);
+            if (line == null || !line.startsWith("REPLAYED ")) {
+                throw new IllegalStateException("the remote secondary said " + line);
+            }
+            return Long.parseLong(line.substring(9));
+        }
+
+        @Override
+        public void close() {
+            process.destroyForcibly();
+        }
+
+        /** The child: proxy and secondary until its stdin closes. */
+        static void run(String[] args) throws Exception {
+            Path dir = Path.of(args[1]);
+            long from = Long.parseLong(args[2]);
+            InetSocketAddress primary = new InetSocketAddress(args[3], Integer.parseInt(args[4]));
+            try (FaultProxy link = new FaultProxy(new InetSocketAddress("127.0.0.1", 0), primary, Long.parseLong(args[5]))
+                    .delay(50).bandwidth(10_000_000 / 8);
+                 Secondary s = new Secondary(dir, from, link.address())) {
+                s.awaitConnected();
+                System.out.println("CONNECTED");
+                System.out.flush();
+                while (System.in.read() >= 0) {
+                    // until the parent closes our stdin
+                }
+                System.out.println("REPLAYED " + s.replayer.replayedLsn());
+                System.out.flush();
+            }
+        }
+    }
+
+    /** A secondary on its own files, following the primary from {@code from}. */
     private static final class Secondary implements AutoCloseable {
         final TransactionLog log;
         final FileBlockDevice device;
         final Replayer replayer;
         final LogReceiver receiver;
 
-        Secondary(Path dir, LoggedDevice primary, InetSocketAddress address) throws Exception {
+        Secondary(Path dir, long from, InetSocketAddress address) throws Exception {
             Files.createDirectories(dir);
-            long from = primary.log().durableLsn() + 1;
             log = TransactionLog.open(new LogConfig().directory(dir.resolve("log")).name("s").firstLsn(from));
             device = FileBlockDevice.create(dir.resolve("s.img"), SIZE, true);
             new io.tern.block.logged.Checkpoint(1, from - 1).store(dir.resolve("checkpoint"));
