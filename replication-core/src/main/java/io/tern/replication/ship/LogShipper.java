@@ -20,7 +20,8 @@ public final class LogShipper implements AutoCloseable {
 
     public LogShipper(ShipperConfig config) {
         this.config = config.conclude();
-        this.syncReader = Executors.newSingleThreadExecutor(r -> {
+        // Two readers: one can wait for the disk while the other hashes.
+        this.syncReader = Executors.newFixedThreadPool(2, r -> {
             Thread t = new Thread(r, "tern-sync-read-" + config.resource());
             t.setDaemon(true);
             return t;

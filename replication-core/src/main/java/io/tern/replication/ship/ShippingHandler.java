@@ -33,7 +33,7 @@ import org.slf4j.LoggerFactory;
  * chunk). Only durable records are shipped (the log's readers see nothing else).
  *
  * <p>Thread contract: everything runs on the connection's event loop, which owns the log reader,
- * except chunk reads, which run on the shipper's sync thread and hand their answer back.
+ * except chunk reads, which run on the shipper's sync threads and hand their answers back in order.
  */
 final class ShippingHandler extends ChannelInboundHandlerAdapter {
     private static final Logger log = LoggerFactory.getLogger(ShippingHandler.class);
@@ -57,6 +57,8 @@ final class ShippingHandler extends ChannelInboundHandlerAdapter {
     /** Whether a wake-up from the log is armed (set here, cleared on the log's thread). */
     private final java.util.concurrent.atomic.AtomicBoolean armed = new java.util.concurrent.atomic.AtomicBoolean();
     private long shippedLsn;
+    /** The last chunk answer of this sync session, sent or failed (event loop only). */
+    private java.util.concurrent.CompletableFuture<Void> syncSent = java.util.concurrent.CompletableFuture.completedFuture(null);
     private io.netty.util.concurrent.ScheduledFuture<?> fallback;
 
     ShippingHandler(ReplicationServer server) {
@@ -196,29 +198,32 @@ final class ShippingHandler extends ChannelInboundHandlerAdapter {
         if (++syncOutstanding > MAX_SYNC_OUTSTANDING) {
             throw new ProtocolException(ErrorCode.PROTOCOL, "more than " + MAX_SYNC_OUTSTANDING + " chunk requests outstanding");
         }
+        ShipperConfig cfg = config;
+        java.util.concurrent.CompletableFuture<Messages.SyncData> work;
         try {
-            shipper.syncReader().execute(() -> {
-                Messages.SyncData answer;
-                try {
-                    ByteBuffer chunk = ByteBuffer.allocate(d.length());
-                    config.device().read(d.offset(), chunk).join();
-                    long lsn = config.loggedLsn();
-                    answer = differences(d, chunk.flip(), lsn);
-                } catch (RuntimeException e) {
-                    log.error("{}: reading chunk {} for {} failed: {}", config.resource(), d.offset(), peer, e.toString());
-                    ctx.close();
-                    return;
-                }
-                ctx.executor().execute(() -> {
-                    syncOutstanding--;
-                    if (state == State.SYNCING) {
-                        FrameCodec.send(ctx, MessageType.SYNC_DATA, compress, b -> Messages.encode(answer, b));
-                    }
-                });
-            });
+            work = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+                ByteBuffer chunk = ByteBuffer.allocate(d.length());
+                cfg.device().read(d.offset(), chunk).join();
+                long lsn = cfg.loggedLsn();
+                return differences(d, chunk.flip(), lsn);
+            }, shipper.syncReader());
         } catch (RejectedExecutionException e) {
             ctx.close(); // shutting down
+            return;
         }
+        // Chunks are read on several threads; the answers leave in the order asked.
+        syncSent = syncSent.thenCompose(v -> work).handleAsync((answer, error) -> {
+            syncOutstanding--;
+            if (error != null) {
+                if (state == State.SYNCING) {
+                    log.error("{}: reading chunk {} for {} failed: {}", cfg.resource(), d.offset(), peer, error.toString());
+                    ctx.close();
+                }
+            } else if (state == State.SYNCING) {
+                FrameCodec.send(ctx, MessageType.SYNC_DATA, compress, b -> Messages.encode(answer, b));
+            }
+            return null;
+        }, ctx.executor());
     }
 
     /** Compares the chunk block by block with the secondary's digests; keeps the blocks that differ. */

@@ -191,6 +191,7 @@ public final class FullSync implements AutoCloseable {
         private final long sessionStart = System.nanoTime();
         private long askedThisSession;
         private boolean throttled;
+        private Prefetcher prefetcher;
 
         @Override
         public void channelActive(ChannelHandlerContext ctx) {
@@ -247,7 +248,8 @@ public final class FullSync implements AutoCloseable {
             backoff.reset();
             asked = state.next();
             expected = state.next();
-            askMore(ctx);
+            prefetcher = new Prefetcher(ctx, asked);
+            prefetcher.start();
         }
 
         private void rejected(ChannelHandlerContext ctx, Messages.Reject r) throws IOException {
@@ -284,17 +286,14 @@ public final class FullSync implements AutoCloseable {
                         return;
                     }
                 }
-                int length = (int) Math.min(chunk, size - asked);
-                ByteBuffer mine = ByteBuffer.allocate(length);
-                device.read(asked, mine).join();
-                mine.flip();
-                int n = Messages.blocks(length, BLOCK);
-                byte[] digests = new byte[n * Messages.DIGEST_LENGTH];
-                for (int i = 0; i < n; i++) {
-                    byte[] one = Digests.sha256(mine.slice(i * BLOCK, Messages.blockLength(length, BLOCK, i)));
-                    System.arraycopy(one, 0, digests, i * Messages.DIGEST_LENGTH, Messages.DIGEST_LENGTH);
+                Messages.SyncDigest d = prefetcher.poll();
+                if (d == null) {
+                    return; // the prefetcher calls again when the next chunk's digests are ready
                 }
-                Messages.SyncDigest d = new Messages.SyncDigest(asked, length, BLOCK, digests);
+                if (d.offset() != asked) {
+                    throw new IllegalStateException("prefetched chunk " + d.offset() + ", expected " + asked);
+                }
+                int length = d.length();
                 FrameCodec.send(ctx, MessageType.SYNC_DIGESTS, b -> Messages.encode(d, b));
                 asked += length;
                 askedThisSession += length;
@@ -336,6 +335,9 @@ public final class FullSync implements AutoCloseable {
 
         @Override
         public void channelInactive(ChannelHandlerContext ctx) {
+            if (prefetcher != null) {
+                prefetcher.stopped = true;
+            }
             channel = null;
             connected = false;
             retryLater(welcomed ? "connection to the primary lost" : "connection closed before WELCOME");
@@ -347,6 +349,65 @@ public final class FullSync implements AutoCloseable {
             log.warn("{}: full sync connection failed: {}", resource, cause.toString());
             ctx.close();
         }
+    }
+
+    /**
+     * Reads this node's chunks ahead of the requests and computes their block digests on its
+     * own thread, so disk reads and hashing overlap with the network and with the primary's
+     * work. Never interrupted: an interrupt would close the device's file channel.
+     */
+    private final class Prefetcher extends Thread {
+        private final java.util.concurrent.ArrayBlockingQueue<Messages.SyncDigest> ready =
+                new java.util.concurrent.ArrayBlockingQueue<>(WINDOW * 2);
+        private final ChannelHandlerContext ctx;
+        private final long from;
+        volatile boolean stopped;
+
+        Prefetcher(ChannelHandlerContext ctx, long from) {
+            super("tern-sync-digest-" + resource);
+            setDaemon(true);
+            this.ctx = ctx;
+            this.from = from;
+        }
+
+        Messages.SyncDigest poll() {
+            return ready.poll();
+        }
+
+        @Override
+        public void run() {
+            long size = device.size();
+            try {
+                for (long offset = from; offset < size && !stopped; ) {
+                    int length = (int) Math.min(chunk, size - offset);
+                    ByteBuffer mine = ByteBuffer.allocate(length);
+                    device.read(offset, mine).join();
+                    mine.flip();
+                    int n = Messages.blocks(length, BLOCK);
+                    byte[] digests = new byte[n * Messages.DIGEST_LENGTH];
+                    for (int i = 0; i < n; i++) {
+                        byte[] one = Digests.sha256(mine.slice(i * BLOCK, Messages.blockLength(length, BLOCK, i)));
+                        System.arraycopy(one, 0, digests, i * Messages.DIGEST_LENGTH, Messages.DIGEST_LENGTH);
+                    }
+                    Messages.SyncDigest d = new Messages.SyncDigest(offset, length, BLOCK, digests);
+                    while (!stopped && !ready.offer(d, 100, TimeUnit.MILLISECONDS)) {
+                        // the window is full: wait for answers
+                    }
+                    ctx.executor().execute(() -> session(ctx).ifPresent(s -> s.askMore(ctx)));
+                    offset += length;
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            } catch (RuntimeException e) {
+                if (!stopped) {
+                    fail(e);
+                }
+            }
+        }
+    }
+
+    private static java.util.Optional<Session> session(ChannelHandlerContext ctx) {
+        return java.util.Optional.ofNullable(ctx.pipeline().get(Session.class));
     }
 
     @Override
