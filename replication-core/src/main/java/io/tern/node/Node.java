@@ -82,6 +82,8 @@ public final class Node implements AutoCloseable {
             node.http.createContext("/resources/", node::serveResourceAction);
             node.http.start();
             node.ticker.scheduleWithFixedDelay(node::tick, 1, 1, java.util.concurrent.TimeUnit.SECONDS);
+            node.ticker.scheduleWithFixedDelay(() -> node.resources.values().forEach(Resource::sample), 100, 100,
+                    java.util.concurrent.TimeUnit.MILLISECONDS);
             node.writeRunFile();
             log.info("node {} running: {} resources, replication on {}, NBD on {}, admin HTTP on {}", node.name,
                     node.resources.size(), node.replication.address(), node.nbd.address(), node.http.getAddress());

@@ -36,6 +36,7 @@ final class PrimaryResource extends Resource {
     private final LogShipper shipper;
     private final LinkStore links;
     private final Map<String, Long> stored = new HashMap<>();
+    private final io.tern.replication.ship.LsnHistory history = new io.tern.replication.ship.LsnHistory();
 
     private PrimaryResource(ResourceConfig config, LoggedDevice device, LogShipper shipper, LinkStore links) {
         super(config);
@@ -110,6 +111,11 @@ final class PrimaryResource extends Resource {
         registry.gauge("tern.resource.failed", tags, device, d -> d.failure() == null ? 0 : 1);
     }
 
+    @Override
+    public void sample() {
+        history.sample(device.log().durableLsn(), device.log().durableBytes(), System.nanoTime());
+    }
+
     /** Stores the members' positions that moved. */
     @Override
     public synchronized void tick() {
@@ -129,6 +135,9 @@ final class PrimaryResource extends Resource {
     @Override
     public Map<String, Object> status() {
         long logged = device.loggedLsn();
+        long durable = device.log().durableLsn();
+        long durableBytes = device.log().durableBytes();
+        long now = System.nanoTime();
         Map<String, Object> m = baseStatus(device.failure() == null ? "UpToDate" : "Failed", logged, device.appliedLsn());
         m.put("checkpoint_lsn", device.checkpointLsn());
         m.put("log_first_lsn", device.log().firstLsn());
@@ -141,7 +150,10 @@ final class PrimaryResource extends Resource {
             peer.put("state", !p.connected() ? "Connecting" : shipper.syncing(p.node()) ? "Syncing" : "Replicating");
             peer.put("received_lsn", p.receivedLsn());
             peer.put("replayed_lsn", p.replayedLsn());
+            io.tern.replication.ship.LsnHistory.Lag lag = history.lag(p.replayedLsn(), durable, durableBytes, now);
             peer.put("lag_records", Math.max(0, logged - p.replayedLsn()));
+            peer.put("lag_bytes", lag.bytes());
+            peer.put("lag_seconds", Math.round(lag.seconds() * 10) / 10.0);
             peers.add(peer);
         }
         m.put("peers", peers);

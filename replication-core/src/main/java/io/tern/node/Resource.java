@@ -113,6 +113,10 @@ public abstract class Resource implements AutoCloseable {
     /** Gauges of the resource's positions and health. */
     public abstract void registerMetrics(MeterRegistry registry);
 
+    /** Frequent, cheap bookkeeping (about every 100 ms): samples for lag in bytes and seconds. */
+    public void sample() {
+    }
+
     /** Periodic work of the node (about every second): store positions, move states. */
     public abstract void tick();
 

@@ -50,6 +50,9 @@ class ReplicationFaultTest {
                     proxy.delay(30).bandwidth(256 << 10);
                     load.awaitMore(2000, 60);
                     await().atMost(Duration.ofSeconds(30)).until(() -> lag(a) > 500);
+                    Map<String, Object> behind = peers(a.resource(RES)).get(0);
+                    assertThat(number(behind, "lag_bytes")).as("lag in bytes").isGreaterThan(500L * 4096);
+                    assertThat(((Number) behind.get("lag_seconds")).doubleValue()).as("lag in seconds").isPositive();
                     proxy.delay(0).bandwidth(0);
 
                     // Damaged bytes on the way to the secondary: frames fail their checksum, sessions restart.

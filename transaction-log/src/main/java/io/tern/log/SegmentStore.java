@@ -60,6 +60,8 @@ final class SegmentStore implements AutoCloseable {
     private volatile long firstLsn;
     private volatile long lastLsn;
     private volatile long durableLsn;
+    private long appendedBytes;
+    private volatile long durableBytes;
 
     SegmentStore(LogConfig config) throws IOException {
         this.config = config;
@@ -312,6 +314,7 @@ final class SegmentStore implements AutoCloseable {
         header.clear();
         RecordCodec.encodeHeader(header, op, flags, epoch, lsn, offset, length, payload.remaining(), payloadCrc);
         header.flip();
+        appendedBytes += RecordCodec.HEADER_LENGTH + payload.remaining();
         write(header, payload.duplicate());
         return appended(lsn);
     }
@@ -327,6 +330,7 @@ final class SegmentStore implements AutoCloseable {
             throw new OutOfOrderException(config.name() + ": record lsn " + lsn + " arrived where " + (lastLsn + 1)
                     + " is next");
         }
+        appendedBytes += record.remaining();
         write(record.duplicate(), null);
         return appended(lsn);
     }
@@ -415,7 +419,13 @@ final class SegmentStore implements AutoCloseable {
             DurableFiles.syncDirectory(config.directory());
             newFileSinceSync = false;
         }
+        durableBytes = appendedBytes;
         durableLsn = last;
+    }
+
+    /** Bytes of records (headers and payloads) durable since this log was opened. */
+    long durableBytes() {
+        return durableBytes;
     }
 
     // ------------------------------------------------------------------ reading and retention

@@ -218,6 +218,11 @@ public final class TransactionLog implements AutoCloseable {
         return store.durableLsn();
     }
 
+    /** Bytes of records made durable since this log was opened (for lag in bytes). */
+    public long durableBytes() {
+        return store.durableBytes();
+    }
+
     /**
      * Runs {@code wakeup} once when records past {@code lsn} are durable: at once on the
      * caller's thread if they are already, else on the log's thread after its next sync. For
