@@ -79,7 +79,15 @@ final class PrimaryResource extends Resource {
                 .log(device.log())
                 .epoch(config.epoch())
                 .device(device, device::appliedLsn, device::loggedLsn)
-                .members((node, lsn) -> links.put(MEMBER + node, Long.toString(lsn))));
+                .members((node, lsn) -> links.put(MEMBER + node, Long.toString(lsn)))
+                .links(links));
+        // Who is primary and the size, for every member to see in its own links.
+        if (!links.get("primary").equals(java.util.Optional.of(home.node()))) {
+            links.put("primary", home.node());
+        }
+        if (!links.get("size").equals(java.util.Optional.of(Long.toString(config.size())))) {
+            links.put("size", Long.toString(config.size()));
+        }
         members.forEach(shipper::restore);
         shipperRef[0] = shipper;
         PrimaryResource r = new PrimaryResource(config, device, shipper, links);

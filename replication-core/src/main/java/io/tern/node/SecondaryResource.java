@@ -60,6 +60,7 @@ final class SecondaryResource extends Resource {
     /** Replay must pass this LSN before the disk is consistent. */
     private volatile long consistentAt;
     private volatile boolean closed;
+    private final io.tern.links.LinkStore links;
 
     private SecondaryResource(ResourceConfig config, String node, String cluster, Path dir, FileBlockDevice backing)
             throws IOException {
@@ -71,6 +72,7 @@ final class SecondaryResource extends Resource {
         this.export = new ReadOnlyDevice(backing, "resource '" + config.name() + "' is a secondary here: "
                 + "write to its primary");
         this.sync = SyncState.load(dir.resolve(SYNC_FILE));
+        this.links = io.tern.links.LinkStore.open(dir.resolve("links"), node);
     }
 
     static SecondaryResource open(NodeHome home, ResourceConfig config) throws IOException {
@@ -147,7 +149,7 @@ final class SecondaryResource extends Resource {
                 Duration.ofSeconds(1)).trimLogAtCheckpoint(true).start();
         replayer = rp;
         receiver = new LogReceiver(cluster, config.name(), node, l, config.peer().toAddress(), rp::replayedLsn)
-                .compress(config.pull().compress()).rateLimit(config.pull().fetchRate()).start();
+                .compress(config.pull().compress()).rateLimit(config.pull().fetchRate()).links(links).start();
         log.info("{}: following {} from lsn {}; consistent once replay passes lsn {}", config.name(), config.peer(),
                 l.durableLsn() + 1, consistentAt);
     }
@@ -202,6 +204,7 @@ final class SecondaryResource extends Resource {
      */
     @Override
     public void tick() {
+        publishLinks();
         LogReceiver rc = receiver;
         if (rc != null && rc.refusal() != null && rc.refusal().code() == ErrorCode.BEHIND_RETENTION) {
             resync(rc.refusal().reason());
@@ -219,6 +222,29 @@ final class SecondaryResource extends Resource {
                     log.error("{}: cannot store the sync state: {}", config.name(), e.toString());
                 }
             }
+        }
+    }
+
+    /** This node's own links for the resource, written when they change and sent to the primary. */
+    private void publishLinks() {
+        Replayer rp = replayer;
+        TransactionLog l = txlog;
+        try {
+            putIfChanged("sync-" + node, sync.phase().name().toLowerCase(java.util.Locale.ROOT));
+            if (rp != null) {
+                putIfChanged("replay-" + node, config.epoch() + "," + rp.checkpointLsn());
+            }
+            if (l != null) {
+                putIfChanged("received-" + node, Long.toString(l.durableLsn()));
+            }
+        } catch (IOException | RuntimeException e) {
+            log.error("{}: cannot store this node's links: {}", config.name(), e.toString());
+        }
+    }
+
+    private void putIfChanged(String name, String value) throws IOException {
+        if (!links.get(name).equals(java.util.Optional.of(value))) {
+            links.put(name, value);
         }
     }
 

@@ -73,6 +73,13 @@ class ReplicationSystemTest {
             Map<String, Object> viaZstd = peers(c.resource(RES)).get(0);
             assertThat(number(viaZstd, "compressed_bytes")).isPositive()
                     .isLessThan(number(viaZstd, "decompressed_bytes") * 3 / 4);
+            // The links travel both ways: each secondary sees the primary's, the primary sees theirs.
+            await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> {
+                assertThat(link(b, "primary")).startsWith("a@").endsWith(".a");
+                assertThat(link(c, "member-b")).endsWith(".a");
+                assertThat(link(a, "replay-b")).startsWith("1,").endsWith(".b");
+                assertThat(link(a, "sync-c")).startsWith("done@").endsWith(".c");
+            });
             String want = exportDigest(a, RES, dir);
             assertThat(exportDigest(b, RES, dir)).as("b's image").isEqualTo(want);
             assertThat(exportDigest(c, RES, dir)).as("c's image").isEqualTo(want);
@@ -194,6 +201,12 @@ class ReplicationSystemTest {
             }
         }
         return f;
+    }
+
+    /** A link of the resource on a node, as {@code ls -l} shows it (value@lamport.owner), or "" if absent. */
+    private static String link(TernNode n, String name) throws java.io.IOException {
+        Path p = n.home().resolve("resources/r0/links").resolve(name);
+        return java.nio.file.Files.isSymbolicLink(p) ? java.nio.file.Files.readSymbolicLink(p).toString() : "";
     }
 
     private static Map<String, Object> sync(TernNode n) throws Exception {

@@ -16,6 +16,7 @@ import io.netty.buffer.ByteBuf;
  *  REJECT       code u16 | reason (str)
  *  ACK          received lsn i64 | replayed lsn i64
  *  PING         sender's nanotime i64
+ *  LINKS        count u16 | per link: name (str) | value (str) | lamport i64 | node (str) | deleted u8
  *  SYNC_DIGESTS offset i64 | length i32 | block i32 | a 32-byte digest per block of the chunk
  *               (secondary: "here is what I hold")
  *  SYNC_DATA    offset i64 | length i32 | block i32 | lsn i64 | bitmap, a bit per block (1 =
@@ -33,6 +34,8 @@ public final class Messages {
     public static final int DIGEST_LENGTH = 32;
     /** The largest chunk a full sync may ask for. */
     public static final int MAX_CHUNK = 4 << 20;
+    /** Links per LINKS message, at most. */
+    public static final int MAX_LINKS = 4096;
 
     /** What a session is for. */
     public enum Mode { STREAM, SYNC, PROBE }
@@ -195,6 +198,44 @@ public final class Messages {
         Ping p = new Ping(in.readLong());
         end(in, MessageType.PING);
         return p;
+    }
+
+    /** A LINKS payload: the links as they are (validated by the store that merges them). */
+    public static void encodeLinks(java.util.List<io.tern.links.Link> links, ByteBuf out) {
+        if (links.size() > MAX_LINKS) {
+            throw new IllegalArgumentException(links.size() + " links exceed " + MAX_LINKS);
+        }
+        out.writeShort(links.size());
+        for (io.tern.links.Link l : links) {
+            string(out, l.name(), MAX_NAME);
+            string(out, l.value(), MAX_REASON);
+            out.writeLong(l.lamport());
+            string(out, l.node(), MAX_NAME);
+            out.writeByte(l.deleted() ? 1 : 0);
+        }
+    }
+
+    public static java.util.List<io.tern.links.Link> decodeLinks(ByteBuf in) {
+        need(in, 2, "link count");
+        int n = in.readUnsignedShort();
+        if (n > MAX_LINKS) {
+            throw new ProtocolException(ErrorCode.PROTOCOL, n + " links exceed " + MAX_LINKS);
+        }
+        java.util.List<io.tern.links.Link> links = new java.util.ArrayList<>(n);
+        for (int i = 0; i < n; i++) {
+            String name = string(in, MAX_NAME);
+            String value = string(in, MAX_REASON);
+            long lamport = number(in, "lamport time");
+            String node = string(in, MAX_NAME);
+            need(in, 1, "deleted flag");
+            int deleted = in.readUnsignedByte();
+            if (deleted > 1 || lamport < 1) {
+                throw new ProtocolException(ErrorCode.PROTOCOL, "link " + name + " is malformed");
+            }
+            links.add(new io.tern.links.Link(name, deleted == 1 ? null : value, lamport, node, deleted == 1));
+        }
+        end(in, MessageType.LINKS);
+        return links;
     }
 
     public static void encode(SyncDigest d, ByteBuf out) {

@@ -49,6 +49,7 @@ public final class LogReceiver implements AutoCloseable {
     private final TransactionLog txlog;
     private final InetSocketAddress primary;
     private volatile boolean compress;
+    private volatile io.tern.links.LinkStore linkStore;
     private volatile long rateLimit;
     private volatile FrameDecoder decoder;
     private final java.util.concurrent.atomic.AtomicLong wireBytesDone = new java.util.concurrent.atomic.AtomicLong();
@@ -76,6 +77,12 @@ public final class LogReceiver implements AutoCloseable {
         this.node = node;
         this.txlog = txlog;
         this.primary = primary;
+    }
+
+    /** Exchanges this resource's links with the primary (optional). Before {@link #start()}. */
+    public LogReceiver links(io.tern.links.LinkStore links) {
+        this.linkStore = links;
+        return this;
     }
 
     /** Asks the primary to compress what it sends (zstd, per frame). Before {@link #start()}. */
@@ -190,6 +197,7 @@ public final class LogReceiver implements AutoCloseable {
         private boolean welcomed;
         private long lastAckedReplayed = -1;
         private io.netty.util.concurrent.ScheduledFuture<?> acker;
+        private LinkExchange links;
 
         @Override
         public void channelActive(ChannelHandlerContext ctx) {
@@ -215,6 +223,10 @@ public final class LogReceiver implements AutoCloseable {
                         connects++;
                         acker = ctx.executor().scheduleAtFixedRate(() -> ackIfMoved(ctx), ACK_INTERVAL_MS,
                                 ACK_INTERVAL_MS, TimeUnit.MILLISECONDS);
+                        if (linkStore != null) {
+                            links = new LinkExchange(linkStore);
+                            links.start(ctx);
+                        }
                     }
                     case REJECT -> {
                         Messages.Reject r = Messages.decodeReject(f.payload());
@@ -231,6 +243,12 @@ public final class LogReceiver implements AutoCloseable {
                         store(ctx, RecordBatch.decode(f.payload()));
                     }
                     case PING -> Messages.decodePing(f.payload());
+                    case LINKS -> {
+                        List<io.tern.links.Link> received = Messages.decodeLinks(f.payload());
+                        if (links != null) {
+                            links.received(received);
+                        }
+                    }
                     default -> throw new ProtocolException(ErrorCode.PROTOCOL, "unexpected " + f.type());
                 }
             } finally {
@@ -272,6 +290,9 @@ public final class LogReceiver implements AutoCloseable {
         public void channelInactive(ChannelHandlerContext ctx) {
             if (acker != null) {
                 acker.cancel(false);
+            }
+            if (links != null) {
+                links.stop();
             }
             channel = null;
             connected = false;

@@ -1,6 +1,7 @@
 package io.tern.replication.ship;
 
 import java.nio.ByteBuffer;
+import java.util.List;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 
@@ -57,6 +58,7 @@ final class ShippingHandler extends ChannelInboundHandlerAdapter {
     /** Whether a wake-up from the log is armed (set here, cleared on the log's thread). */
     private final java.util.concurrent.atomic.AtomicBoolean armed = new java.util.concurrent.atomic.AtomicBoolean();
     private long shippedLsn;
+    private LinkExchange links;
     /** The last chunk answer of this sync session, sent or failed (event loop only). */
     private java.util.concurrent.CompletableFuture<Void> syncSent = java.util.concurrent.CompletableFuture.completedFuture(null);
     private io.netty.util.concurrent.ScheduledFuture<?> fallback;
@@ -83,6 +85,12 @@ final class ShippingHandler extends ChannelInboundHandlerAdapter {
                             shipper.acked(peer, a.receivedLsn(), a.replayedLsn());
                         }
                         case PING -> Messages.decodePing(f.payload());
+                        case LINKS -> {
+                            List<io.tern.links.Link> received = Messages.decodeLinks(f.payload());
+                            if (links != null) {
+                                links.received(received);
+                            }
+                        }
                         default -> throw new ProtocolException(ErrorCode.PROTOCOL, "unexpected " + f.type() + " while shipping");
                     }
                 }
@@ -175,6 +183,10 @@ final class ShippingHandler extends ChannelInboundHandlerAdapter {
                 state = State.SHIPPING;
                 shipper.connected(peer, h.fromLsn());
                 log.info("{}: shipping to {} from lsn {}", config.resource(), peer, h.fromLsn());
+                if (config.links() != null) {
+                    links = new LinkExchange(config.links());
+                    links.start(ctx);
+                }
                 pump(ctx);
             }
         }
@@ -317,6 +329,9 @@ final class ShippingHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
+        if (links != null) {
+            links.stop();
+        }
         if (state == State.SHIPPING) {
             shipper.disconnected(peer);
         }

@@ -107,4 +107,20 @@ class MessagesTest {
         refused(Messages::decodeSyncData, Unpooled.buffer().writeLong(0).writeInt(8192).writeInt(4096).writeLong(1)
                 .writeByte(4), "marks block");
     }
+
+    @Test
+    void linksRoundTripAndMalformedOnesAreRefused() {
+        java.util.List<io.tern.links.Link> links = java.util.List.of(
+                new io.tern.links.Link("primary", "a", 3, "a", false),
+                new io.tern.links.Link("member-c", null, 9, "a", true));
+        ByteBuf b = Unpooled.buffer();
+        Messages.encodeLinks(links, b);
+        assertThat(Messages.decodeLinks(b)).isEqualTo(links);
+
+        refused(Messages::decodeLinks, Unpooled.buffer().writeShort(Messages.MAX_LINKS + 1), "exceed");
+        ByteBuf zeroTime = Unpooled.buffer();
+        Messages.encodeLinks(java.util.List.of(new io.tern.links.Link("x", "1", 1, "a", false)), zeroTime);
+        zeroTime.setLong(2 + 3 + 3, 0); // the lamport time, after name "x" and value "1"
+        refused(Messages::decodeLinks, zeroTime, "malformed");
+    }
 }
