@@ -186,4 +186,60 @@ class LoggedDeviceTest {
         assertThatThrownBy(() -> FileBlockDevice.create(dir.resolve("data"), SIZE, false))
                 .isInstanceOf(java.nio.file.FileAlreadyExistsException.class);
     }
+
+    /** A clock the test moves, to roll the log's segments (Chronicle rolls by the clock only). */
+    private static final class TestClock extends java.time.Clock {
+        private final java.util.concurrent.atomic.AtomicLong millis = new java.util.concurrent.atomic.AtomicLong(1_790_000_000_000L);
+
+        void advance(long ms) {
+            millis.addAndGet(ms);
+        }
+
+        @Override
+        public java.time.ZoneId getZone() {
+            return java.time.ZoneOffset.UTC;
+        }
+
+        @Override
+        public java.time.Clock withZone(java.time.ZoneId zone) {
+            return this;
+        }
+
+        @Override
+        public java.time.Instant instant() {
+            return java.time.Instant.ofEpochMilli(millis.get());
+        }
+    }
+
+    @Test
+    void checkpointsDeleteOnlyTheSegmentsThatEveryMemberIsPast() throws Exception {
+        TestClock clock = new TestClock();
+        java.util.concurrent.atomic.AtomicLong retainFrom = new java.util.concurrent.atomic.AtomicLong(1);
+        try (LoggedDevice dev = LoggedDevice.open(new LoggedDeviceConfig()
+                .backing(FileBlockDevice.create(dir.resolve("data"), SIZE, false))
+                .log(new LogConfig().directory(dir.resolve("log")).name("dev").blockSize(4L << 20)
+                        .rollCycle(net.openhft.chronicle.queue.rollcycles.TestRollCycles.TEST_SECONDLY).clock(clock))
+                .checkpointFile(dir.resolve("checkpoint"))
+                .checkpointInterval(Duration.ofHours(1))
+                .retainFrom(retainFrom::get))) {
+            for (int segment = 0; segment < 3; segment++) { // lsn 1-10, 11-20, 21-30 in three segments
+                for (int i = 0; i < 10; i++) {
+                    dev.write(4096L * i, pattern(i, 4096), false).get(10, TimeUnit.SECONDS);
+                }
+                clock.advance(1000);
+            }
+            dev.checkpoint();
+            assertThat(dev.log().firstLsn()).as("a member still needs lsn 1").isEqualTo(1);
+
+            retainFrom.set(15); // the member replayed up to 14
+            dev.write(0, pattern(1, 4096), false).get(10, TimeUnit.SECONDS);
+            dev.checkpoint();
+            assertThat(dev.log().firstLsn()).as("only the segment wholly below 15 goes").isEqualTo(11);
+
+            retainFrom.set(Long.MAX_VALUE); // no member needs anything: the checkpoint decides
+            dev.write(0, pattern(2, 4096), false).get(10, TimeUnit.SECONDS);
+            dev.checkpoint();
+            assertThat(dev.log().firstLsn()).isEqualTo(31);
+        }
+    }
 }

@@ -5,18 +5,11 @@ import java.nio.ByteBuffer;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
-import io.netty.bootstrap.Bootstrap;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
-import io.netty.channel.ChannelInitializer;
-import io.netty.channel.ChannelOption;
-import io.netty.channel.EventLoopGroup;
-import io.netty.channel.MultiThreadIoEventLoopGroup;
-import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.SocketChannel;
-import io.netty.channel.socket.nio.NioSocketChannel;
 import io.tern.log.TransactionLog;
 import io.tern.replication.protocol.ErrorCode;
 import io.tern.replication.protocol.Frame;
@@ -55,14 +48,13 @@ public final class LogReceiver implements AutoCloseable {
     private final java.util.concurrent.atomic.AtomicLong wireBytesDone = new java.util.concurrent.atomic.AtomicLong();
     private final java.util.concurrent.atomic.AtomicLong plainBytesDone = new java.util.concurrent.atomic.AtomicLong();
     private final java.util.function.LongSupplier replayed;
-    private final EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
+    private final io.tern.replication.protocol.PeerConnector connector;
     private volatile boolean stopped;
     private volatile Messages.Reject refusal;
     private volatile Channel channel;
     private volatile long connects;
     private volatile boolean connected;
     private volatile long primaryLsn;
-    private final io.tern.replication.protocol.Backoff backoff = new io.tern.replication.protocol.Backoff();
 
     public LogReceiver(String clusterId, String resource, String node, TransactionLog txlog, InetSocketAddress primary) {
         this(clusterId, resource, node, txlog, primary, () -> 0);
@@ -77,6 +69,8 @@ public final class LogReceiver implements AutoCloseable {
         this.node = node;
         this.txlog = txlog;
         this.primary = primary;
+        this.connector = new io.tern.replication.protocol.PeerConnector(resource, primary, this::initChannel,
+                () -> stopped || refusal != null);
     }
 
     /** Exchanges this resource's links with the primary (optional). Before {@link #start()}. */
@@ -147,46 +141,30 @@ public final class LogReceiver implements AutoCloseable {
     }
 
     private void connect() {
-        if (stopped) {
-            return;
-        }
-        new Bootstrap().group(group).channel(NioSocketChannel.class)
-                .option(ChannelOption.TCP_NODELAY, true)
-                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, 5000)
-                .handler(new ChannelInitializer<SocketChannel>() {
-                    @Override
-                    protected void initChannel(SocketChannel c) {
-                        if (rateLimit > 0) {
-                            c.pipeline().addLast(new io.netty.handler.traffic.ChannelTrafficShapingHandler(0, rateLimit, 100));
-                        }
-                        FrameDecoder d = new FrameDecoder();
-                        c.pipeline().addLast(d);
-                        c.closeFuture().addListener(x -> {
-                            wireBytesDone.addAndGet(d.compressedBytes());
-                            plainBytesDone.addAndGet(d.decompressedBytes());
-                            if (decoder == d) {
-                                decoder = null;
-                            }
-                        });
-                        decoder = d;
-                        io.tern.replication.protocol.Keepalive.install(c.pipeline());
-                        c.pipeline().addLast(new Session());
-                    }
-                })
-                .connect(primary).addListener(f -> {
-                    if (!f.isSuccess()) {
-                        retryLater("cannot connect to " + primary + ": " + f.cause().getMessage());
-                    }
-                });
+        connector.connect();
     }
 
     private void retryLater(String why) {
-        if (stopped || refusal != null) {
-            return;
+        connector.retryLater(why);
+    }
+
+    /** Each connection's pipeline: [rate limit], frames, keepalive, the session. */
+    private void initChannel(SocketChannel c) {
+        if (rateLimit > 0) {
+            c.pipeline().addLast(new io.netty.handler.traffic.ChannelTrafficShapingHandler(0, rateLimit, 100));
         }
-        long delay = backoff.nextDelayMillis();
-        log.info("{}: {}; reconnecting in {} ms", resource, why, delay);
-        group.schedule(this::connect, delay, TimeUnit.MILLISECONDS);
+        FrameDecoder d = new FrameDecoder();
+        c.pipeline().addLast(d);
+        c.closeFuture().addListener(x -> {
+            wireBytesDone.addAndGet(d.compressedBytes());
+            plainBytesDone.addAndGet(d.decompressedBytes());
+            if (decoder == d) {
+                decoder = null;
+            }
+        });
+        decoder = d;
+        io.tern.replication.protocol.Keepalive.install(c.pipeline());
+        c.pipeline().addLast(new Session());
     }
 
     /** How often the positions are acknowledged when they moved without a batch arriving (replay catching up). */
@@ -219,7 +197,7 @@ public final class LogReceiver implements AutoCloseable {
                         primaryLsn = Messages.decodeWelcome(f.payload()).lastLsn();
                         welcomed = true;
                         connected = true;
-                        backoff.reset();
+                        connector.welcomed();
                         connects++;
                         acker = ctx.executor().scheduleAtFixedRate(() -> ackIfMoved(ctx), ACK_INTERVAL_MS,
                                 ACK_INTERVAL_MS, TimeUnit.MILLISECONDS);
@@ -314,6 +292,6 @@ public final class LogReceiver implements AutoCloseable {
         if (c != null) {
             c.close().syncUninterruptibly();
         }
-        group.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
+        connector.close();
     }
 }

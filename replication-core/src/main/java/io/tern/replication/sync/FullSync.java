@@ -7,19 +7,12 @@ import java.nio.file.Path;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
-import io.netty.bootstrap.Bootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
-import io.netty.channel.ChannelInitializer;
-import io.netty.channel.ChannelOption;
-import io.netty.channel.EventLoopGroup;
-import io.netty.channel.MultiThreadIoEventLoopGroup;
-import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.SocketChannel;
-import io.netty.channel.socket.nio.NioSocketChannel;
 import io.tern.block.BlockDevice;
-import io.tern.replication.protocol.Backoff;
+import io.tern.replication.protocol.PeerConnector;
 import io.tern.replication.protocol.ErrorCode;
 import io.tern.replication.protocol.Frame;
 import io.tern.replication.protocol.FrameCodec;
@@ -65,8 +58,7 @@ public final class FullSync implements AutoCloseable {
     private final Path stateFile;
     private final int chunk;
     private final long rate;
-    private final EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
-    private final Backoff backoff = new Backoff();
+    private final PeerConnector connector;
     private final CompletableFuture<SyncState> done = new CompletableFuture<>();
     private final long startedNanos = System.nanoTime();
     private volatile SyncState state;
@@ -93,6 +85,11 @@ public final class FullSync implements AutoCloseable {
         this.rate = bytesPerSecond;
         this.state = SyncState.load(stateFile);
         this.resumedAt = state.next();
+        this.connector = new PeerConnector(resource + ": full sync", primary, c -> {
+            c.pipeline().addLast(new FrameDecoder());
+            io.tern.replication.protocol.Keepalive.install(c.pipeline());
+            c.pipeline().addLast(new Session());
+        }, () -> stopped || done.isDone());
     }
 
     /** Asks the primary to compress the chunks it sends (zstd, per frame). Before {@link #start()}. */
@@ -112,7 +109,7 @@ public final class FullSync implements AutoCloseable {
         } else if (state.start() != 0 && state.next() >= device.size()) {
             done.complete(state); // copied and stored before a crash: only the next phase is left
         } else {
-            group.execute(this::connect);
+            connector.execute(this::connect);
         }
         return done;
     }
@@ -142,34 +139,11 @@ public final class FullSync implements AutoCloseable {
     }
 
     private void connect() {
-        if (stopped || done.isDone()) {
-            return;
-        }
-        new Bootstrap().group(group).channel(NioSocketChannel.class)
-                .option(ChannelOption.TCP_NODELAY, true)
-                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, 5000)
-                .handler(new ChannelInitializer<SocketChannel>() {
-                    @Override
-                    protected void initChannel(SocketChannel c) {
-                        c.pipeline().addLast(new FrameDecoder());
-                        io.tern.replication.protocol.Keepalive.install(c.pipeline());
-                        c.pipeline().addLast(new Session());
-                    }
-                })
-                .connect(primary).addListener(f -> {
-                    if (!f.isSuccess()) {
-                        retryLater("cannot connect to " + primary + ": " + f.cause().getMessage());
-                    }
-                });
+        connector.connect();
     }
 
     private void retryLater(String why) {
-        if (stopped || done.isDone()) {
-            return;
-        }
-        long delay = backoff.nextDelayMillis();
-        log.info("{}: full sync: {}; reconnecting in {} ms", resource, why, delay);
-        group.schedule(this::connect, delay, TimeUnit.MILLISECONDS);
+        connector.retryLater(why);
     }
 
     private void fail(Throwable t) {
@@ -245,7 +219,7 @@ public final class FullSync implements AutoCloseable {
             }
             welcomed = true;
             connected = true;
-            backoff.reset();
+            connector.welcomed();
             asked = state.next();
             expected = state.next();
             prefetcher = new Prefetcher(ctx, asked);
@@ -417,7 +391,7 @@ public final class FullSync implements AutoCloseable {
         if (c != null) {
             c.close().syncUninterruptibly();
         }
-        group.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
+        connector.close();
         done.cancel(false);
     }
 }

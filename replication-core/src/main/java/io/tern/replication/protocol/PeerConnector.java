@@ -1,0 +1,92 @@
+package io.tern.replication.protocol;
+
+import java.net.InetSocketAddress;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
+import java.util.function.Consumer;
+
+import io.netty.bootstrap.Bootstrap;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.channel.socket.nio.NioSocketChannel;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The client side of a replication connection, on its own event loop: connects to a peer, lets
+ * {@code init} build each connection's pipeline, and after a failed connect or a lost
+ * connection ({@link #retryLater}) tries again after a {@link Backoff} delay, until
+ * {@code giveUp} says stop.
+ */
+public final class PeerConnector implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(PeerConnector.class);
+
+    private final String what;
+    private final InetSocketAddress peer;
+    private final Consumer<SocketChannel> init;
+    private final BooleanSupplier giveUp;
+    private final EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
+    private final Backoff backoff = new Backoff();
+
+    /** {@code what} names the connection in the log ("r0", "r0: full sync"). */
+    public PeerConnector(String what, InetSocketAddress peer, Consumer<SocketChannel> init, BooleanSupplier giveUp) {
+        this.what = what;
+        this.peer = peer;
+        this.init = init;
+        this.giveUp = giveUp;
+    }
+
+    public InetSocketAddress peer() {
+        return peer;
+    }
+
+    /** Connects now (from any thread). */
+    public void connect() {
+        if (giveUp.getAsBoolean()) {
+            return;
+        }
+        new Bootstrap().group(group).channel(NioSocketChannel.class)
+                .option(ChannelOption.TCP_NODELAY, true)
+                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, 5000)
+                .handler(new ChannelInitializer<SocketChannel>() {
+                    @Override
+                    protected void initChannel(SocketChannel c) {
+                        init.accept(c);
+                    }
+                })
+                .connect(peer).addListener(f -> {
+                    if (!f.isSuccess()) {
+                        retryLater("cannot connect to " + peer + ": " + f.cause().getMessage());
+                    }
+                });
+    }
+
+    /** Connects again after the next backoff delay, unless giving up. */
+    public void retryLater(String why) {
+        if (giveUp.getAsBoolean()) {
+            return;
+        }
+        long delay = backoff.nextDelayMillis();
+        log.info("{}: {}; reconnecting in {} ms", what, why, delay);
+        group.schedule(this::connect, delay, TimeUnit.MILLISECONDS);
+    }
+
+    /** A session was welcomed: the next failure starts the backoff from its shortest delay. */
+    public void welcomed() {
+        backoff.reset();
+    }
+
+    /** Runs a task on the connector's event loop. */
+    public void execute(Runnable task) {
+        group.execute(task);
+    }
+
+    @Override
+    public void close() {
+        group.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
+    }
+}
