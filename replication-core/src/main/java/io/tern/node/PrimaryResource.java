@@ -78,7 +78,7 @@ final class PrimaryResource extends Resource {
                 .resource(config.name())
                 .log(device.log())
                 .epoch(config.epoch())
-                .device(device, device::appliedLsn, device::loggedLsn)
+                .device(device, device::appliedLsn, () -> device.log().lastLsn())
                 .members((node, lsn) -> links.put(MEMBER + node, Long.toString(lsn)))
                 .links(links));
         // Who is primary and the size, for every member to see in its own links.

@@ -218,6 +218,11 @@ public final class TransactionLog implements AutoCloseable {
         return store.durableLsn();
     }
 
+    /** Last LSN appended, durable or not yet (at least {@link #durableLsn()}). */
+    public long lastLsn() {
+        return store.lastLsn();
+    }
+
     /** Bytes of records made durable since this log was opened (for lag in bytes). */
     public long durableBytes() {
         return store.durableBytes();

@@ -53,8 +53,9 @@ public final class ShipperConfig {
 
     /**
      * The device a full sync copies, with the LSN of the last record applied to it and the last
-     * LSN assigned by its log (records past {@code applied} may be half applied while a chunk is
-     * read; none past {@code logged} can be). Without a device, full syncs are refused.
+     * LSN appended to its log, durable or not (records past {@code applied} may be half applied
+     * while a chunk is read; none past {@code logged} can be). Without a device, full syncs are
+     * refused.
      */
     public ShipperConfig device(BlockDevice device, LongSupplier appliedLsn, LongSupplier loggedLsn) {
         this.device = device;

@@ -217,6 +217,12 @@ final class ShippingHandler extends ChannelInboundHandlerAdapter {
                 ByteBuffer chunk = ByteBuffer.allocate(d.length());
                 cfg.device().read(d.offset(), chunk).join();
                 long lsn = cfg.loggedLsn();
+                if (lsn > cfg.log().durableLsn()) {
+                    // Flush mode applies writes before they are durable: the chunk may show one. Make
+                    // it durable before the secondary relies on it, or a crash here could take back a
+                    // write the copy already holds.
+                    cfg.log().sync().join();
+                }
                 return differences(d, chunk.flip(), lsn);
             }, shipper.syncReader());
         } catch (RejectedExecutionException e) {

@@ -47,7 +47,7 @@ class FullSyncTest {
                 .log(new LogConfig().directory(dir.resolve("p-log")).name("p"))
                 .checkpointFile(dir.resolve("p.checkpoint")));
              LogShipper shipper = new LogShipper(new ShipperConfig().resource("r0").log(primary.log())
-                     .device(primary, primary::appliedLsn, primary::loggedLsn)
+                     .device(primary, primary::appliedLsn, () -> primary.log().lastLsn())
                      .members((node, lsn) -> { }));
              ReplicationServer server = ReplicationServer.start(new InetSocketAddress("127.0.0.1", 0), "c", r -> shipper);
              FileBlockDevice secondary = FileBlockDevice.open(secondaryImage, false)) {
@@ -75,6 +75,35 @@ class FullSyncTest {
                 assertThat(again.start().get(10, TimeUnit.SECONDS)).isEqualTo(copied);
                 assertThat(again.bytesSent() + again.bytesSame()).isZero();
             }
+        }
+    }
+
+    @Test
+    void inFlushModeAChunkShowingAWriteNotYetDurableWaitsForTheLogSync() throws Exception {
+        Files.write(dir.resolve("s.img"), new byte[SIZE]);
+        Files.write(dir.resolve("b.img"), new byte[SIZE]);
+        try (LoggedDevice primary = LoggedDevice.open(new LoggedDeviceConfig()
+                .backing(FileBlockDevice.open(dir.resolve("s.img"), false))
+                .log(new LogConfig().directory(dir.resolve("p-log")).name("p"))
+                .checkpointFile(dir.resolve("p.checkpoint"))
+                .durability(io.tern.block.logged.Durability.FLUSH)
+                .syncInterval(java.time.Duration.ofHours(1)));
+             LogShipper shipper = new LogShipper(new ShipperConfig().resource("r0").log(primary.log())
+                     .device(primary, primary::appliedLsn, () -> primary.log().lastLsn()));
+             ReplicationServer server = ReplicationServer.start(new InetSocketAddress("127.0.0.1", 0), "c", r -> shipper);
+             FileBlockDevice secondary = FileBlockDevice.open(dir.resolve("b.img"), false)) {
+            byte[] one = new byte[4096];
+            one[0] = 1;
+            primary.write(CHUNK * 3L, ByteBuffer.wrap(one), false).get(10, TimeUnit.SECONDS); // applied, not durable
+            assertThat(primary.log().durableLsn()).isZero();
+            Path state = dir.resolve("sync.properties");
+            SyncState.NEW.store(state);
+            try (FullSync sync = new FullSync("c", "r0", "b", server.address(), secondary, state, CHUNK, 0)) {
+                SyncState copied = sync.start().get(60, TimeUnit.SECONDS);
+                assertThat(sync.bytesSent()).isEqualTo(4096);
+                assertThat(copied.end()).isEqualTo(1);
+            }
+            assertThat(primary.log().durableLsn()).as("the write the copy shows is durable").isEqualTo(1);
         }
     }
 }
