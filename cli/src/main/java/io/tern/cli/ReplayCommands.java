@@ -29,39 +29,40 @@ final class ReplayCommands {
         return 0;
     }
 
-    @Command(name = "pause", mixinStandardHelpOptions = true,
-            description = "Stop replay on a secondary at a record boundary: its disk stays the primary's image at "
-                    + "replayed_lsn, which the command prints (JSON), while the log keeps arriving.")
-    static final class Pause implements Callable<Integer> {
+    /** What both commands take: what to act on, and the resource. */
+    private abstract static class Action implements Callable<Integer> {
         @Mixin
         HomeOption home;
 
-        @Parameters(index = "0", paramLabel = "replay", description = "What to pause: replay.")
+        @Parameters(index = "0", paramLabel = "replay", description = "What to act on: replay.")
         String what;
 
         @Parameters(index = "1", paramLabel = "RES")
         String resource;
 
+        abstract boolean pause();
+
         @Override
         public Integer call() throws Exception {
-            return act(home, what, resource, true);
+            return act(home, what, resource, pause());
+        }
+    }
+
+    @Command(name = "pause", mixinStandardHelpOptions = true,
+            description = "Stop replay on a secondary at a record boundary: its disk stays the primary's image at "
+                    + "replayed_lsn, which the command prints (JSON), while the log keeps arriving.")
+    static final class Pause extends Action {
+        @Override
+        boolean pause() {
+            return true;
         }
     }
 
     @Command(name = "resume", mixinStandardHelpOptions = true, description = "Restart a paused replay.")
-    static final class Resume implements Callable<Integer> {
-        @Mixin
-        HomeOption home;
-
-        @Parameters(index = "0", paramLabel = "replay", description = "What to resume: replay.")
-        String what;
-
-        @Parameters(index = "1", paramLabel = "RES")
-        String resource;
-
+    static final class Resume extends Action {
         @Override
-        public Integer call() throws Exception {
-            return act(home, what, resource, false);
+        boolean pause() {
+            return false;
         }
     }
 }

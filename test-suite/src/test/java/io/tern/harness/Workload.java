@@ -52,20 +52,31 @@ public final class Workload implements AutoCloseable {
     }
 
     /** Waits until at least {@code n} more writes are acknowledged, or fails after {@code seconds}. */
-    public void awaitMore(long n, long seconds) throws InterruptedException {
+    public void awaitMore(long n, long seconds) {
         long target = acked.get() + n;
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
-        while (acked.get() < target) {
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError("workload: fewer than " + n + " writes acknowledged in " + seconds + " s");
-            }
-            Thread.sleep(5);
+        org.awaitility.Awaitility.await("workload: " + n + " more writes acknowledged")
+                .atMost(java.time.Duration.ofSeconds(seconds)).pollInterval(java.time.Duration.ofMillis(5))
+                .until(() -> acked.get() >= target || error != null);
+        if (error != null) {
+            throw new AssertionError("workload failed", error);
         }
+    }
+
+    /** A client of the node, once it accepts one (it may be restarting): up to a minute. */
+    private NbdClient connect() {
+        return org.awaitility.Awaitility.await("workload: the node accepts an NBD client")
+                .atMost(java.time.Duration.ofSeconds(60)).pollInterval(java.time.Duration.ofMillis(50))
+                .ignoreExceptionsInstanceOf(IOException.class)
+                .until(() -> stopped ? null : NbdClient.connect(address.get(), export), c -> stopped || c != null);
     }
 
     private void run() {
         while (!stopped) {
-            try (NbdClient client = NbdClient.connect(address.get(), export)) {
+            NbdClient connected = connect();
+            if (connected == null) {
+                return; // stopped while the node was away
+            }
+            try (NbdClient client = connected) {
                 Semaphore window = new Semaphore(8);
                 while (!stopped) {
                     if (!window.tryAcquire(1, TimeUnit.SECONDS)) {
@@ -84,9 +95,6 @@ public final class Workload implements AutoCloseable {
                     }
                 }
                 window.tryAcquire(8, 10, TimeUnit.SECONDS);
-            } catch (IOException e) {
-                // the node is down: try again shortly
-                sleepQuietly(50);
             } catch (InterruptedException e) {
                 return;
             } catch (RuntimeException e) {
@@ -105,13 +113,6 @@ public final class Workload implements AutoCloseable {
         return b;
     }
 
-    private static void sleepQuietly(long ms) {
-        try {
-            Thread.sleep(ms);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
-    }
 
     /** Stops writing and waits for the writes in flight. */
     @Override

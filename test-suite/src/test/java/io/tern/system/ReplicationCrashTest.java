@@ -44,8 +44,7 @@ class ReplicationCrashTest {
             try (Workload load = new Workload(a::nbdAddress, RES, size, random.nextLong()).start()) {
                 for (int round = 1; round <= ROUNDS; round++) {
                     TernNode victim = round % 2 == 1 ? b : a;
-                    load.awaitMore(100, 60);
-                    Thread.sleep(random.nextInt(800)); // a random moment under load
+                    load.awaitMore(100 + random.nextInt(4000), 60); // a random moment under load
                     consistentAt = checkedPosition(b, consistentAt, round);
                     victim.kill();
                     victim.start();

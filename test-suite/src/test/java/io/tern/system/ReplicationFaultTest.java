@@ -64,9 +64,13 @@ class ReplicationFaultTest {
 
                     // A cut longer than the keepalive's patience, then resets.
                     long before = proxy.connections();
+                    int deadA = count(a, "nothing heard from");
+                    int deadB = count(b, "nothing heard from");
                     proxy.cut(true);
                     load.awaitMore(1000, 60);
-                    Thread.sleep(12_000); // past Keepalive.DEAD_SECONDS: both ends must drop the dead session
+                    // Past Keepalive.DEAD_SECONDS both ends must drop the dead session.
+                    await().atMost(Duration.ofSeconds(30)).until(() ->
+                            count(a, "nothing heard from") > deadA && count(b, "nothing heard from") > deadB);
                     proxy.cut(false);
                     await().atMost(Duration.ofSeconds(30)).until(() -> proxy.connections() > before);
                     for (int i = 0; i < 3; i++) {
@@ -87,6 +91,16 @@ class ReplicationFaultTest {
                         proxy.connections());
             }
         }
+    }
+
+    /** How often the node's daemon log (its first run) says {@code what}. */
+    private static int count(TernNode node, String what) throws java.io.IOException {
+        String log = Files.readString(node.home().resolve("daemon-1.err"));
+        int n = 0;
+        for (int i = log.indexOf(what); i >= 0; i = log.indexOf(what, i + 1)) {
+            n++;
+        }
+        return n;
     }
 
     private static long lag(TernNode primary) throws Exception {

@@ -80,6 +80,19 @@ class ReplicationSystemTest {
                 assertThat(link(a, "replay-b")).startsWith("1,").endsWith(".b");
                 assertThat(link(a, "sync-c")).startsWith("done@").endsWith(".c");
             });
+            // A secondary's export is read-only: a real client cannot open it for writing, and a
+            // write sent anyway is refused with EPERM; the image below does not change.
+            String bUri = "nbd://" + b.nbdAddress().getHostString() + ":" + b.nbdAddress().getPort() + "/" + RES;
+            io.tern.testing.ExternalTool.Result refused = io.tern.testing.ExternalTool.run(dir, 60, "qemu-io", "-f", "raw",
+                    "-c", "write -P 0x5a 0 4k", bUri);
+            assertThat(refused.exitCode()).isNotZero();
+            assertThat(refused.stderr()).containsIgnoringCase("permission denied");
+            try (io.tern.block.nbd.NbdClient client = io.tern.block.nbd.NbdClient.connect(b.nbdAddress(), RES)) {
+                assertThat(client.write(0, new byte[4096], false)).failsWithin(Duration.ofSeconds(10))
+                        .withThrowableOfType(java.util.concurrent.ExecutionException.class)
+                        .havingCause().isInstanceOfSatisfying(io.tern.block.nbd.NbdClient.NbdError.class,
+                                e -> assertThat(e.errno()).isEqualTo(1));
+            }
             String want = exportDigest(a, RES, dir);
             assertThat(exportDigest(b, RES, dir)).as("b's image").isEqualTo(want);
             assertThat(exportDigest(c, RES, dir)).as("c's image").isEqualTo(want);

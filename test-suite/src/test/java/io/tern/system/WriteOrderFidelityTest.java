@@ -5,6 +5,7 @@ import static io.tern.harness.Replication.init;
 import static io.tern.harness.Replication.tern;
 import static io.tern.harness.TernNode.number;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -56,7 +57,7 @@ class WriteOrderFidelityTest {
             long base = number(a.resource(RES), "logged_lsn");
 
             List<Write> history = java.util.Collections.synchronizedList(new ArrayList<>());
-            Throwable[] writerError = new Throwable[1];
+            java.util.concurrent.atomic.AtomicReference<Throwable> writerError = new java.util.concurrent.atomic.AtomicReference<>();
             java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
             Thread writer = new Thread(() -> {
                 Random wr = new Random(random.nextLong());
@@ -75,7 +76,7 @@ class WriteOrderFidelityTest {
                         }
                     }
                 } catch (Throwable t) {
-                    writerError[0] = t;
+                    writerError.set(t);
                 }
             }, "history-writer");
             writer.start();
@@ -87,7 +88,8 @@ class WriteOrderFidelityTest {
             List<Long> points = new ArrayList<>();
             try {
                 while (checks < CHECKS) {
-                    Thread.sleep(50 + random.nextInt(250));
+                    int grown = history.size() + 20 + random.nextInt(200); // a random point of the workload
+                    await().atMost(Duration.ofSeconds(60)).until(() -> history.size() >= grown || writerError.get() != null);
                     @SuppressWarnings("unchecked")
                     Map<String, Object> r = (Map<String, Object>) Json.parse(b.http("POST", "/resources/r0/pause-replay"));
                     try {
@@ -123,7 +125,7 @@ class WriteOrderFidelityTest {
                 stop.set(true);
                 writer.join(30_000);
             }
-            assertThat(writerError[0]).isNull();
+            assertThat(writerError.get()).isNull();
             assertThat(points.stream().distinct().count()).as("distinct check points %s", points).isGreaterThanOrEqualTo(10);
             awaitCaughtUp(a, RES, Duration.ofSeconds(60), b);
             assertThat(number(a.resource(RES), "logged_lsn")).as("one record per write").isEqualTo(base + history.size());

@@ -19,8 +19,9 @@ import org.slf4j.LoggerFactory;
 /**
  * The client side of a replication connection, on its own event loop: connects to a peer, lets
  * {@code init} build each connection's pipeline, and after a failed connect or a lost
- * connection ({@link #retryLater}) tries again after a {@link Backoff} delay, until
- * {@code giveUp} says stop.
+ * connection tries again after a {@link Backoff} delay, until {@code giveUp} says stop. It ends
+ * every pipeline with a handler of its own that does this when the connection closes, and logs
+ * and closes on an exception the session did not handle.
  */
 public final class PeerConnector implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(PeerConnector.class);
@@ -31,6 +32,7 @@ public final class PeerConnector implements AutoCloseable {
     private final BooleanSupplier giveUp;
     private final EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
     private final Backoff backoff = new Backoff();
+    private volatile boolean welcomed;
 
     /** {@code what} names the connection in the log ("r0", "r0: full sync"). */
     public PeerConnector(String what, InetSocketAddress peer, Consumer<SocketChannel> init, BooleanSupplier giveUp) {
@@ -49,6 +51,7 @@ public final class PeerConnector implements AutoCloseable {
         if (giveUp.getAsBoolean()) {
             return;
         }
+        welcomed = false;
         new Bootstrap().group(group).channel(NioSocketChannel.class)
                 .option(ChannelOption.TCP_NODELAY, true)
                 .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, 5000)
@@ -56,6 +59,7 @@ public final class PeerConnector implements AutoCloseable {
                     @Override
                     protected void initChannel(SocketChannel c) {
                         init.accept(c);
+                        c.pipeline().addLast(new Reconnect());
                     }
                 })
                 .connect(peer).addListener(f -> {
@@ -77,7 +81,22 @@ public final class PeerConnector implements AutoCloseable {
 
     /** A session was welcomed: the next failure starts the backoff from its shortest delay. */
     public void welcomed() {
+        welcomed = true;
         backoff.reset();
+    }
+
+    /** Last in every pipeline: reconnects when the connection closes. */
+    private final class Reconnect extends io.netty.channel.ChannelInboundHandlerAdapter {
+        @Override
+        public void channelInactive(io.netty.channel.ChannelHandlerContext ctx) {
+            retryLater(welcomed ? "connection to " + peer + " lost" : "connection to " + peer + " closed before WELCOME");
+        }
+
+        @Override
+        public void exceptionCaught(io.netty.channel.ChannelHandlerContext ctx, Throwable cause) {
+            log.warn("{}: connection to {} failed: {}", what, peer, cause.toString());
+            ctx.close();
+        }
     }
 
     /** Runs a task on the connector's event loop. */

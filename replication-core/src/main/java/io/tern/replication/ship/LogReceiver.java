@@ -144,10 +144,6 @@ public final class LogReceiver implements AutoCloseable {
         connector.connect();
     }
 
-    private void retryLater(String why) {
-        connector.retryLater(why);
-    }
-
     /** Each connection's pipeline: [rate limit], frames, keepalive, the session. */
     private void initChannel(SocketChannel c) {
         if (rateLimit > 0) {
@@ -274,14 +270,7 @@ public final class LogReceiver implements AutoCloseable {
             }
             channel = null;
             connected = false;
-            retryLater(welcomed ? "connection to the primary lost" : "connection closed before WELCOME");
-            ctx.fireChannelInactive();
-        }
-
-        @Override
-        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-            log.warn("{}: replication connection failed: {}", resource, cause.toString());
-            ctx.close();
+            ctx.fireChannelInactive(); // the connector reconnects
         }
     }
 

@@ -142,10 +142,6 @@ public final class FullSync implements AutoCloseable {
         connector.connect();
     }
 
-    private void retryLater(String why) {
-        connector.retryLater(why);
-    }
-
     private void fail(Throwable t) {
         log.error("{}: full sync stopped: {}", resource, t.getMessage());
         done.completeExceptionally(t);
@@ -314,14 +310,7 @@ public final class FullSync implements AutoCloseable {
             }
             channel = null;
             connected = false;
-            retryLater(welcomed ? "connection to the primary lost" : "connection closed before WELCOME");
-            ctx.fireChannelInactive();
-        }
-
-        @Override
-        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-            log.warn("{}: full sync connection failed: {}", resource, cause.toString());
-            ctx.close();
+            ctx.fireChannelInactive(); // the connector reconnects
         }
     }
 
