@@ -74,7 +74,7 @@ cmp "$work/base.img" "$work/stale-tern.img" || { echo "Tern's copy differs from 
 
 [ -n "${WARM:-}" ] || echo 3 > /proc/sys/vm/drop_caches
 r0=$(now)
-rsync --inplace --no-whole-file --stats "$work/base.img" "$work/stale-rsync.img" > "$work/rsync.txt"
+rsync --inplace --no-whole-file --ignore-times --stats "$work/base.img" "$work/stale-rsync.img" > "$work/rsync.txt"
 r1=$(now)
 cmp "$work/base.img" "$work/stale-rsync.img" || { echo "rsync's copy differs from base.img" >&2; exit 1; }
 

@@ -9,6 +9,7 @@ import io.tern.node.NodeHome;
 import io.tern.node.Resource;
 import io.tern.node.ResourceConfig;
 import io.tern.node.Sizes;
+import io.tern.replication.protocol.BlockDigest;
 import io.tern.replication.protocol.Messages;
 import io.tern.replication.sync.Probe;
 import picocli.CommandLine.Command;
@@ -46,14 +47,21 @@ final class JoinCommand implements Callable<Integer> {
     @Option(names = "--compress", description = "Ask the primary to compress what it sends (zstd, per frame).")
     boolean compress;
 
+    @Option(names = "--sync-digest", paramLabel = "ALG", defaultValue = "xxh128",
+            description = "What the full sync compares 4 KiB blocks by: xxh128 (XXH3, 128 bits; the default) or "
+                    + "sha256 (cryptographic, several times slower).")
+    String syncDigest;
+
     @Override
     public Integer call() throws Exception {
         NodeHome h = NodeHome.open(home.resolve());
         NodeHome.checkName("resource", name);
         HostPort primary = HostPort.parse(peer);
+        BlockDigest digest = BlockDigest.parse(syncDigest);
         Messages.Welcome w = Probe.ask(h.cluster(), name, h.node(), primary.toAddress(), Duration.ofSeconds(10));
         ResourceConfig c = Resource.join(h, name, w.size(), w.epoch(), primary, data, new ResourceConfig.Pull(
-                syncRate == null ? 0 : Sizes.parse(syncRate), fetchRate == null ? 0 : Sizes.parse(fetchRate), compress));
+                syncRate == null ? 0 : Sizes.parse(syncRate), fetchRate == null ? 0 : Sizes.parse(fetchRate), compress,
+                digest));
         System.out.println("resource " + c.name() + " joined: " + c.size() + " bytes in " + c.data() + " from primary "
                 + primary + "; " + Daemon.open(h, c.name()));
         return 0;

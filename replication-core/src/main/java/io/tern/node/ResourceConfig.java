@@ -6,6 +6,7 @@ import java.nio.file.Path;
 import java.util.Properties;
 
 import io.tern.block.logged.Durability;
+import io.tern.replication.protocol.BlockDigest;
 
 /**
  * What {@code resource.properties} says about a resource: its size, where its data lives, this
@@ -17,10 +18,11 @@ public record ResourceConfig(String name, long size, Path data, Role role, long 
                              HostPort peer, Pull pull) {
     /**
      * How a secondary pulls: the most bytes per second a full sync copies and the log stream
-     * reads (0: no limit), and whether the primary compresses what it sends.
+     * reads (0: no limit), whether the primary compresses what it sends, and the digest a full
+     * sync compares blocks by.
      */
-    public record Pull(long syncRate, long fetchRate, boolean compress) {
-        public static final Pull DEFAULT = new Pull(0, 0, false);
+    public record Pull(long syncRate, long fetchRate, boolean compress, BlockDigest syncDigest) {
+        public static final Pull DEFAULT = new Pull(0, 0, false, BlockDigest.XXH128);
     }
 
     /** A node's role for a resource. */
@@ -35,7 +37,8 @@ public record ResourceConfig(String name, long size, Path data, Role role, long 
                     Durability.valueOf(p.getProperty("durability", "sync").toUpperCase(java.util.Locale.ROOT)),
                     p.getProperty("peer") == null ? null : HostPort.parse(p.getProperty("peer")),
                     new Pull(Long.parseLong(p.getProperty("sync_rate", "0")), Long.parseLong(p.getProperty("fetch_rate", "0")),
-                            Boolean.parseBoolean(p.getProperty("compress", "false"))));
+                            Boolean.parseBoolean(p.getProperty("compress", "false")),
+                            BlockDigest.parse(p.getProperty("sync_digest", BlockDigest.XXH128.label()))));
         } catch (RuntimeException e) {
             throw new IllegalStateException(resourceDir.resolve("resource.properties") + " is damaged: " + e, e);
         }
@@ -62,6 +65,7 @@ public record ResourceConfig(String name, long size, Path data, Role role, long 
         if (pull.compress()) {
             p.setProperty("compress", "true");
         }
+        p.setProperty("sync_digest", pull.syncDigest().label());
         NodeHome.store(resourceDir.resolve("resource.properties"), p);
     }
 }

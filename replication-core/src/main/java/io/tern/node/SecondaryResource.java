@@ -94,7 +94,8 @@ final class SecondaryResource extends Resource {
     private void start() throws IOException {
         if (sync.phase() == SyncState.Phase.COPYING) {
             FullSync s = new FullSync(cluster, config.name(), node, config.peer().toAddress(), backing,
-                    dir.resolve(SYNC_FILE), SYNC_CHUNK, config.pull().syncRate()).compress(config.pull().compress());
+                    dir.resolve(SYNC_FILE), SYNC_CHUNK, config.pull().syncRate()).compress(config.pull().compress())
+                    .digest(config.pull().syncDigest());
             fullSync = s;
             s.start().whenCompleteAsync((state, error) -> {
                 if (error != null) {

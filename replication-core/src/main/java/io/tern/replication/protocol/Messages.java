@@ -17,8 +17,8 @@ import io.netty.buffer.ByteBuf;
  *  ACK          received lsn i64 | replayed lsn i64
  *  PING         sender's nanotime i64
  *  LINKS        count u16 | per link: name (str) | value (str) | lamport i64 | node (str) | deleted u8
- *  SYNC_DIGESTS offset i64 | length i32 | block i32 | a 32-byte digest per block of the chunk
- *               (secondary: "here is what I hold")
+ *  SYNC_DIGESTS offset i64 | length i32 | block i32 | algorithm u8 ({@link BlockDigest}) | a
+ *               digest per block of the chunk (secondary: "here is what I hold")
  *  SYNC_DATA    offset i64 | length i32 | block i32 | lsn i64 | bitmap, a bit per block (1 =
  *               differs, LSB first) | the bytes of the differing blocks, in order
  * </pre>
@@ -31,7 +31,8 @@ import io.netty.buffer.ByteBuf;
 public final class Messages {
     public static final int MAX_NAME = 255;
     public static final int MAX_REASON = 1024;
-    public static final int DIGEST_LENGTH = 32;
+    /** Bytes of a version-chain digest (HELLO's chain head). */
+    public static final int CHAIN_DIGEST_LENGTH = 32;
     /** The largest chunk a full sync may ask for. */
     public static final int MAX_CHUNK = 4 << 20;
     /** Links per LINKS message, at most. */
@@ -50,8 +51,8 @@ public final class Messages {
         public static final int COMPRESS = 1;
 
         public Hello {
-            if (chainHead.length != DIGEST_LENGTH) {
-                throw new IllegalArgumentException("chain head must be " + DIGEST_LENGTH + " bytes");
+            if (chainHead.length != CHAIN_DIGEST_LENGTH) {
+                throw new IllegalArgumentException("chain head must be " + CHAIN_DIGEST_LENGTH + " bytes");
             }
             chainHead = chainHead.clone();
         }
@@ -81,11 +82,11 @@ public final class Messages {
 
     /**
      * A full sync's question about one chunk: the digest of each {@code block}-sized piece of
-     * what the secondary holds there (the last piece may be shorter).
+     * what the secondary holds there (the last piece may be shorter), by {@code algorithm}.
      */
-    public record SyncDigest(long offset, int length, int block, byte[] digests) {
+    public record SyncDigest(long offset, int length, int block, BlockDigest algorithm, byte[] digests) {
         public SyncDigest {
-            if (digests.length != blocks(length, block) * DIGEST_LENGTH) {
+            if (digests.length != blocks(length, block) * algorithm.length()) {
                 throw new IllegalArgumentException(digests.length + " digest bytes for " + blocks(length, block) + " blocks");
             }
         }
@@ -131,7 +132,7 @@ public final class Messages {
         String resource = string(in, MAX_NAME);
         String node = string(in, MAX_NAME);
         long epoch = number(in, "epoch");
-        byte[] head = bytes(in, DIGEST_LENGTH);
+        byte[] head = bytes(in, CHAIN_DIGEST_LENGTH);
         long from = number(in, "from lsn");
         need(in, 1, "mode");
         int mode = in.readUnsignedByte();
@@ -239,14 +240,18 @@ public final class Messages {
     }
 
     public static void encode(SyncDigest d, ByteBuf out) {
-        out.writeLong(d.offset()).writeInt(d.length()).writeInt(d.block()).writeBytes(d.digests());
+        out.writeLong(d.offset()).writeInt(d.length()).writeInt(d.block()).writeByte(d.algorithm().id())
+                .writeBytes(d.digests());
     }
 
     public static SyncDigest decodeSyncDigest(ByteBuf in) {
         long offset = number(in, "chunk offset");
         int length = chunkLength(in);
         int block = blockSize(in);
-        SyncDigest d = new SyncDigest(offset, length, block, bytes(in, blocks(length, block) * DIGEST_LENGTH));
+        need(in, 1, "digest algorithm");
+        BlockDigest algorithm = BlockDigest.ofId(in.readUnsignedByte());
+        SyncDigest d = new SyncDigest(offset, length, block, algorithm,
+                bytes(in, blocks(length, block) * algorithm.length()));
         end(in, MessageType.SYNC_DIGESTS);
         return d;
     }

@@ -178,7 +178,7 @@ public final class LogReceiver implements AutoCloseable {
             channel = ctx.channel();
             long from = txlog.durableLsn() + 1;
             FrameCodec.send(ctx, MessageType.HELLO, b -> Messages.encode(
-                    new Messages.Hello(clusterId, resource, node, 0, new byte[Messages.DIGEST_LENGTH], from,
+                    new Messages.Hello(clusterId, resource, node, 0, new byte[Messages.CHAIN_DIGEST_LENGTH], from,
                             Messages.Mode.STREAM,
                             compress ? Messages.Hello.COMPRESS : 0), b));
             ctx.fireChannelActive();

@@ -16,6 +16,7 @@ import io.tern.log.LogCorruptedException;
 import io.tern.log.LogReader;
 import io.tern.log.LogRecord;
 import io.tern.log.TransactionLog;
+import io.tern.replication.protocol.BlockDigest;
 import io.tern.replication.protocol.ErrorCode;
 import io.tern.replication.protocol.Frame;
 import io.tern.replication.protocol.FrameCodec;
@@ -42,6 +43,8 @@ final class ShippingHandler extends ChannelInboundHandlerAdapter {
     private static final long IDLE_POLL_MICROS = 100_000;
     /** Chunk requests one sync session may have outstanding; more is a protocol violation. */
     static final int MAX_SYNC_OUTSTANDING = 16;
+    /** Each sync reader thread's chunk buffer ({@link #chunkBuffer}). */
+    private static final ThreadLocal<ByteBuffer> CHUNK_BUFFER = ThreadLocal.withInitial(() -> ByteBuffer.allocateDirect(0));
 
     private enum State { AWAIT_HELLO, SHIPPING, SYNCING, CLOSED }
 
@@ -214,7 +217,7 @@ final class ShippingHandler extends ChannelInboundHandlerAdapter {
         java.util.concurrent.CompletableFuture<Messages.SyncData> work;
         try {
             work = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
-                ByteBuffer chunk = ByteBuffer.allocate(d.length());
+                ByteBuffer chunk = chunkBuffer(d.length());
                 cfg.device().read(d.offset(), chunk).join();
                 long lsn = cfg.loggedLsn();
                 if (lsn > cfg.log().durableLsn()) {
@@ -247,15 +250,16 @@ final class ShippingHandler extends ChannelInboundHandlerAdapter {
     /** Compares the chunk block by block with the secondary's digests; keeps the blocks that differ. */
     private static Messages.SyncData differences(Messages.SyncDigest d, ByteBuffer chunk, long lsn) {
         int n = Messages.blocks(d.length(), d.block());
+        BlockDigest algorithm = d.algorithm();
+        int len = algorithm.length();
         java.util.BitSet differs = new java.util.BitSet(n);
         ByteBuf data = null;
         byte[] theirs = d.digests();
+        byte[] mine = new byte[len];
         for (int i = 0; i < n; i++) {
-            int from = i * d.block();
-            ByteBuffer piece = chunk.slice(from, Messages.blockLength(d.length(), d.block(), i));
-            byte[] mine = io.tern.replication.sync.Digests.sha256(piece.duplicate());
-            if (!java.util.Arrays.equals(mine, 0, Messages.DIGEST_LENGTH, theirs, i * Messages.DIGEST_LENGTH,
-                    (i + 1) * Messages.DIGEST_LENGTH)) {
+            ByteBuffer piece = chunk.slice(i * d.block(), Messages.blockLength(d.length(), d.block(), i));
+            algorithm.digest(piece, mine, 0);
+            if (!java.util.Arrays.equals(mine, 0, len, theirs, i * len, (i + 1) * len)) {
                 differs.set(i);
                 if (data == null) {
                     data = Unpooled.buffer(d.length());
@@ -264,6 +268,19 @@ final class ShippingHandler extends ChannelInboundHandlerAdapter {
             }
         }
         return new Messages.SyncData(d.offset(), d.length(), d.block(), lsn, differs, data);
+    }
+
+    /**
+     * A sync reader thread's chunk buffer, reused from chunk to chunk (direct: the file read
+     * lands in it without the copy a heap buffer costs). Only the differing blocks are copied out.
+     */
+    private static ByteBuffer chunkBuffer(int length) {
+        ByteBuffer b = CHUNK_BUFFER.get();
+        if (b.capacity() < length) {
+            b = ByteBuffer.allocateDirect(Math.max(length, Messages.MAX_CHUNK));
+            CHUNK_BUFFER.set(b);
+        }
+        return b.clear().limit(length);
     }
 
     /** Sends batches while the channel takes them; looks again shortly when the log has nothing new. */

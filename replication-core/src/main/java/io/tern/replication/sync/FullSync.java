@@ -12,6 +12,7 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.socket.SocketChannel;
 import io.tern.block.BlockDevice;
+import io.tern.replication.protocol.BlockDigest;
 import io.tern.replication.protocol.PeerConnector;
 import io.tern.replication.protocol.ErrorCode;
 import io.tern.replication.protocol.Frame;
@@ -27,8 +28,8 @@ import org.slf4j.LoggerFactory;
  * A secondary's full sync (join): copies the primary's device into the local one chunk by chunk
  * while the primary keeps taking writes (a fuzzy copy, made consistent by replaying the log from
  * the start LSN the primary agreed to keep). Fast mode: for every chunk the secondary sends the
- * SHA-256 of each 4 KiB block it holds there, and the primary sends only the blocks whose own
- * digest differs.
+ * digest ({@link BlockDigest}, XXH3-128 unless asked otherwise) of each 4 KiB block it holds
+ * there, and the primary sends only the blocks whose own digest differs.
  *
  * <p>Progress is stored ({@link SyncState}) after the device is synced, at least every second,
  * so a killed sync resumes from its last stored chunk, not from zero. Disconnects are retried
@@ -69,6 +70,7 @@ public final class FullSync implements AutoCloseable {
     private volatile boolean connected;
     private final long resumedAt;
     private volatile boolean compress;
+    private volatile BlockDigest digest = BlockDigest.XXH128;
 
     public FullSync(String clusterId, String resource, String node, InetSocketAddress primary, BlockDevice device,
                     Path stateFile, int chunk, long bytesPerSecond) throws IOException {
@@ -95,6 +97,12 @@ public final class FullSync implements AutoCloseable {
     /** Asks the primary to compress the chunks it sends (zstd, per frame). Before {@link #start()}. */
     public FullSync compress(boolean compress) {
         this.compress = compress;
+        return this;
+    }
+
+    /** The digest blocks are compared by. Before {@link #start()}. */
+    public FullSync digest(BlockDigest digest) {
+        this.digest = java.util.Objects.requireNonNull(digest);
         return this;
     }
 
@@ -168,7 +176,7 @@ public final class FullSync implements AutoCloseable {
             channel = ctx.channel();
             SyncState s = state;
             FrameCodec.send(ctx, MessageType.HELLO, b -> Messages.encode(new Messages.Hello(clusterId, resource, node, 0,
-                    new byte[Messages.DIGEST_LENGTH], s.start(), Messages.Mode.SYNC, compress ? Messages.Hello.COMPRESS : 0), b));
+                    new byte[Messages.CHAIN_DIGEST_LENGTH], s.start(), Messages.Mode.SYNC, compress ? Messages.Hello.COMPRESS : 0), b));
             ctx.fireChannelActive();
         }
 
@@ -340,19 +348,21 @@ public final class FullSync implements AutoCloseable {
         @Override
         public void run() {
             long size = device.size();
+            BlockDigest algorithm = digest;
+            ByteBuffer mine = ByteBuffer.allocateDirect(chunk); // reused: only the digests leave this thread
             try {
                 for (long offset = from; offset < size && !stopped; ) {
                     int length = (int) Math.min(chunk, size - offset);
-                    ByteBuffer mine = ByteBuffer.allocate(length);
+                    mine.clear().limit(length);
                     device.read(offset, mine).join();
                     mine.flip();
                     int n = Messages.blocks(length, BLOCK);
-                    byte[] digests = new byte[n * Messages.DIGEST_LENGTH];
+                    byte[] digests = new byte[n * algorithm.length()];
                     for (int i = 0; i < n; i++) {
-                        byte[] one = Digests.sha256(mine.slice(i * BLOCK, Messages.blockLength(length, BLOCK, i)));
-                        System.arraycopy(one, 0, digests, i * Messages.DIGEST_LENGTH, Messages.DIGEST_LENGTH);
+                        algorithm.digest(mine.slice(i * BLOCK, Messages.blockLength(length, BLOCK, i)), digests,
+                                i * algorithm.length());
                     }
-                    Messages.SyncDigest d = new Messages.SyncDigest(offset, length, BLOCK, digests);
+                    Messages.SyncDigest d = new Messages.SyncDigest(offset, length, BLOCK, algorithm, digests);
                     while (!stopped && !ready.offer(d, 100, TimeUnit.MILLISECONDS)) {
                         // the window is full: wait for answers
                     }

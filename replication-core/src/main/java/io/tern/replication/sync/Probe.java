@@ -47,7 +47,7 @@ public final class Probe {
                                 @Override
                                 public void channelActive(ChannelHandlerContext ctx) {
                                     FrameCodec.send(ctx, MessageType.HELLO, b -> Messages.encode(new Messages.Hello(
-                                            clusterId, resource, node, 0, new byte[Messages.DIGEST_LENGTH], 0,
+                                            clusterId, resource, node, 0, new byte[Messages.CHAIN_DIGEST_LENGTH], 0,
                                             Messages.Mode.PROBE, 0), b));
                                 }
 

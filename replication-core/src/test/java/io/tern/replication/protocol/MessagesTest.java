@@ -71,15 +71,20 @@ class MessagesTest {
     @Test
     void syncMessagesRoundTripAndBoundTheirChunks() {
         // A chunk of 10 KiB in 4 KiB blocks: three blocks, the last of 2 KiB.
-        byte[] digests = new byte[3 * Messages.DIGEST_LENGTH];
-        digests[40] = 7;
-        ByteBuf b = Unpooled.buffer();
-        Messages.encode(new Messages.SyncDigest(1 << 20, 10240, 4096, digests), b);
-        Messages.SyncDigest d = Messages.decodeSyncDigest(b);
-        assertThat(d.offset()).isEqualTo(1 << 20);
-        assertThat(d.length()).isEqualTo(10240);
-        assertThat(d.block()).isEqualTo(4096);
-        assertThat(d.digests()).isEqualTo(digests);
+        for (BlockDigest algorithm : BlockDigest.values()) {
+            byte[] digests = new byte[3 * algorithm.length()];
+            digests[20] = 7;
+            ByteBuf b = Unpooled.buffer();
+            Messages.encode(new Messages.SyncDigest(1 << 20, 10240, 4096, algorithm, digests), b);
+            Messages.SyncDigest d = Messages.decodeSyncDigest(b);
+            assertThat(d.offset()).isEqualTo(1 << 20);
+            assertThat(d.length()).isEqualTo(10240);
+            assertThat(d.block()).isEqualTo(4096);
+            assertThat(d.algorithm()).isEqualTo(algorithm);
+            assertThat(d.digests()).isEqualTo(digests);
+        }
+        assertThatThrownBy(() -> new Messages.SyncDigest(0, 8192, 4096, BlockDigest.SHA256, new byte[32]))
+                .isInstanceOf(IllegalArgumentException.class);
 
         java.util.BitSet differs = new java.util.BitSet();
         differs.set(0);
@@ -99,8 +104,12 @@ class MessagesTest {
                 .writeInt(4096), "chunk length");
         refused(Messages::decodeSyncDigest, Unpooled.buffer().writeLong(0).writeInt(100).writeInt(512), "chunk length");
         refused(Messages::decodeSyncDigest, Unpooled.buffer().writeLong(0).writeInt(8192).writeInt(3000), "block size");
-        refused(Messages::decodeSyncDigest, Unpooled.buffer().writeLong(0).writeInt(8192).writeInt(4096).writeZero(40),
-                "ends inside");
+        refused(Messages::decodeSyncDigest, Unpooled.buffer().writeLong(0).writeInt(8192).writeInt(4096), "ends inside");
+        refused(Messages::decodeSyncDigest, Unpooled.buffer().writeLong(0).writeInt(8192).writeInt(4096).writeByte(9)
+                .writeZero(64), "unknown block digest algorithm 9");
+        // SHA-256 needs 64 bytes for two blocks; XXH128 digests of two blocks are only 32.
+        refused(Messages::decodeSyncDigest, Unpooled.buffer().writeLong(0).writeInt(8192).writeInt(4096)
+                .writeByte(BlockDigest.SHA256.id()).writeZero(2 * BlockDigest.XXH128.length()), "ends inside");
         // A bitmap that marks two blocks but carries the bytes of one, or marks a block past the chunk.
         refused(Messages::decodeSyncData, Unpooled.buffer().writeLong(0).writeInt(8192).writeInt(4096).writeLong(1)
                 .writeByte(3).writeZero(4096), "carries");

@@ -13,11 +13,14 @@ import io.tern.block.file.FileBlockDevice;
 import io.tern.block.logged.LoggedDevice;
 import io.tern.block.logged.LoggedDeviceConfig;
 import io.tern.log.LogConfig;
+import io.tern.replication.protocol.BlockDigest;
 import io.tern.replication.ship.LogShipper;
 import io.tern.replication.ship.ReplicationServer;
 import io.tern.replication.ship.ShipperConfig;
 import io.tern.testing.Seeds;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.api.io.TempDir;
 
 /** The full sync against a real primary device and shipper, in one process. */
@@ -28,8 +31,9 @@ class FullSyncTest {
     @TempDir
     Path dir;
 
-    @Test
-    void onlyChunksThatDifferAreSentAndACopiedSyncDoesNotCopyAgain() throws Exception {
+    @ParameterizedTest
+    @EnumSource(BlockDigest.class)
+    void onlyBlocksThatDifferAreSentAndACopiedSyncDoesNotCopyAgain(BlockDigest digest) throws Exception {
         Random random = new Random(Seeds.seed("FullSyncTest"));
         byte[] image = new byte[SIZE];
         random.nextBytes(image);
@@ -56,7 +60,8 @@ class FullSyncTest {
             Path state = dir.resolve("sync.properties");
             SyncState.NEW.store(state);
             SyncState copied;
-            try (FullSync sync = new FullSync("c", "r0", "b", server.address(), secondary, state, CHUNK, 0)) {
+            try (FullSync sync = new FullSync("c", "r0", "b", server.address(), secondary, state, CHUNK, 0)
+                    .digest(digest)) {
                 copied = sync.start().get(60, TimeUnit.SECONDS);
                 // Chunk 0 also differs in its first block, which the primary wrote meanwhile.
                 assertThat(sync.bytesSent()).isEqualTo((changed.length + 1) * 4096L);
