@@ -81,6 +81,7 @@ public final class Node implements AutoCloseable {
             node.http.createContext("/metrics", node::serveMetrics);
             node.http.createContext("/resources/", node::serveResourceAction);
             node.http.start();
+            node.ticker.execute(io.tern.replication.protocol.BlockDigest::warmUp);
             node.ticker.scheduleWithFixedDelay(node::tick, 1, 1, java.util.concurrent.TimeUnit.SECONDS);
             node.ticker.scheduleWithFixedDelay(() -> node.resources.values().forEach(Resource::sample), 100, 100,
                     java.util.concurrent.TimeUnit.MILLISECONDS);

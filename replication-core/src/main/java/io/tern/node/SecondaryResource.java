@@ -328,6 +328,7 @@ final class SecondaryResource extends Resource {
         s.put("start_lsn", progress.start());
         s.put("end_lsn", progress.end());
         s.put("copied_bytes", progress.next());
+        s.put("digest", config.pull().syncDigest().label());
         if (fs != null) {
             double rate = fs.rate();
             s.put("sent_bytes", fs.bytesSent());

@@ -54,12 +54,15 @@ class ReplicationSystemTest {
                 b.start();
                 tern(b, "join", RES, "--peer", a.peer());
                 load.awaitMore(500, 60);
-                // c asks for compressed frames and caps its log stream (Netty's traffic shaping).
-                tern(c, "join", RES, "--peer", a.peer(), "--compress", "--fetch-rate", "64M");
+                // c asks for compressed frames, caps its log stream (Netty's traffic shaping) and
+                // compares blocks by SHA-256 (b by the default XXH3-128).
+                tern(c, "join", RES, "--peer", a.peer(), "--compress", "--fetch-rate", "64M", "--sync-digest", "sha256");
                 c.start();
                 await().atMost(Duration.ofSeconds(120)).until(() ->
                         "done".equals(((Map<?, ?>) b.resource(RES).get("sync")).get("phase"))
                                 && "done".equals(((Map<?, ?>) c.resource(RES).get("sync")).get("phase")));
+                assertThat(((Map<?, ?>) b.resource(RES).get("sync")).get("digest")).isEqualTo("xxh128");
+                assertThat(((Map<?, ?>) c.resource(RES).get("sync")).get("digest")).isEqualTo("sha256");
                 load.awaitMore(500, 60);
             }
             awaitCaughtUp(a, RES, Duration.ofSeconds(120), b, c);

@@ -218,8 +218,8 @@ public final class FullSync implements AutoCloseable {
                 }
                 state = state.withStart(w.startLsn());
                 state.store(stateFile);
-                log.info("{}: full sync of {} bytes from {} starts; the log follows from lsn {}", resource,
-                        device.size(), primary, w.startLsn());
+                log.info("{}: full sync of {} bytes from {} starts; the log follows from lsn {}; block digest {}",
+                        resource, device.size(), primary, w.startLsn(), digest.label());
             }
             welcomed = true;
             connected = true;
