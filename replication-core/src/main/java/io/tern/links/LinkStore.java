@@ -40,7 +40,10 @@ public final class LinkStore {
     private final Path dir;
     private final String node;
     private final TreeMap<String, Link> links = new TreeMap<>();
+    /** Per link, the local change (see {@link #changesSince}) that last stored it. */
+    private final java.util.HashMap<String, Long> changedAt = new java.util.HashMap<>();
     private long clock;
+    private long changes;
 
     private LinkStore(Path dir, String node) {
         this.dir = dir;
@@ -64,6 +67,7 @@ public final class LinkStore {
                 }
                 Link l = Link.parse(name, Files.readSymbolicLink(p).toString());
                 store.links.put(name, l);
+                store.changedAt.put(name, ++store.changes);
                 store.clock = Math.max(store.clock, l.lamport());
             }
         }
@@ -136,15 +140,25 @@ public final class LinkStore {
         return new ArrayList<>(links.values());
     }
 
-    /** The links written or taken at a Lamport time after {@code lamport}: what a peer that saw up to it is missing. */
-    public synchronized List<Link> since(long lamport) {
+    /** What {@link #changesSince} returns: links, and the local change count they bring a reader up to. */
+    public record Changes(List<Link> links, long upTo) {
+    }
+
+    /**
+     * The links stored here, written or taken from a peer, after local change {@code seq} (0:
+     * all), in name order: what a peer sent everything up to {@code seq} is missing. Counted
+     * locally, not by Lamport time: a link relayed from a third node may carry an older Lamport
+     * time than links this store already sent, and must still go out. The count restarts with
+     * the process; sessions start from 0.
+     */
+    public synchronized Changes changesSince(long seq) {
         List<Link> out = new ArrayList<>();
         for (Link l : links.values()) {
-            if (l.lamport() > lamport) {
+            if (changedAt.get(l.name()) > seq) {
                 out.add(l);
             }
         }
-        return out;
+        return new Changes(out, changes);
     }
 
     private void store(Link l) throws IOException {
@@ -158,6 +172,7 @@ public final class LinkStore {
         }
         DurableFiles.syncDirectory(dir);
         links.put(l.name(), l);
+        changedAt.put(l.name(), ++changes);
         clock = Math.max(clock, l.lamport());
         log.debug("{}: {} -> {}", dir.getFileName(), l.name(), l.target());
     }

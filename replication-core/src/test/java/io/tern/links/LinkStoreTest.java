@@ -53,14 +53,27 @@ class LinkStoreTest {
     }
 
     @Test
-    void sinceListsWhatAPeerIsMissing() throws Exception {
+    void changesSinceListsWhatAPeerIsMissingIncludingOlderLinksRelayedFromAThirdNode() throws Exception {
         LinkStore a = LinkStore.open(dir.resolve("a"), "a");
         a.put("x", "1");
         a.put("y", "2");
+        LinkStore.Changes all = a.changesSince(0);
+        assertThat(all.links()).extracting(Link::name).containsExactly("x", "y");
         a.put("x", "3");
-        assertThat(a.since(2)).extracting(Link::name).containsExactly("x");
-        assertThat(a.since(0)).hasSize(2);
-        assertThat(a.all()).extracting(Link::value).containsExactly("3", "2");
+        LinkStore.Changes next = a.changesSince(all.upTo());
+        assertThat(next.links()).extracting(Link::value).containsExactly("3");
+        assertThat(a.changesSince(next.upTo()).links()).isEmpty();
+        // b's link was written at Lamport time 2, before a's clock (3) moved on: a has sent
+        // everything up to time 3 to c, and must still relay it.
+        assertThat(a.merge(new Link("replay-b", "1,7", 2, "b", false))).isTrue();
+        assertThat(a.changesSince(next.upTo()).links()).extracting(Link::name).containsExactly("replay-b");
+        // A link not taken (older than what a holds) is no change.
+        LinkStore.Changes after = a.changesSince(0);
+        assertThat(a.merge(new Link("x", "0", 1, "b", false))).isFalse();
+        assertThat(a.changesSince(after.upTo()).links()).isEmpty();
+        // After a restart the count starts over and a session sends everything again.
+        assertThat(LinkStore.open(dir.resolve("a"), "a").changesSince(0).links()).hasSize(3);
+        assertThat(a.all()).extracting(Link::value).containsExactly("1,7", "3", "2");
     }
 
     @Test

@@ -42,7 +42,8 @@ public final class ReplicationBench {
     private static final int BLOCK = 4096;
     private static final long SIZE = 256L << 20;
     private static final int IN_FLIGHT = 32;
-    private static final int ROUNDS = 4;
+    /** Isolation rounds (each one phase without and one with the slow secondary): -Dbench.rounds. */
+    private static final int ROUNDS = Integer.getInteger("bench.rounds", 4);
 
     /** Per LSN, the time from durable on the primary to durable in the secondary's log (sorted). */
     private static long[] receivedLag;
@@ -76,31 +77,47 @@ public final class ReplicationBench {
             double without = 0;
             double with = 0;
             long lagged = 0;
+            double[] ratios = new double[ROUNDS];
             StringBuilder rows = new StringBuilder();
             for (int round = 1; round <= ROUNDS; round++) {
                 boolean withFirst = round % 2 == 0;
-                double a = withFirst ? 0 : closedLoop(primary, seconds);
-                double b;
+                Phase a = withFirst ? null : closedLoop(primary, seconds);
+                Phase b;
+                double childCpu;
                 try (RemoteSecondary s = new RemoteSecondary(secondaries.resolve("slow-" + round),
                         primary.log().durableLsn() + 1, server.address(), round)) {
+                    double childBefore = s.cpuSeconds();
                     b = closedLoop(primary, seconds);
+                    childCpu = s.cpuSeconds() - childBefore;
                     lagged = primary.log().durableLsn() - s.stop();
                 }
                 if (withFirst) {
                     a = closedLoop(primary, seconds);
                 }
-                rows.append(String.format("| %d | %,.0f | %,.0f | %,d | %.2f× |%n", round, a, b, lagged, b / a));
-                without += a;
-                with += b;
+                ratios[round - 1] = b.rate / a.rate;
+                rows.append(String.format("| %d | %,.0f | %.0f | %.0f%% | %,.0f | %.0f | %.0f%% | %.2f | %,d | %.2f× |%n", round,
+                        a.rate, a.cpuMicrosPerWrite, a.idle * 100, b.rate, b.cpuMicrosPerWrite, b.idle * 100,
+                        childCpu / b.seconds, lagged, ratios[round - 1]));
+                without += a.rate;
+                with += b.rate;
             }
             without /= ROUNDS;
             with /= ROUNDS;
+            double[] sorted = ratios.clone();
+            Arrays.sort(sorted);
+            double mean = Arrays.stream(ratios).average().orElse(0);
+            double sd = Math.sqrt(Arrays.stream(ratios).map(r -> (r - mean) * (r - mean)).sum() / Math.max(1, ROUNDS - 1));
+            double half = 2.0 * sd / Math.sqrt(ROUNDS); // ~95% for the round counts used here
             System.out.println("### Async isolation: 4 KiB random writes, 32 in flight, sync mode");
             System.out.println();
-            System.out.println("| round | no secondary (writes/s) | one secondary behind 10 Mbit/s, 50 ms each way (own JVM, nice 19) | its lag at the end (records) | ratio |");
-            System.out.println("|---:|---:|---:|---:|---:|");
+            System.out.println("Per phase: writes/s, the primary process's CPU per write (µs), the machine's idle CPU; "
+                    + "with the secondary also the CPU its JVM (proxy and secondary, nice 19) used, in cores.");
+            System.out.println();
+            System.out.println("| round | no secondary: writes/s | CPU/write | idle | one secondary behind 10 Mbit/s, 50 ms each way: writes/s | CPU/write | idle | its JVM (cores) | its lag at the end (records) | ratio |");
+            System.out.println("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
             System.out.print(rows);
-            System.out.printf("| **mean** | %,.0f | %,.0f | | **%.2f×** |%n%n", without, with, with / without);
+            System.out.printf("| **all** | %,.0f | | | %,.0f | | | | | mean **%.3f×** ± %.3f (2 s.e.), median %.3f× |%n%n",
+                    without, with, mean, half, ROUNDS % 2 == 1 ? sorted[ROUNDS / 2] : (sorted[ROUNDS / 2 - 1] + sorted[ROUNDS / 2]) / 2);
 
             try (Secondary s = new Secondary(secondaries.resolve("near"), primary.log().durableLsn() + 1, server.address())) {
                 s.awaitConnected();
@@ -123,10 +140,16 @@ public final class ReplicationBench {
         return sorted[Math.min(sorted.length - 1, (int) (sorted.length * p))] / 1e6;
     }
 
-    /** 4 KiB random writes with 32 in flight for {@code seconds}; returns acknowledged writes per second. */
-    private static double closedLoop(LoggedDevice device, int seconds) throws InterruptedException {
+    /** One closed-loop phase: acknowledged writes per second, the process's CPU per write, the machine's idle share. */
+    private record Phase(double rate, double cpuMicrosPerWrite, double idle, double seconds) {
+    }
+
+    /** 4 KiB random writes with 32 in flight for {@code seconds}. */
+    private static Phase closedLoop(LoggedDevice device, int seconds) throws InterruptedException {
         Semaphore window = new Semaphore(IN_FLIGHT);
         AtomicLong acked = new AtomicLong();
+        long[] idleBefore = idleTicks();
+        long cpuBefore = processCpuNanos();
         long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
         long start = System.nanoTime();
         while (System.nanoTime() < end) {
@@ -140,7 +163,30 @@ public final class ReplicationBench {
             });
         }
         window.acquire(IN_FLIGHT);
-        return acked.get() / ((System.nanoTime() - start) / 1e9);
+        double secs = (System.nanoTime() - start) / 1e9;
+        long cpu = processCpuNanos() - cpuBefore;
+        long[] idleAfter = idleTicks();
+        double idle = (double) (idleAfter[0] - idleBefore[0]) / Math.max(1, idleAfter[1] - idleBefore[1]);
+        return new Phase(acked.get() / secs, cpu / 1e3 / Math.max(1, acked.get()), idle, secs);
+    }
+
+    private static long processCpuNanos() {
+        return ((com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory
+                .getOperatingSystemMXBean()).getProcessCpuTime();
+    }
+
+    /** The machine's idle (and iowait) ticks and all ticks so far, from /proc/stat. */
+    private static long[] idleTicks() {
+        try {
+            String[] f = Files.readAllLines(Path.of("/proc/stat")).get(0).trim().split("\\s+");
+            long total = 0;
+            for (int i = 1; i < f.length; i++) {
+                total += Long.parseLong(f[i]);
+            }
+            return new long[] {Long.parseLong(f[4]) + Long.parseLong(f[5]), total};
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
     }
 
     private static java.util.concurrent.CompletableFuture<Void> write(LoggedDevice device) {
@@ -251,6 +297,11 @@ public final class ReplicationBench {
                 process.destroyForcibly();
                 throw new IllegalStateException("the remote secondary said " + line);
             }
+        }
+
+        /** The CPU its process has used so far, in seconds. */
+        double cpuSeconds() {
+            return process.toHandle().info().totalCpuDuration().map(d -> d.toNanos() / 1e9).orElse(Double.NaN);
         }
 
         /** Stops it; returns the last LSN it replayed. */

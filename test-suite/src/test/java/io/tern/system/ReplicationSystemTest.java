@@ -76,12 +76,15 @@ class ReplicationSystemTest {
             Map<String, Object> viaZstd = peers(c.resource(RES)).get(0);
             assertThat(number(viaZstd, "compressed_bytes")).isPositive()
                     .isLessThan(number(viaZstd, "decompressed_bytes") * 3 / 4);
-            // The links travel both ways: each secondary sees the primary's, the primary sees theirs.
+            // The links travel both ways: each secondary sees the primary's, the primary sees
+            // theirs, and relays each secondary's to the other.
             await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> {
                 assertThat(link(b, "primary")).startsWith("a@").endsWith(".a");
                 assertThat(link(c, "member-b")).endsWith(".a");
                 assertThat(link(a, "replay-b")).startsWith("1,").endsWith(".b");
                 assertThat(link(a, "sync-c")).startsWith("done@").endsWith(".c");
+                assertThat(link(c, "replay-b")).startsWith("1,").endsWith(".b");
+                assertThat(link(b, "sync-c")).startsWith("done@").endsWith(".c");
             });
             // A secondary's export is read-only: a real client cannot open it for writing, and a
             // write sent anyway is refused with EPERM; the image below does not change.

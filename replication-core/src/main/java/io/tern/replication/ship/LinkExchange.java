@@ -18,7 +18,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The LINKS exchange of one replication session: both ends send all their links when the
- * session starts, then every second whatever changed since (by Lamport time), and merge what
+ * session starts, then every second whatever their store took since (written there or merged
+ * from any peer, so the primary relays one secondary's links to the others), and merge what
  * they receive into their own store (the newer value wins; see {@link LinkStore#merge}). A link
  * that fails the store's checks is a protocol error.
  *
@@ -51,14 +52,13 @@ final class LinkExchange {
         if (!ctx.channel().isActive()) {
             return;
         }
-        List<Link> changed = store.since(sentUpTo);
-        for (int from = 0; from < changed.size(); from += Messages.MAX_LINKS) {
-            List<Link> part = changed.subList(from, Math.min(changed.size(), from + Messages.MAX_LINKS));
+        LinkStore.Changes changed = store.changesSince(sentUpTo);
+        List<Link> links = changed.links();
+        for (int from = 0; from < links.size(); from += Messages.MAX_LINKS) {
+            List<Link> part = links.subList(from, Math.min(links.size(), from + Messages.MAX_LINKS));
             FrameCodec.send(ctx, MessageType.LINKS, b -> Messages.encodeLinks(part, b));
         }
-        for (Link l : changed) {
-            sentUpTo = Math.max(sentUpTo, l.lamport());
-        }
+        sentUpTo = changed.upTo();
     }
 
     void received(List<Link> links) {
