@@ -67,57 +67,66 @@ public final class ReplicationBench {
                 .backing(FileBlockDevice.create(dir.resolve("primary.img"), SIZE, true))
                 .log(new LogConfig().directory(dir.resolve("primary-log")).name("p"))
                 .checkpointFile(dir.resolve("primary.checkpoint"))
+                // -Dbench.checkpointMillis: the primary's checkpoint interval (the product's default otherwise)
+                .checkpointInterval(Duration.ofMillis(Long.getLong("bench.checkpointMillis",
+                        new LoggedDeviceConfig().checkpointInterval().toMillis())))
                 .retainFrom(() -> 0));
              LogShipper shipper = new LogShipper(new ShipperConfig().resource("r0").log(primary.log()));
              ReplicationServer server = ReplicationServer.start(new InetSocketAddress("127.0.0.1", 0), "bench",
                      r -> shipper)) {
-            closedLoop(primary, seconds); // warm-up: a fresh log and device run faster at first
-            // Phases without and with the slow secondary in ABBA order, so the primary's drift
-            // (its log and dirty pages growing) and its periodic checkpoints fall on both alike.
+            // The slow secondary's JVM lives through all rounds, as a remote node's daemon would:
+            // it attaches before a phase and detaches after. The warm-up phase, with it attached,
+            // compiles its code (in a fresh JVM the JIT alone took a tenth of a core for seconds).
             double without = 0;
-            double with = 0;
-            long lagged = 0;
-            double[] ratios = new double[ROUNDS];
-            StringBuilder rows = new StringBuilder();
-            for (int round = 1; round <= ROUNDS; round++) {
-                boolean withFirst = round % 2 == 0;
-                Phase a = withFirst ? null : closedLoop(primary, seconds);
-                Phase b;
-                double childCpu;
-                try (RemoteSecondary s = new RemoteSecondary(secondaries.resolve("slow-" + round),
-                        primary.log().durableLsn() + 1, server.address(), round)) {
-                    double childBefore = s.cpuSeconds();
-                    b = closedLoop(primary, seconds);
-                    childCpu = s.cpuSeconds() - childBefore;
-                    lagged = primary.log().durableLsn() - s.stop();
+            try (RemoteSecondary remote = new RemoteSecondary(secondaries, server.address())) {
+                remote.attach("warm-up", primary.log().durableLsn() + 1);
+                Phase warm = closedLoop(primary, seconds); // warm-up: a fresh log and device run faster at first
+                remote.detach();
+                without = ROUNDS == 0 ? warm.rate : 0; // -Dbench.rounds=0: only the lag, at half the warm-up's rate
+                // Phases without and with the slow secondary in ABBA order, so the primary's drift
+                // (its log and dirty pages growing) and its periodic checkpoints fall on both alike.
+                double with = 0;
+                long lagged = 0;
+                double[] ratios = new double[ROUNDS];
+                StringBuilder rows = new StringBuilder();
+                for (int round = 1; round <= ROUNDS; round++) {
+                    boolean withFirst = round % 2 == 0;
+                    Phase a = withFirst ? null : closedLoop(primary, seconds);
+                    remote.attach("slow-" + round, primary.log().durableLsn() + 1);
+                    double childBefore = remote.cpuSeconds();
+                    Phase b = closedLoop(primary, seconds);
+                    double childCpu = remote.cpuSeconds() - childBefore;
+                    lagged = primary.log().durableLsn() - remote.detach();
+                    if (withFirst) {
+                        a = closedLoop(primary, seconds);
+                    }
+                    ratios[round - 1] = b.rate / a.rate;
+                    rows.append(String.format("| %d | %,.0f | %.0f | %.0f%% | %,.0f | %.0f | %.0f%% | %.2f | %,d | %.2f× |%n", round,
+                            a.rate, a.cpuMicrosPerWrite, a.idle * 100, b.rate, b.cpuMicrosPerWrite, b.idle * 100,
+                            childCpu / b.seconds, lagged, ratios[round - 1]));
+                    without += a.rate;
+                    with += b.rate;
                 }
-                if (withFirst) {
-                    a = closedLoop(primary, seconds);
+                if (ROUNDS > 0) {
+                    without /= ROUNDS;
+                    with /= ROUNDS;
+                    double[] sorted = ratios.clone();
+                    Arrays.sort(sorted);
+                    double mean = Arrays.stream(ratios).average().orElse(0);
+                    double sd = Math.sqrt(Arrays.stream(ratios).map(r -> (r - mean) * (r - mean)).sum() / Math.max(1, ROUNDS - 1));
+                    double half = 2.0 * sd / Math.sqrt(ROUNDS); // ~95% for the round counts used here
+                    System.out.println("### Async isolation: 4 KiB random writes, 32 in flight, sync mode");
+                    System.out.println();
+                    System.out.println("Per phase: writes/s, the primary process's CPU per write (µs), the machine's idle CPU; "
+                            + "with the secondary also the CPU its JVM (proxy and secondary, nice 19) used, in cores.");
+                    System.out.println();
+                    System.out.println("| round | no secondary: writes/s | CPU/write | idle | one secondary behind 10 Mbit/s, 50 ms each way: writes/s | CPU/write | idle | its JVM (cores) | its lag at the end (records) | ratio |");
+                    System.out.println("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+                    System.out.print(rows);
+                    System.out.printf("| **all** | %,.0f | | | %,.0f | | | | | mean **%.3f×** ± %.3f (2 s.e.), median %.3f× |%n%n",
+                            without, with, mean, half, ROUNDS % 2 == 1 ? sorted[ROUNDS / 2] : (sorted[ROUNDS / 2 - 1] + sorted[ROUNDS / 2]) / 2);
                 }
-                ratios[round - 1] = b.rate / a.rate;
-                rows.append(String.format("| %d | %,.0f | %.0f | %.0f%% | %,.0f | %.0f | %.0f%% | %.2f | %,d | %.2f× |%n", round,
-                        a.rate, a.cpuMicrosPerWrite, a.idle * 100, b.rate, b.cpuMicrosPerWrite, b.idle * 100,
-                        childCpu / b.seconds, lagged, ratios[round - 1]));
-                without += a.rate;
-                with += b.rate;
             }
-            without /= ROUNDS;
-            with /= ROUNDS;
-            double[] sorted = ratios.clone();
-            Arrays.sort(sorted);
-            double mean = Arrays.stream(ratios).average().orElse(0);
-            double sd = Math.sqrt(Arrays.stream(ratios).map(r -> (r - mean) * (r - mean)).sum() / Math.max(1, ROUNDS - 1));
-            double half = 2.0 * sd / Math.sqrt(ROUNDS); // ~95% for the round counts used here
-            System.out.println("### Async isolation: 4 KiB random writes, 32 in flight, sync mode");
-            System.out.println();
-            System.out.println("Per phase: writes/s, the primary process's CPU per write (µs), the machine's idle CPU; "
-                    + "with the secondary also the CPU its JVM (proxy and secondary, nice 19) used, in cores.");
-            System.out.println();
-            System.out.println("| round | no secondary: writes/s | CPU/write | idle | one secondary behind 10 Mbit/s, 50 ms each way: writes/s | CPU/write | idle | its JVM (cores) | its lag at the end (records) | ratio |");
-            System.out.println("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
-            System.out.print(rows);
-            System.out.printf("| **all** | %,.0f | | | %,.0f | | | | | mean **%.3f×** ± %.3f (2 s.e.), median %.3f× |%n%n",
-                    without, with, mean, half, ROUNDS % 2 == 1 ? sorted[ROUNDS / 2] : (sorted[ROUNDS / 2 - 1] + sorted[ROUNDS / 2]) / 2);
 
             try (Secondary s = new Secondary(secondaries.resolve("near"), primary.log().durableLsn() + 1, server.address())) {
                 s.awaitConnected();
@@ -272,31 +281,53 @@ public final class ReplicationBench {
     }
 
     /**
-     * A secondary behind an emulated 10 Mbit/s link with 50 ms each way ({@link FaultProxy}),
-     * in its own JVM under {@code nice -n 19}: as on a machine of its own, it only gets the CPU
-     * the primary leaves idle (in one process it took ~10% of a core from a load generator that
-     * already saturates the two).
+     * Secondaries behind an emulated 10 Mbit/s link with 50 ms each way ({@link FaultProxy}), in
+     * a JVM of their own under {@code nice -n 19}: as on a machine of its own, it gets as little
+     * as possible of the CPU the primary wants (in one process it took ~10% of a core from a load
+     * generator that keeps the primary busy). The JVM stays up; each {@link #attach} starts a
+     * fresh proxy and secondary in it, each {@link #detach} stops them.
      */
     private static final class RemoteSecondary implements AutoCloseable {
         private final Process process;
         private final java.io.BufferedReader out;
+        private final java.io.PrintStream in;
+        private final InetSocketAddress primary;
+        private final Path dir;
 
-        RemoteSecondary(Path dir, long from, InetSocketAddress primary, long seed) throws Exception {
-            Files.createDirectories(dir.getParent());
+        RemoteSecondary(Path dir, InetSocketAddress primary) throws Exception {
+            Files.createDirectories(dir);
+            this.dir = dir;
+            this.primary = primary;
             java.util.List<String> cmd = new java.util.ArrayList<>(java.util.List.of("nice", "-n", "19",
                     Path.of(System.getProperty("java.home"), "bin", "java").toString()));
             cmd.addAll(java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments());
             cmd.addAll(java.util.List.of("-Xmx512m", "-cp", System.getProperty("java.class.path"),
-                    ReplicationBench.class.getName(), "secondary", dir.toString(), Long.toString(from),
-                    primary.getHostString(), Integer.toString(primary.getPort()), Long.toString(seed)));
+                    ReplicationBench.class.getName(), "secondary"));
             process = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.appendTo(
-                    dir.resolveSibling(dir.getFileName() + ".err").toFile())).start();
+                    dir.resolve("remote.err").toFile())).start();
             out = new java.io.BufferedReader(new java.io.InputStreamReader(process.getInputStream()));
+            in = new java.io.PrintStream(process.getOutputStream(), true);
+        }
+
+        /** Starts a secondary in {@code dir/name} following the primary from {@code from}; returns once it is connected. */
+        void attach(String name, long from) throws Exception {
+            in.println("ATTACH " + dir.resolve(name) + " " + from + " " + primary.getHostString() + " "
+                    + primary.getPort() + " " + name.hashCode());
+            expect("CONNECTED");
+        }
+
+        /** Stops the attached secondary; returns the last LSN it replayed. */
+        long detach() throws Exception {
+            in.println("DETACH");
+            return Long.parseLong(expect("REPLAYED ").substring(9));
+        }
+
+        private String expect(String prefix) throws java.io.IOException {
             String line = out.readLine();
-            if (!"CONNECTED".equals(line)) {
-                process.destroyForcibly();
-                throw new IllegalStateException("the remote secondary said " + line);
+            if (line == null || !line.startsWith(prefix)) {
+                throw new IllegalStateException("the remote secondary said " + line + "; see " + dir.resolve("remote.err"));
             }
+            return line;
         }
 
         /** The CPU its process has used so far, in seconds. */
@@ -304,38 +335,47 @@ public final class ReplicationBench {
             return process.toHandle().info().totalCpuDuration().map(d -> d.toNanos() / 1e9).orElse(Double.NaN);
         }
 
-        /** Stops it; returns the last LSN it replayed. */
-        long stop() throws Exception {
-            process.getOutputStream().close();
-            String line = out.readLine();
-            process.waitFor(30, TimeUnit.SECONDS);
-            if (line == null || !line.startsWith("REPLAYED ")) {
-                throw new IllegalStateException("the remote secondary said " + line);
-            }
-            return Long.parseLong(line.substring(9));
-        }
-
         @Override
-        public void close() {
-            process.destroyForcibly();
+        public void close() throws InterruptedException {
+            in.close();
+            if (!process.waitFor(30, TimeUnit.SECONDS)) {
+                process.destroyForcibly();
+            }
         }
 
-        /** The child: proxy and secondary until its stdin closes. */
+        /** The child: reads ATTACH dir from host port seed / DETACH lines until its stdin closes. */
         static void run(String[] args) throws Exception {
-            Path dir = Path.of(args[1]);
-            long from = Long.parseLong(args[2]);
-            InetSocketAddress primary = new InetSocketAddress(args[3], Integer.parseInt(args[4]));
-            try (FaultProxy link = new FaultProxy(new InetSocketAddress("127.0.0.1", 0), primary, Long.parseLong(args[5]))
-                    .delay(50).bandwidth(10_000_000 / 8);
-                 Secondary s = new Secondary(dir, from, link.address())) {
-                s.awaitConnected();
-                System.out.println("CONNECTED");
-                System.out.flush();
-                while (System.in.read() >= 0) {
-                    // until the parent closes our stdin
+            java.io.BufferedReader commands = new java.io.BufferedReader(new java.io.InputStreamReader(System.in));
+            FaultProxy link = null;
+            Secondary s = null;
+            try {
+                for (String line; (line = commands.readLine()) != null; ) {
+                    String[] w = line.split(" ");
+                    if (w[0].equals("ATTACH")) {
+                        InetSocketAddress target = new InetSocketAddress(w[3], Integer.parseInt(w[4]));
+                        link = new FaultProxy(new InetSocketAddress("127.0.0.1", 0), target, Long.parseLong(w[5]))
+                                .delay(50).bandwidth(10_000_000 / 8);
+                        s = new Secondary(Path.of(w[1]), Long.parseLong(w[2]), link.address());
+                        s.awaitConnected();
+                        System.out.println("CONNECTED");
+                    } else if (w[0].equals("DETACH") && s != null) {
+                        long replayed = s.replayer.replayedLsn();
+                        s.close();
+                        link.close();
+                        s = null;
+                        System.out.println("REPLAYED " + replayed);
+                    } else {
+                        System.out.println("ERROR " + line);
+                    }
+                    System.out.flush();
                 }
-                System.out.println("REPLAYED " + s.replayer.replayedLsn());
-                System.out.flush();
+            } finally {
+                if (s != null) {
+                    s.close();
+                }
+                if (link != null) {
+                    link.close();
+                }
             }
         }
     }
