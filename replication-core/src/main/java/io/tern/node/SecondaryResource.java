@@ -352,6 +352,9 @@ final class SecondaryResource extends Resource {
             peer.put("compressed_bytes", rc.compressedBytes());
             peer.put("decompressed_bytes", rc.decompressedBytes());
         }
+        if (rc != null && rc.problem() != null) {
+            peer.put("error", rc.problem()); // e.g. this node's log is out of space: retried with backoff
+        }
         peers.add(peer);
         m.put("peers", peers);
         if (f != null) {

@@ -10,7 +10,9 @@ import org.slf4j.LoggerFactory;
  * batch (group commit). A batch of appends that need not be durable yet completes without a
  * sync; they become durable with the next sync. A failed append or sync fails the log for good:
  * the batch and every later append complete with {@link LogFailedException}; the sync is never
- * retried.
+ * retried. Two refusals leave the log healthy and fail only that append: a replica record out of
+ * order ({@link OutOfOrderException}) and a record the file system has no room for
+ * ({@link LogFullException}, see {@link SpaceGuard}); neither takes an LSN.
  *
  * <p>Thread contract: {@link #onEvent} runs on the Disruptor's processor thread only, which
  * owns the {@link SegmentStore}'s appending side. {@link #failure()} may be read from any thread.
@@ -28,7 +30,14 @@ final class LogAppender implements EventHandler<AppendEvent> {
     private volatile LogFailedException failure;
     private volatile long processed = -1;
 
-    LogAppender(SegmentStore store, SyncObserver observer, String name, int ringSize, Runnable durableAdvanced) {
+    /** Chronicle's framing and index entries per record, on top of the encoded record: an upper bound. */
+    private static final int STORE_OVERHEAD = 64;
+
+    private final SpaceGuard space;
+
+    LogAppender(SegmentStore store, SyncObserver observer, String name, int ringSize, SpaceGuard space,
+                Runnable durableAdvanced) {
+        this.space = space;
         this.durableAdvanced = durableAdvanced;
         this.store = store;
         this.observer = observer;
@@ -57,19 +66,23 @@ final class LogAppender implements EventHandler<AppendEvent> {
                 long lsn;
                 if (e.syncOnly) {
                     lsn = -1;
-                } else if (e.replicaLsn > 0) {
+                } else {
                     try {
-                        lsn = store.appendEncoded(e.payload, e.replicaLsn);
-                    } catch (OutOfOrderException ooo) {
-                        e.complete(-1, ooo); // the sender's mistake: this append fails, the log stays healthy
+                        if (e.replicaLsn > 0) {
+                            space.admit(e.payload.remaining() + STORE_OVERHEAD);
+                            lsn = store.appendEncoded(e.payload, e.replicaLsn);
+                        } else {
+                            space.admit(RecordCodec.HEADER_LENGTH + e.payload.remaining() + STORE_OVERHEAD);
+                            lsn = store.append(e.op, e.flags, e.epoch, e.offset, e.length, e.payload, e.payloadCrc);
+                        }
+                    } catch (OutOfOrderException | LogFullException refused) {
+                        e.complete(-1, refused); // this append fails, the log stays healthy
                         if (endOfBatch) {
                             syncAndComplete();
                             processed = sequence;
                         }
                         return;
                     }
-                } else {
-                    lsn = store.append(e.op, e.flags, e.epoch, e.offset, e.length, e.payload, e.payloadCrc);
                 }
                 if (count == pending.length) {
                     syncAndComplete(); // a batch longer than the ring: cannot happen, but never overflow

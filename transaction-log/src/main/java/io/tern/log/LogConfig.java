@@ -17,13 +17,14 @@ public final class LogConfig {
 
     private Path directory;
     private String name;
-    private RollCycle rollCycle = RollCycles.FAST_HOURLY;
+    private RollCycle rollCycle = RollCycles.FIVE_MINUTELY;
     private Clock clock = Clock.systemUTC();
     private int ringSize = 1024;
     private long blockSize = 256L << 20;
     private long recoverFromLsn = 0;
     private long firstLsn = 1;
     private SyncObserver syncObserver = SyncObserver.NONE;
+    private long reserve = 64L << 20;
     private int maxPayload;
     private boolean concluded;
 
@@ -39,7 +40,12 @@ public final class LogConfig {
         return this;
     }
 
-    /** How long a segment spans. Chronicle rolls by the clock only. */
+    /**
+     * How long a segment spans (default five minutes). Chronicle rolls by the clock only, and
+     * retention deletes whole segments, so a log holds at least a segment's worth of writes
+     * whatever its members and checkpoint allow: with hourly segments that was an hour of the
+     * primary's writes, on the primary and on every secondary.
+     */
     public LogConfig rollCycle(RollCycle rollCycle) {
         this.rollCycle = rollCycle;
         return this;
@@ -86,6 +92,16 @@ public final class LogConfig {
         return this;
     }
 
+    /**
+     * Free space the log leaves on its file system (default 64 MiB; 0: none). An append that
+     * would eat into it fails with {@link LogFullException} and the log stays healthy; writing
+     * into a full file system through Chronicle's memory maps would fault instead of failing.
+     */
+    public LogConfig reserve(long bytes) {
+        this.reserve = bytes;
+        return this;
+    }
+
     /** Validates and freezes the settings. */
     public LogConfig conclude() {
         if (concluded) {
@@ -103,6 +119,9 @@ public final class LogConfig {
         }
         maxPayload = (int) Math.min(RecordCodec.MAX_PAYLOAD,
                 blockSize / 4 - RecordCodec.HEADER_LENGTH - EXCERPT_OVERHEAD);
+        if (reserve < 0) {
+            throw new IllegalArgumentException("reserve must be >= 0, was " + reserve);
+        }
         if (recoverFromLsn < 0) {
             throw new IllegalArgumentException("recoverFromLsn must be >= 0, was " + recoverFromLsn);
         }
@@ -118,6 +137,10 @@ public final class LogConfig {
 
     public Path directory() {
         return directory;
+    }
+
+    public long reserve() {
+        return reserve;
     }
 
     public String name() {

@@ -45,7 +45,7 @@ public final class TransactionLog implements AutoCloseable {
         this.config = config;
         this.store = store;
         this.appender = new LogAppender(store, config.syncObserver(), config.name(), config.ringSize(),
-                this::wakeDurableWaiters);
+                new SpaceGuard(config.directory(), config.reserve()), this::wakeDurableWaiters);
         this.disruptor = new Disruptor<>(AppendEvent::new, config.ringSize(), r -> {
             Thread t = new Thread(r, "tern-log-" + config.name());
             t.setDaemon(true);

@@ -13,6 +13,7 @@ import io.tern.block.BlockError;
 import io.tern.log.LogClosedException;
 import io.tern.log.LogConfig;
 import io.tern.log.LogFailedException;
+import io.tern.log.LogFullException;
 import io.tern.log.LogReader;
 import io.tern.log.LogRecord;
 import io.tern.log.RecordCodec;
@@ -292,6 +293,11 @@ public final class LoggedDevice implements BlockDevice {
 
     /** Runs on the log's appender thread, in LSN order: apply a durable record, then complete. */
     private void applied(CompletableFuture<Void> done, long lsn, Throwable error, Runnable apply) {
+        if (error instanceof LogFullException) {
+            // Refused before anything was written: this write fails, the device stays healthy.
+            done.completeExceptionally(translate(error));
+            return;
+        }
         if (error != null) {
             fail(error);
             done.completeExceptionally(translate(error));
@@ -353,6 +359,9 @@ public final class LoggedDevice implements BlockDevice {
         }
         if (t instanceof LogFailedException) {
             return new BlockDeviceException(BlockError.EIO, t.getMessage(), t);
+        }
+        if (t instanceof LogFullException) {
+            return new BlockDeviceException(BlockError.ENOSPC, t.getMessage(), t);
         }
         return new BlockDeviceException(BlockError.EIO, String.valueOf(t.getMessage()), t);
     }

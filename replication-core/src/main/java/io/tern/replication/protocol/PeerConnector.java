@@ -81,8 +81,19 @@ public final class PeerConnector implements AutoCloseable {
 
     /** A session was welcomed: the next failure starts the backoff from its shortest delay. */
     public void welcomed() {
+        welcomed(true);
+    }
+
+    /**
+     * A session was welcomed; {@code resetBackoff} false when the session is expected to fail
+     * again for a local reason (the caller cannot store what it receives), so retries keep
+     * backing off.
+     */
+    public void welcomed(boolean resetBackoff) {
         welcomed = true;
-        backoff.reset();
+        if (resetBackoff) {
+            backoff.reset();
+        }
     }
 
     /** Last in every pipeline: reconnects when the connection closes. */

@@ -54,6 +54,8 @@ public final class LogReceiver implements AutoCloseable {
     private volatile Channel channel;
     private volatile long connects;
     private volatile boolean connected;
+    /** Why the last received batch could not be stored (e.g. the log's file system is full); null once one is. */
+    private volatile String problem;
     private volatile long primaryLsn;
 
     public LogReceiver(String clusterId, String resource, String node, TransactionLog txlog, InetSocketAddress primary) {
@@ -122,6 +124,11 @@ public final class LogReceiver implements AutoCloseable {
         return connected;
     }
 
+    /** Why the last received batch could not be stored, or null: the session retries from the durable end. */
+    public String problem() {
+        return problem;
+    }
+
     /** The primary's last durable LSN, as last heard (WELCOME, then the records received). */
     public long primaryLsn() {
         return Math.max(primaryLsn, txlog.durableLsn());
@@ -169,6 +176,8 @@ public final class LogReceiver implements AutoCloseable {
     /** One connection. */
     private final class Session extends ChannelInboundHandlerAdapter {
         private boolean welcomed;
+        /** A record of this session could not be stored: the session is closing, later ones are dropped. */
+        private volatile boolean refused;
         private long lastAckedReplayed = -1;
         private io.netty.util.concurrent.ScheduledFuture<?> acker;
         private LinkExchange links;
@@ -193,7 +202,8 @@ public final class LogReceiver implements AutoCloseable {
                         primaryLsn = Messages.decodeWelcome(f.payload()).lastLsn();
                         welcomed = true;
                         connected = true;
-                        connector.welcomed();
+                        // While records cannot be stored, the retries keep backing off.
+                        connector.welcomed(problem == null);
                         connects++;
                         acker = ctx.executor().scheduleAtFixedRate(() -> ackIfMoved(ctx), ACK_INTERVAL_MS,
                                 ACK_INTERVAL_MS, TimeUnit.MILLISECONDS);
@@ -230,9 +240,13 @@ public final class LogReceiver implements AutoCloseable {
             }
         }
 
-        /** Appends each record (a copy: the frame is released at once) and acknowledges the last once durable. */
+        /**
+         * Appends each record (a copy: the frame is released at once) and acknowledges the last
+         * once durable. After a record is refused, the rest of the session's records are dropped:
+         * the session closes and the next one asks again from the durable end.
+         */
         private void store(ChannelHandlerContext ctx, List<ByteBuf> records) {
-            for (int i = 0; i < records.size(); i++) {
+            for (int i = 0; i < records.size() && !refused; i++) {
                 ByteBuf r = records.get(i);
                 ByteBuffer copy = ByteBuffer.allocate(r.readableBytes());
                 r.getBytes(r.readerIndex(), copy);
@@ -240,9 +254,21 @@ public final class LogReceiver implements AutoCloseable {
                 boolean last = i == records.size() - 1;
                 txlog.appendReplica(copy, true, (lsn, error) -> {
                     if (error != null) {
-                        log.warn("{}: storing a received record failed: {}", resource, error.getMessage());
-                        ctx.close(); // reconnect and ask again from the durable end
-                    } else if (last) {
+                        if (!refused) {
+                            refused = true;
+                            if (problem == null) { // once per episode: a full disk must not fill up with warnings
+                                log.warn("{}: cannot store received records, retrying with backoff: {}", resource,
+                                        error.getMessage());
+                            }
+                            problem = String.valueOf(error.getMessage());
+                            ctx.close(); // reconnect and ask again from the durable end
+                        }
+                    } else if (last && !refused) {
+                        if (problem != null) {
+                            log.info("{}: storing received records again", resource);
+                            problem = null;
+                            ctx.executor().execute(() -> connector.welcomed(true)); // the connector lives on the event loop
+                        }
                         long done = Math.min(lsn, replayed.getAsLong());
                         FrameCodec.send(ctx, MessageType.ACK, b -> Messages.encode(new Messages.Ack(lsn, done), b));
                     }
