@@ -37,9 +37,9 @@ public final class StatusText {
             if (r.get("peers") instanceof List<?> peers) {
                 for (Object p : peers) {
                     Map<?, ?> peer = (Map<?, ?>) p;
-                    b.append(String.format("    peer %-12s %-11s received %-10s replayed %-10s lag %s records%n",
+                    b.append(String.format("    peer %-12s %-11s received %-10s replayed %-10s lag %s records%s%n",
                             peer.get("node"), peer.get("state"), peer.get("received_lsn"), peer.get("replayed_lsn"),
-                            peer.get("lag_records")));
+                            peer.get("lag_records"), peer.containsKey("error") ? "  error: " + peer.get("error") : ""));
                 }
             }
         }

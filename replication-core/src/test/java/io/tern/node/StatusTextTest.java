@@ -1,0 +1,39 @@
+package io.tern.node;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+import org.junit.jupiter.api.Test;
+
+class StatusTextTest {
+    @Test
+    void aSecondaryShowsItsSyncProgressAndWhyItCannotStoreWhatItReceives() {
+        Map<String, Object> peer = new LinkedHashMap<>();
+        peer.put("node", "primary");
+        peer.put("state", "Connecting");
+        peer.put("received_lsn", 1030);
+        peer.put("replayed_lsn", 1030);
+        peer.put("lag_records", 42129);
+        peer.put("error", "no space for the log in /x: 67158016 bytes usable");
+        Map<String, Object> sync = Map.of("phase", "copying", "copied_bytes", 1L << 29, "rate_bytes_per_second", 1L << 20,
+                "eta_seconds", 512, "end_lsn", 7);
+        Map<String, Object> r = new LinkedHashMap<>();
+        r.put("name", "r0");
+        r.put("role", "Secondary");
+        r.put("disk", "Inconsistent");
+        r.put("epoch", 1);
+        r.put("logged_lsn", 1030);
+        r.put("replayed_lsn", 1030);
+        r.put("size", 1L << 30);
+        r.put("sync", sync);
+        r.put("peers", List.of(peer));
+        String text = StatusText.render(Map.of("node", "b", "running", true, "pid", 9, "nbd", "127.0.0.1:1",
+                "resources", List.of(r)));
+        assertThat(text).contains("r0").contains("Inconsistent").contains("sync copying    50.0% of 1.0 GiB, 1.0 MiB/s, eta 512s")
+                .contains("replay must pass lsn 7")
+                .contains("peer primary").contains("lag 42129 records  error: no space for the log in /x");
+    }
+}
