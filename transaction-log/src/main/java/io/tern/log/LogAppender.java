@@ -19,21 +19,20 @@ import org.slf4j.LoggerFactory;
  */
 final class LogAppender implements EventHandler<AppendEvent> {
     private static final Logger log = LoggerFactory.getLogger(LogAppender.class);
+    /** Chronicle's framing and index entries per record, on top of the encoded record: an upper bound. */
+    private static final int STORE_OVERHEAD = 64;
 
     private final SegmentStore store;
+    private final SpaceGuard space;
     private final SyncObserver observer;
     private final String name;
     private final AppendEvent[] pending;
     private final long[] pendingLsn;
+    private final Runnable durableAdvanced;
     private int count;
     private boolean syncNeeded;
     private volatile LogFailedException failure;
     private volatile long processed = -1;
-
-    /** Chronicle's framing and index entries per record, on top of the encoded record: an upper bound. */
-    private static final int STORE_OVERHEAD = 64;
-
-    private final SpaceGuard space;
 
     LogAppender(SegmentStore store, SyncObserver observer, String name, int ringSize, SpaceGuard space,
                 Runnable durableAdvanced) {
@@ -45,8 +44,6 @@ final class LogAppender implements EventHandler<AppendEvent> {
         this.pending = new AppendEvent[ringSize];
         this.pendingLsn = new long[ringSize];
     }
-
-    private final Runnable durableAdvanced;
 
     LogFailedException failure() {
         return failure;
