@@ -4,6 +4,7 @@ import java.nio.file.Path;
 import java.util.concurrent.Callable;
 
 import io.tern.block.logged.Durability;
+import io.tern.node.LogSegment;
 import io.tern.node.NodeHome;
 import io.tern.node.Resource;
 import io.tern.node.ResourceConfig;
@@ -36,6 +37,11 @@ final class CreateCommand implements Callable<Integer> {
     @Option(names = "--preallocate", description = "Write the whole backing file with zeros now, so a full disk is met here, not later.")
     boolean preallocate;
 
+    @Option(names = "--log-segment", defaultValue = "5m", paramLabel = "5m|10m|20m|30m|1h|1d",
+            description = "How long a log segment spans (default 5m). The log deletes whole segments, so it holds at "
+                    + "least one segment of writes.")
+    String logSegment;
+
     @Override
     public Integer call() throws Exception {
         NodeHome h = NodeHome.open(home.resolve());
@@ -45,7 +51,8 @@ final class CreateCommand implements Callable<Integer> {
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException("--durability must be sync or flush, not '" + durability + "'");
         }
-        ResourceConfig c = Resource.create(h, name, Sizes.parse(size), data, preallocate, mode);
+        ResourceConfig c = Resource.create(h, name, Sizes.parse(size), data, preallocate, mode,
+                LogSegment.parse(logSegment));
         System.out.println("resource " + c.name() + " created: " + c.size() + " bytes in " + c.data()
                 + "; this node is its primary; " + Daemon.open(h, c.name()));
         return 0;

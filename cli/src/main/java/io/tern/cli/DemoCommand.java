@@ -56,7 +56,8 @@ final class DemoCommand implements Callable<Integer> {
         HostPort any = new HostPort("127.0.0.1", 0);
         NodeHome homeA = NodeHome.init(root.resolve("node-a"), "a", NodeHome.DEFAULT_CLUSTER, aListen, any, any);
         NodeHome homeB = NodeHome.init(root.resolve("node-b"), "b", NodeHome.DEFAULT_CLUSTER, any, any, any);
-        Resource.create(homeA, RES, SIZE, null, false, io.tern.block.logged.Durability.SYNC);
+        Resource.create(homeA, RES, SIZE, null, false, io.tern.block.logged.Durability.SYNC,
+                io.tern.node.LogSegment.DEFAULT);
         System.out.println("node homes: " + homeA.dir() + ", " + homeB.dir());
 
         int slots = (int) (SIZE / BLOCK);

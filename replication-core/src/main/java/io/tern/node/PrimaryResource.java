@@ -31,12 +31,17 @@ import org.slf4j.LoggerFactory;
 final class PrimaryResource extends Resource {
     private static final Logger log = LoggerFactory.getLogger(PrimaryResource.class);
     private static final String MEMBER = "member-";
+    /** Seconds of the log's write rate kept free beyond twice its reserve before a member is released. */
+    private static final long LOW_SPACE_SECONDS = 10;
 
     private final LoggedDevice device;
     private final LogShipper shipper;
     private final LinkStore links;
     private final Map<String, Long> stored = new HashMap<>();
     private final io.tern.replication.ship.LsnHistory history = new io.tern.replication.ship.LsnHistory();
+    /** The log's durable bytes and the time at the last tick: its write rate, for the low-space margin. */
+    private long lastTickBytes;
+    private long lastTickNanos;
 
     private PrimaryResource(ResourceConfig config, LoggedDevice device, LogShipper shipper, LinkStore links) {
         super(config);
@@ -61,7 +66,8 @@ final class PrimaryResource extends Resource {
         try {
             device = LoggedDevice.open(new LoggedDeviceConfig()
                     .backing(backing)
-                    .log(new LogConfig().directory(dir.resolve("log")).name(config.name()))
+                    .log(new LogConfig().directory(dir.resolve("log")).name(config.name())
+                            .rollCycle(config.logSegment().rollCycle()))
                     .checkpointFile(dir.resolve("checkpoint"))
                     .epoch(config.epoch())
                     .durability(config.durability())
@@ -124,9 +130,10 @@ final class PrimaryResource extends Resource {
         history.sample(device.log().durableLsn(), device.log().durableBytes(), System.nanoTime());
     }
 
-    /** Stores the members' positions that moved. */
+    /** Stores the members' positions that moved; releases a disconnected member when the log runs out of room. */
     @Override
     public synchronized void tick() {
+        releaseWhenLogSpaceRunsLow();
         for (MemberPosition p : shipper.members().values()) {
             Long before = stored.get(p.node());
             if (before == null || before != p.replayedLsn()) {
@@ -138,6 +145,55 @@ final class PrimaryResource extends Resource {
                 }
             }
         }
+    }
+
+    /**
+     * The primary never waits for a secondary, not even for room in its log. At the log's reserve
+     * writes would fail with ENOSPC; so when the log's file system is down to twice the reserve
+     * plus {@link #LOW_SPACE_SECONDS} of the log's current write rate (two checkpoint intervals:
+     * retention frees space only at a checkpoint), the disconnected member that holds the log back
+     * furthest is released and a checkpoint runs at once. Retention may then delete what only it
+     * needed; it resumes or, if that is gone, full-syncs when it returns (fast mode: only the
+     * blocks that differ move). Its {@code member-} link is deleted, so a restart does not pin the
+     * log for it again. One member per tick, so that the checkpoint can show what the release
+     * freed before the next.
+     */
+    private void releaseWhenLogSpaceRunsLow() {
+        long now = System.nanoTime();
+        long bytes = device.log().durableBytes();
+        double rate = lastTickNanos == 0 ? 0 : (bytes - lastTickBytes) * 1e9 / Math.max(1, now - lastTickNanos);
+        lastTickNanos = now;
+        lastTickBytes = bytes;
+        long reserve = device.log().config().reserve();
+        long usable;
+        try {
+            usable = java.nio.file.Files.getFileStore(device.log().config().directory()).getUsableSpace();
+        } catch (IOException e) {
+            return;
+        }
+        if (reserve == 0 || usable >= 2 * reserve + LOW_SPACE_SECONDS * rate) {
+            return;
+        }
+        long checkpoint = device.checkpointLsn();
+        shipper.members().values().stream()
+                .filter(p -> !p.connected() && p.replayedLsn() < checkpoint)
+                .min(java.util.Comparator.comparingLong(MemberPosition::replayedLsn))
+                .ifPresent(p -> {
+                    long at = shipper.release(p.node());
+                    if (at < 0) {
+                        return;
+                    }
+                    log.warn("{}: the log's file system is down to {} bytes (reserve {}): member {}, disconnected at lsn {},"
+                            + " no longer holds the log back; it resumes or full-syncs when it returns", config.name(),
+                            usable, reserve, p.node(), at);
+                    stored.remove(p.node());
+                    device.checkpointSoon();
+                    try {
+                        links.delete(MEMBER + p.node());
+                    } catch (IOException e) {
+                        log.error("{}: cannot delete member {}'s link: {}", config.name(), p.node(), e.toString());
+                    }
+                });
     }
 
     @Override
@@ -164,6 +220,16 @@ final class PrimaryResource extends Resource {
             peer.put("lag_seconds", Math.round(lag.seconds() * 10) / 10.0);
             peers.add(peer);
         }
+        shipper.released().entrySet().stream().sorted(Map.Entry.comparingByKey()).forEach(e -> {
+            Map<String, Object> peer = new java.util.LinkedHashMap<>();
+            peer.put("node", e.getKey());
+            peer.put("connected", false);
+            peer.put("state", "Behind"); // released while the log ran out of room: resumes or full-syncs on return
+            peer.put("received_lsn", e.getValue());
+            peer.put("replayed_lsn", e.getValue());
+            peer.put("lag_records", Math.max(0, logged - e.getValue()));
+            peers.add(peer);
+        });
         m.put("peers", peers);
         if (device.failure() != null) {
             m.put("error", String.valueOf(device.failure().getMessage()));

@@ -30,12 +30,12 @@ public abstract class Resource implements AutoCloseable {
      * zeros when {@code preallocate}), an empty log and the resource's settings.
      */
     public static ResourceConfig create(NodeHome home, String name, long size, Path data, boolean preallocate,
-                                        Durability durability) throws IOException {
+                                        Durability durability, LogSegment logSegment) throws IOException {
         Path dir = newResourceDir(home, name, size);
         Path dataPath = (data != null ? data : dir.resolve("data.img")).toAbsolutePath();
         FileBlockDevice.create(dataPath, size, preallocate).close();
         ResourceConfig config = new ResourceConfig(name, size, dataPath, ResourceConfig.Role.Primary, 1, durability, null,
-                ResourceConfig.Pull.DEFAULT);
+                ResourceConfig.Pull.DEFAULT, logSegment);
         config.store(dir);
         return config;
     }
@@ -63,7 +63,7 @@ public abstract class Resource implements AutoCloseable {
         }
         SyncState.NEW.store(dir.resolve(SecondaryResource.SYNC_FILE));
         ResourceConfig config = new ResourceConfig(name, size, dataPath, ResourceConfig.Role.Secondary, epoch,
-                Durability.SYNC, peer, pull);
+                Durability.SYNC, peer, pull, LogSegment.DEFAULT);
         config.store(dir);
         return config;
     }

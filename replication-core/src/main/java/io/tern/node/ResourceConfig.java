@@ -12,10 +12,10 @@ import io.tern.replication.protocol.BlockDigest;
  * What {@code resource.properties} says about a resource: its size, where its data lives, this
  * node's role for it, the current epoch, when writes are replied ({@link Durability}) and, on a
  * secondary, the replication address of the primary it pulls from ({@code null} on a primary) and
- * how it pulls ({@link Pull}).
+ * how it pulls ({@link Pull}), and how long its log's segments span ({@link LogSegment}).
  */
 public record ResourceConfig(String name, long size, Path data, Role role, long epoch, Durability durability,
-                             HostPort peer, Pull pull) {
+                             HostPort peer, Pull pull, LogSegment logSegment) {
     /**
      * How a secondary pulls: the most bytes per second a full sync copies and the log stream
      * reads (0: no limit), whether the primary compresses what it sends, and the digest a full
@@ -38,7 +38,8 @@ public record ResourceConfig(String name, long size, Path data, Role role, long 
                     p.getProperty("peer") == null ? null : HostPort.parse(p.getProperty("peer")),
                     new Pull(Long.parseLong(p.getProperty("sync_rate", "0")), Long.parseLong(p.getProperty("fetch_rate", "0")),
                             Boolean.parseBoolean(p.getProperty("compress", "false")),
-                            BlockDigest.parse(p.getProperty("sync_digest", BlockDigest.XXH128.label()))));
+                            BlockDigest.parse(p.getProperty("sync_digest", BlockDigest.XXH128.label()))),
+                    LogSegment.parse(p.getProperty("log_segment", LogSegment.DEFAULT.label())));
         } catch (RuntimeException e) {
             throw new IllegalStateException(resourceDir.resolve("resource.properties") + " is damaged: " + e, e);
         }
@@ -66,6 +67,7 @@ public record ResourceConfig(String name, long size, Path data, Role role, long 
             p.setProperty("compress", "true");
         }
         p.setProperty("sync_digest", pull.syncDigest().label());
+        p.setProperty("log_segment", logSegment.label());
         NodeHome.store(resourceDir.resolve("resource.properties"), p);
     }
 }

@@ -96,4 +96,51 @@ class ReplicationFullDiskTest {
             }
         }
     }
+
+    @Test
+    void aPrimaryWhoseLogRunsOutOfRoomReleasesTheDisconnectedSecondaryAndNeverFailsAWrite() throws Exception {
+        try (SmallFileSystem fs = SmallFileSystem.mount(dir.resolve("a-fs"), 512L << 20)) {
+            try (TernNode a = init(fs.path(), "a", "c1"); TernNode b = init(dir, "b", "c1")) {
+                try {
+                    a.start();
+                    // One-second segments, so that retention can free the log within the test.
+                    tern(a, "create", RES, "--size", "16M", "--log-segment", "1s", "--data",
+                            dir.resolve("a-data.img").toString());
+                    b.start();
+                    tern(b, "join", RES, "--peer", a.peer());
+                    awaitCaughtUp(a, RES, Duration.ofSeconds(60), b);
+                    b.stop(); // b is away: its position holds the primary's log back
+                    long bAt = number(peers(a.resource(RES)).get(0), "replayed_lsn");
+                    Path filler = fs.fillLeaving(320L << 20);
+                    // 640 MiB of writes: twice the room the log has while it keeps b's records. Not
+                    // one of them may fail.
+                    try (NbdClient client = NbdClient.connect(a.nbdAddress(), RES)) {
+                        Random random = new Random(Seeds.seed("ReplicationFullDiskTest-primary"));
+                        for (int i = 0; i < 163840; i++) {
+                            byte[] block = new byte[4096];
+                            random.nextBytes(block);
+                            client.write(4096L * random.nextInt(4096), block, false).get(10, TimeUnit.SECONDS);
+                        }
+                    }
+                    Map<String, Object> primary = a.resource(RES);
+                    assertThat(peers(primary).get(0)).containsEntry("node", "b").containsEntry("state", "Behind");
+                    assertThat(number(primary, "log_first_lsn")).as("the log no longer holds b's records")
+                            .isGreaterThan(bAt + 1);
+                    assertThat(number(primary, "logged_lsn")).isEqualTo(bAt + 163840);
+                    assertThat(fs.usable()).isGreaterThan(RESERVE);
+                    assertThat(Files.readString(a.home().resolve("daemon-1.err")))
+                            .contains("member b, disconnected at lsn " + bAt + ", no longer holds the log back");
+                    Files.delete(filler);
+
+                    // b comes back: what it needs is gone, so it full-syncs by itself, then follows.
+                    b.start();
+                    awaitCaughtUp(a, RES, Duration.ofSeconds(120), b);
+                    assertThat(peers(a.resource(RES)).get(0)).containsEntry("state", "Replicating");
+                    assertThat(exportDigest(b, RES, dir)).isEqualTo(exportDigest(a, RES, dir));
+                } finally {
+                    keepLogs(a.home(), dir.resolve("a-logs"));
+                }
+            }
+        }
+    }
 }

@@ -378,6 +378,15 @@ public final class LoggedDevice implements BlockDevice {
         checkpoint(true);
     }
 
+    /** Runs a {@link #checkpoint()} on the checkpointer's thread now, rather than at the next interval. */
+    public void checkpointSoon() {
+        try {
+            checkpointer.execute(this::checkpointQuietly);
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            // closing: close() checkpoints
+        }
+    }
+
     private void checkpoint(boolean trimLog) throws IOException {
         synchronized (checkpointLock) {
             // Never past what the log holds durably: a checkpoint beyond it would outlive the records.

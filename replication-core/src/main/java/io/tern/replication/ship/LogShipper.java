@@ -16,6 +16,8 @@ public final class LogShipper implements AutoCloseable {
     private final ShipperConfig config;
     private final Map<String, MemberPosition> members = new ConcurrentHashMap<>();
     private final Map<String, Boolean> syncing = new ConcurrentHashMap<>();
+    /** Members released from holding back the log, with the position they had then, until they return. */
+    private final Map<String, Long> released = new java.util.concurrent.ConcurrentHashMap<>();
     private final ExecutorService syncReader;
 
     public LogShipper(ShipperConfig config) {
@@ -42,6 +44,27 @@ public final class LogShipper implements AutoCloseable {
         return Map.copyOf(members);
     }
 
+    /**
+     * Stops keeping the log for {@code node}, a member that is not connected, so that retention
+     * may delete what only it still needed. When it returns it resumes if its position is still
+     * in the log, and otherwise starts a full sync (the primary answers {@code BEHIND_RETENTION}).
+     *
+     * @return its position when released, or -1 if it is connected or not a member
+     */
+    public long release(String node) {
+        MemberPosition p = members.get(node);
+        if (p == null || p.connected() || !members.remove(node, p)) {
+            return -1;
+        }
+        released.put(node, p.replayedLsn());
+        return p.replayedLsn();
+    }
+
+    /** The members released by {@link #release} that have not returned since, with their positions then. */
+    public Map<String, Long> released() {
+        return Map.copyOf(released);
+    }
+
     /** Whether {@code node} is running a full sync right now. */
     public boolean syncing(String node) {
         return syncing.containsKey(node);
@@ -62,6 +85,7 @@ public final class LogShipper implements AutoCloseable {
 
     /** A member starting a full sync from {@code start}: it needs the log from there. */
     void pinned(String node, long start) {
+        released.remove(node);
         members.put(node, new MemberPosition(node, start - 1, start - 1, true));
         syncing.put(node, true);
     }
@@ -71,11 +95,13 @@ public final class LogShipper implements AutoCloseable {
     }
 
     void connected(String node, long from) {
+        released.remove(node);
         members.merge(node, new MemberPosition(node, from - 1, from - 1, true),
                 (old, now) -> new MemberPosition(node, from - 1, Math.min(old.replayedLsn(), from - 1), true));
     }
 
     void acked(String node, long received, long replayed) {
+        released.remove(node);
         members.put(node, new MemberPosition(node, received, replayed, true));
     }
 
