@@ -28,10 +28,11 @@ class FullFileSystemTest {
     void appendsPastTheReserveAreRefusedCleanlyAndResumeOnceSpaceIsFreed() throws Exception {
         try (SmallFileSystem fs = SmallFileSystem.mount(dir.resolve("small"), 32 << 20)) {
             Path logDir = fs.path().resolve("log");
-            Path filler;
             long acked = 0;
+            // Filled before the log opens: the guard reads the space at most every 10 ms, and a
+            // filler faster than the reserve per 10 ms would race it (see SpaceGuard).
+            Path filler = fs.fillLeaving(6 << 20);
             try (TransactionLog log = TransactionLog.open(new LogConfig().directory(logDir).name("full").reserve(RESERVE))) {
-                filler = fs.fillLeaving(6 << 20);
                 LogFullException refused = null;
                 while (refused == null) {
                     try {

@@ -46,8 +46,8 @@ class LoggedDeviceFullDiskTest {
         try (SmallFileSystem fs = SmallFileSystem.mount(dir.resolve("small"), 32 << 20)) {
             Path logDir = fs.path().resolve("log");
             long written = 0;
+            Path filler = fs.fillLeaving(6 << 20); // before the log opens: see FullFileSystemTest
             try (LoggedDevice dev = open(logDir)) {
-                Path filler = fs.fillLeaving(6 << 20);
                 BlockDeviceException refused = null;
                 while (refused == null && written < 4096) {
                     try {
