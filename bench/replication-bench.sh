@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Replication benchmarks, in one process on the disk under bench/target: async isolation (the
-# primary's write rate with a secondary behind an emulated 10 Mbit/s, 50 ms link vs none) and
-# replication lag at half the maximum rate. Prints Markdown for docs/BENCHMARKS.md.
+# Replication benchmarks on the disk under bench/target: async isolation (the primary's write
+# rate with a secondary behind an emulated 10 Mbit/s, 50 ms link vs none; that secondary and its
+# proxy run in a JVM of their own under nice 19) and replication lag at half the maximum rate (a
+# secondary in the primary's process, on loopback). Prints Markdown for docs/BENCHMARKS.md.
 # BENCH_JAVA_OPTS passes JVM properties: -Dbench.rounds=N isolation rounds (default 4; 0: only
 # the lag), -Dbench.secondaryDir=DIR the secondaries' files (e.g. on tmpfs),
 # -Dbench.checkpointMillis=MS the primary's checkpoint interval.
