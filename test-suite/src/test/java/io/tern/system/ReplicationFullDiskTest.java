@@ -38,6 +38,18 @@ class ReplicationFullDiskTest {
     @TempDir(factory = TargetTempDirFactory.class)
     Path dir;
 
+    /** Writes {@code count} random 4 KiB blocks over the 16 MiB resource, each acknowledged before the next. */
+    private static void writeRandomBlocks(TernNode node, int count, String seedName) throws Exception {
+        try (NbdClient client = NbdClient.connect(node.nbdAddress(), RES)) {
+            Random random = new Random(Seeds.seed(seedName));
+            for (int i = 0; i < count; i++) {
+                byte[] block = new byte[4096];
+                random.nextBytes(block);
+                client.write(4096L * random.nextInt(4096), block, false).get(10, TimeUnit.SECONDS);
+            }
+        }
+    }
+
     private static void keepLogs(Path home, Path to) throws java.io.IOException {
         Files.createDirectories(to);
         try (var files = Files.list(home)) {
@@ -61,14 +73,7 @@ class ReplicationFullDiskTest {
                     awaitCaughtUp(a, RES, Duration.ofSeconds(60), b);
                     Path filler = fs.fillLeaving(RESERVE + (1 << 20));
                     // 4 MiB of writes: the secondary's log has room for about 1 MiB of them.
-                    try (NbdClient client = NbdClient.connect(a.nbdAddress(), RES)) {
-                        Random random = new Random(Seeds.seed("ReplicationFullDiskTest"));
-                        for (int i = 0; i < 1024; i++) {
-                            byte[] block = new byte[4096];
-                            random.nextBytes(block);
-                            client.write(4096L * random.nextInt(4096), block, false).get(10, TimeUnit.SECONDS);
-                        }
-                    }
+                    writeRandomBlocks(a, 1024, "ReplicationFullDiskTest");
                     long logged = number(a.resource(RES), "logged_lsn");
                     await().atMost(Duration.ofSeconds(30)).until(() ->
                             String.valueOf(peers(b.resource(RES)).get(0).get("error")).contains("no space for the log"));
@@ -114,14 +119,7 @@ class ReplicationFullDiskTest {
                     Path filler = fs.fillLeaving(320L << 20);
                     // 640 MiB of writes: twice the room the log has while it keeps b's records. Not
                     // one of them may fail.
-                    try (NbdClient client = NbdClient.connect(a.nbdAddress(), RES)) {
-                        Random random = new Random(Seeds.seed("ReplicationFullDiskTest-primary"));
-                        for (int i = 0; i < 163840; i++) {
-                            byte[] block = new byte[4096];
-                            random.nextBytes(block);
-                            client.write(4096L * random.nextInt(4096), block, false).get(10, TimeUnit.SECONDS);
-                        }
-                    }
+                    writeRandomBlocks(a, 163840, "ReplicationFullDiskTest-primary");
                     Map<String, Object> primary = a.resource(RES);
                     assertThat(peers(primary).get(0)).containsEntry("node", "b").containsEntry("state", "Behind");
                     assertThat(number(primary, "log_first_lsn")).as("the log no longer holds b's records")
