@@ -167,7 +167,7 @@ final class PrimaryResource extends Resource {
         long reserve = device.log().config().reserve();
         long usable;
         try {
-            usable = java.nio.file.Files.getFileStore(device.log().config().directory()).getUsableSpace();
+            usable = device.log().usableSpace();
         } catch (IOException e) {
             return;
         }

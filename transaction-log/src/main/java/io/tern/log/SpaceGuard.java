@@ -40,6 +40,11 @@ final class SpaceGuard {
         read();
     }
 
+    /** The file system's usable bytes, read now. Any thread: it touches none of the guard's state. */
+    long usableNow() throws IOException {
+        return fileStore.getUsableSpace();
+    }
+
     /** Takes {@code bytes} if that leaves the reserve free; otherwise refuses, with the reason. */
     void admit(long bytes) {
         if (reserve == 0) {

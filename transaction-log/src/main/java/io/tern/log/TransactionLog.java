@@ -37,6 +37,7 @@ public final class TransactionLog implements AutoCloseable {
     private final LogAppender appender;
     private final Disruptor<AppendEvent> disruptor;
     private final RingBuffer<AppendEvent> ring;
+    private final SpaceGuard space;
     private final ReadWriteLock closeLock = new ReentrantReadWriteLock();
     private volatile Thread appenderThread;
     private boolean closed;
@@ -44,8 +45,9 @@ public final class TransactionLog implements AutoCloseable {
     private TransactionLog(LogConfig config, SegmentStore store) {
         this.config = config;
         this.store = store;
-        this.appender = new LogAppender(store, config.syncObserver(), config.name(), config.ringSize(),
-                new SpaceGuard(config.directory(), config.reserve()), this::wakeDurableWaiters);
+        this.space = new SpaceGuard(config.directory(), config.reserve());
+        this.appender = new LogAppender(store, config.syncObserver(), config.name(), config.ringSize(), space,
+                this::wakeDurableWaiters);
         this.disruptor = new Disruptor<>(AppendEvent::new, config.ringSize(), r -> {
             Thread t = new Thread(r, "tern-log-" + config.name());
             t.setDaemon(true);
@@ -257,6 +259,11 @@ public final class TransactionLog implements AutoCloseable {
     /** The error that failed the log, or {@code null} while it is healthy. */
     public LogFailedException failure() {
         return appender.failure();
+    }
+
+    /** Bytes usable now on the log's file system ({@link LogConfig#reserve} of them the log never takes). */
+    public long usableSpace() throws java.io.IOException {
+        return space.usableNow();
     }
 
     public LogConfig config() {

@@ -50,6 +50,16 @@ public final class Messages {
         /** Flag: the peer wants what it is sent compressed ({@link FrameCodec#FLAG_ZSTD}). */
         public static final int COMPRESS = 1;
 
+        /**
+         * The HELLO a secondary sends today: epoch 0 and a chain head of zeros, until the
+         * version chain lands (one place to change then).
+         */
+        public static Hello of(String clusterId, String resource, String node, long fromLsn, Mode mode,
+                               boolean compress) {
+            return new Hello(clusterId, resource, node, 0, new byte[CHAIN_DIGEST_LENGTH], fromLsn, mode,
+                    compress ? COMPRESS : 0);
+        }
+
         public Hello {
             if (chainHead.length != CHAIN_DIGEST_LENGTH) {
                 throw new IllegalArgumentException("chain head must be " + CHAIN_DIGEST_LENGTH + " bytes");

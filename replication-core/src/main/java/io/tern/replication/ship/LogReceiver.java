@@ -187,9 +187,7 @@ public final class LogReceiver implements AutoCloseable {
             channel = ctx.channel();
             long from = txlog.durableLsn() + 1;
             FrameCodec.send(ctx, MessageType.HELLO, b -> Messages.encode(
-                    new Messages.Hello(clusterId, resource, node, 0, new byte[Messages.CHAIN_DIGEST_LENGTH], from,
-                            Messages.Mode.STREAM,
-                            compress ? Messages.Hello.COMPRESS : 0), b));
+                    Messages.Hello.of(clusterId, resource, node, from, Messages.Mode.STREAM, compress), b));
             ctx.fireChannelActive();
         }
 

@@ -175,8 +175,8 @@ public final class FullSync implements AutoCloseable {
         public void channelActive(ChannelHandlerContext ctx) {
             channel = ctx.channel();
             SyncState s = state;
-            FrameCodec.send(ctx, MessageType.HELLO, b -> Messages.encode(new Messages.Hello(clusterId, resource, node, 0,
-                    new byte[Messages.CHAIN_DIGEST_LENGTH], s.start(), Messages.Mode.SYNC, compress ? Messages.Hello.COMPRESS : 0), b));
+            FrameCodec.send(ctx, MessageType.HELLO, b -> Messages.encode(
+                    Messages.Hello.of(clusterId, resource, node, s.start(), Messages.Mode.SYNC, compress), b));
             ctx.fireChannelActive();
         }
 

@@ -46,9 +46,8 @@ public final class Probe {
                             c.pipeline().addLast(new FrameDecoder()).addLast(new ChannelInboundHandlerAdapter() {
                                 @Override
                                 public void channelActive(ChannelHandlerContext ctx) {
-                                    FrameCodec.send(ctx, MessageType.HELLO, b -> Messages.encode(new Messages.Hello(
-                                            clusterId, resource, node, 0, new byte[Messages.CHAIN_DIGEST_LENGTH], 0,
-                                            Messages.Mode.PROBE, 0), b));
+                                    FrameCodec.send(ctx, MessageType.HELLO, b -> Messages.encode(Messages.Hello.of(
+                                            clusterId, resource, node, 0, Messages.Mode.PROBE, false), b));
                                 }
 
                                 @Override
