@@ -12,18 +12,15 @@ import org.slf4j.LoggerFactory;
  * the batch and every later append complete with {@link LogFailedException}; the sync is never
  * retried. Two refusals leave the log healthy and fail only that append: a replica record out of
  * order ({@link OutOfOrderException}) and a record the file system has no room for
- * ({@link LogFullException}, see {@link SpaceGuard}); neither takes an LSN.
+ * ({@link LogFullException}: the tail segment is full and no new one can be prepared); neither
+ * takes an LSN.
  *
  * <p>Thread contract: {@link #onEvent} runs on the Disruptor's processor thread only, which
- * owns the {@link SegmentStore}'s appending side. {@link #failure()} may be read from any thread.
+ * owns the {@link SegmentLog}'s appending side. {@link #failure()} may be read from any thread.
  */
 final class LogAppender implements EventHandler<AppendEvent> {
     private static final Logger log = LoggerFactory.getLogger(LogAppender.class);
-    /** Chronicle's framing and index entries per record, on top of the encoded record: an upper bound. */
-    private static final int STORE_OVERHEAD = 64;
-
-    private final SegmentStore store;
-    private final SpaceGuard space;
+    private final SegmentLog store;
     private final SyncObserver observer;
     private final String name;
     private final AppendEvent[] pending;
@@ -34,9 +31,7 @@ final class LogAppender implements EventHandler<AppendEvent> {
     private volatile LogFailedException failure;
     private volatile long processed = -1;
 
-    LogAppender(SegmentStore store, SyncObserver observer, String name, int ringSize, SpaceGuard space,
-                Runnable durableAdvanced) {
-        this.space = space;
+    LogAppender(SegmentLog store, SyncObserver observer, String name, int ringSize, Runnable durableAdvanced) {
         this.durableAdvanced = durableAdvanced;
         this.store = store;
         this.observer = observer;
@@ -66,10 +61,8 @@ final class LogAppender implements EventHandler<AppendEvent> {
                 } else {
                     try {
                         if (e.replicaLsn > 0) {
-                            space.admit(e.payload.remaining() + STORE_OVERHEAD);
                             lsn = store.appendEncoded(e.payload, e.replicaLsn);
                         } else {
-                            space.admit(RecordCodec.HEADER_LENGTH + e.payload.remaining() + STORE_OVERHEAD);
                             lsn = store.append(e.op, e.flags, e.epoch, e.offset, e.length, e.payload, e.payloadCrc);
                         }
                     } catch (OutOfOrderException | LogFullException refused) {
@@ -105,7 +98,15 @@ final class LogAppender implements EventHandler<AppendEvent> {
             return;
         }
         long last = store.lastLsn();
-        if (syncNeeded && last > store.durableLsn()) {
+        if (!syncNeeded || last == store.durableLsn()) {
+            try {
+                store.flushWrites(); // not durable yet, but written: the next sync covers it
+            } catch (Throwable t) {
+                fail(new LogFailedException(name + ": writing lsn up to " + last + " failed; the log takes no more "
+                        + "writes until it is reopened and recovered", t));
+                return;
+            }
+        } else {
             try {
                 observer.beforeSync(last);
                 store.syncDurable();

@@ -1,26 +1,24 @@
 package io.tern.log;
 
 import java.nio.file.Path;
-import java.time.Clock;
 import java.util.Objects;
-
-import net.openhft.chronicle.queue.RollCycle;
-import net.openhft.chronicle.queue.RollCycles;
 
 /**
  * Settings of one {@link TransactionLog}, validated once by {@link #conclude()}. Not thread-safe;
  * a concluded config must not be changed.
  */
 public final class LogConfig {
-    /** Room Chronicle needs around an excerpt inside its quarter-block limit (header, padding). */
-    private static final int EXCERPT_OVERHEAD = 64 << 10;
+    /** The default segment size: 64 MiB. */
+    public static final long DEFAULT_SEGMENT_SIZE = 64L << 20;
+    /** The smallest segment size: 1 MiB. */
+    public static final long MIN_SEGMENT_SIZE = 1L << 20;
 
     private Path directory;
     private String name;
-    private RollCycle rollCycle = RollCycles.FIVE_MINUTELY;
-    private Clock clock = Clock.systemUTC();
+    private long segmentSize = DEFAULT_SEGMENT_SIZE;
+    private int spareSegments = 1;
+    private boolean replica;
     private int ringSize = 1024;
-    private long blockSize = 256L << 20;
     private long recoverFromLsn = 0;
     private long firstLsn = 1;
     private SyncObserver syncObserver = SyncObserver.NONE;
@@ -28,7 +26,7 @@ public final class LogConfig {
     private int maxPayload;
     private boolean concluded;
 
-    /** Folder holding the segments and the cut list; created if missing. */
+    /** Folder holding the segment files and spares; created if missing. */
     public LogConfig directory(Path directory) {
         this.directory = directory;
         return this;
@@ -41,34 +39,35 @@ public final class LogConfig {
     }
 
     /**
-     * How long a segment spans (default five minutes). Chronicle rolls by the clock only, and
-     * retention deletes whole segments, so a log holds at least a segment's worth of writes
-     * whatever its members and checkpoint allow: with hourly segments that was an hour of the
-     * primary's writes, on the primary and on every secondary.
+     * Size of each segment file (default 64 MiB; a multiple of 4 KiB, at least 1 MiB). Retention
+     * deletes whole segments, so a log holds at least one segment's worth of records; a record
+     * must fit in one segment, which bounds {@link #maxPayload()}. Applies to segments created
+     * from now on; existing ones keep their size.
      */
-    public LogConfig rollCycle(RollCycle rollCycle) {
-        this.rollCycle = rollCycle;
+    public LogConfig segmentSize(long bytes) {
+        this.segmentSize = bytes;
         return this;
     }
 
-    /** The clock that decides segment rolls (a test seam: tests roll segments by moving it). */
-    public LogConfig clock(Clock clock) {
-        this.clock = clock;
+    /** How many spare segments to keep prepared ahead of the appender (default 1). */
+    public LogConfig spareSegments(int count) {
+        this.spareSegments = count;
+        return this;
+    }
+
+    /**
+     * Whether this log holds a primary's records as they were (a secondary's log). Their
+     * committed fields speak of the primary's syncs, so recovery does not take them as proof
+     * that a bad record was durable here: a bad tail is cut and fetched again.
+     */
+    public LogConfig replica(boolean replica) {
+        this.replica = replica;
         return this;
     }
 
     /** Slots in the append ring, a power of two: how many appends may be queued for the appender. */
     public LogConfig ringSize(int ringSize) {
         this.ringSize = ringSize;
-        return this;
-    }
-
-    /**
-     * Chronicle's mapping chunk size. Chronicle holds one excerpt within a quarter of it, so it
-     * bounds the largest record: see {@link #maxPayload()}.
-     */
-    public LogConfig blockSize(long blockSize) {
-        this.blockSize = blockSize;
         return this;
     }
 
@@ -94,8 +93,8 @@ public final class LogConfig {
 
     /**
      * Free space the log leaves on its file system (default 64 MiB; 0: none). An append that
-     * would eat into it fails with {@link LogFullException} and the log stays healthy; writing
-     * into a full file system through Chronicle's memory maps would fault instead of failing.
+     * would need a new segment that eats into it fails with {@link LogFullException} and the log
+     * stays healthy.
      */
     public LogConfig reserve(long bytes) {
         this.reserve = bytes;
@@ -108,17 +107,19 @@ public final class LogConfig {
             return this;
         }
         Objects.requireNonNull(directory, "log directory is not set");
-        Objects.requireNonNull(rollCycle, "rollCycle");
-        Objects.requireNonNull(clock, "clock");
         Objects.requireNonNull(syncObserver, "syncObserver");
         if (ringSize < 2 || Integer.bitCount(ringSize) != 1) {
             throw new IllegalArgumentException("ringSize must be a power of two >= 2, was " + ringSize);
         }
-        if (blockSize < (1 << 20)) {
-            throw new IllegalArgumentException("blockSize must be at least 1 MiB, was " + blockSize);
+        if (segmentSize < MIN_SEGMENT_SIZE || segmentSize % 4096 != 0) {
+            throw new IllegalArgumentException("segmentSize must be a multiple of 4 KiB of at least 1 MiB, was "
+                    + segmentSize);
+        }
+        if (spareSegments < 1) {
+            throw new IllegalArgumentException("spareSegments must be >= 1, was " + spareSegments);
         }
         maxPayload = (int) Math.min(RecordCodec.MAX_PAYLOAD,
-                blockSize / 4 - RecordCodec.HEADER_LENGTH - EXCERPT_OVERHEAD);
+                segmentSize - Segment.HEADER_LENGTH - RecordCodec.HEADER_LENGTH);
         if (reserve < 0) {
             throw new IllegalArgumentException("reserve must be >= 0, was " + reserve);
         }
@@ -147,20 +148,20 @@ public final class LogConfig {
         return name;
     }
 
-    public RollCycle rollCycle() {
-        return rollCycle;
+    public long segmentSize() {
+        return segmentSize;
     }
 
-    public Clock clock() {
-        return clock;
+    public int spareSegments() {
+        return spareSegments;
+    }
+
+    public boolean replica() {
+        return replica;
     }
 
     public int ringSize() {
         return ringSize;
-    }
-
-    public long blockSize() {
-        return blockSize;
     }
 
     public long recoverFromLsn() {
@@ -175,7 +176,7 @@ public final class LogConfig {
         return syncObserver;
     }
 
-    /** The largest payload one record of this log may carry (32 MiB with the default block size). */
+    /** The largest payload one record of this log may carry (32 MiB, less when segments are smaller). */
     public int maxPayload() {
         return maxPayload;
     }

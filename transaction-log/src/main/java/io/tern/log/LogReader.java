@@ -1,29 +1,40 @@
 package io.tern.log;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.ClosedChannelException;
+
 /**
  * Reads a log's records in LSN order from any starting LSN and follows its tail: {@link #next}
  * returns {@code false} when no further <em>durable</em> record exists yet, and {@code true} once
  * one does. A record that has been appended but not yet synced is never returned, so nothing
  * downstream (shipping, replay) can act on a record a crash could still take back.
  *
- * <p>Every record is verified (both checksums, bounds, and that its LSN is the one expected);
- * a bad record raises {@link LogCorruptedException} and its bytes are never returned. Excerpts
- * inside a recovery cut are skipped.
+ * <p>Records are read with positional reads of the segment files into a window of this reader's
+ * own (read ahead, one copy out of the page cache), so the appender's writes never move under a
+ * record being verified. Every record is verified (both checksums, bounds, and that its LSN is
+ * the one expected); a bad record raises {@link LogCorruptedException} and its bytes are never
+ * returned. A record's payload is a view of the window, valid until the next call to
+ * {@link #next}.
  *
  * <p>Thread contract: a reader is used by one thread at a time; many readers may run at once.
  */
 public final class LogReader implements AutoCloseable {
-    private final SegmentStore store;
-    private final QueueCursor cursor;
-    private final String name;
+    private static final int READ_AHEAD = 256 << 10;
+
+    private final SegmentLog store;
+    private ByteBuffer window = ByteBuffer.allocate(READ_AHEAD);
+    private Segment segment;
+    private long position;
+    private long windowStart;
+    private int windowLength;
     private long nextLsn;
     private boolean closed;
 
-    LogReader(SegmentStore store, QueueCursor cursor, long nextLsn, String name) {
+    LogReader(SegmentLog store, long nextLsn) {
         this.store = store;
-        this.cursor = cursor;
         this.nextLsn = nextLsn;
-        this.name = name;
     }
 
     /** The LSN the next call to {@link #next} will return. */
@@ -36,38 +47,105 @@ public final class LogReader implements AutoCloseable {
      *
      * @return false if there is none yet (call again later)
      * @throws LogCorruptedException if the next record fails verification
+     * @throws LogException          if the segment holding it was deleted by retention
      */
     public boolean next(LogRecord into) {
         if (closed) {
-            throw new LogClosedException(name + ": reader is closed");
+            throw new LogClosedException(store.name() + ": reader is closed");
         }
         if (nextLsn > store.durableLsn()) {
             return false;
         }
-        while (cursor.next()) {
-            long index = cursor.index();
-            if (store.isCut(index)) {
-                continue;
+        try {
+            if (segment == null) {
+                locate();
+            } else if (position == segment.sealedEnd()) {
+                Segment next = store.segmentAfter(segment);
+                if (next == null || next.firstLsn() != nextLsn) {
+                    throw new LogCorruptedException(store.name() + ": " + segment + " ends before lsn " + nextLsn
+                            + " and no segment starts there", nextLsn);
+                }
+                segment = next;
+                position = Segment.HEADER_LENGTH;
             }
-            String problem = cursor.decode(into);
-            if (problem == null && into.lsn() != nextLsn) {
-                problem = "found lsn " + into.lsn();
+            String problem = read(into, false);
+            if (problem != null) {
+                // The window may have been read before the appender wrote this record: read again.
+                problem = read(into, true);
             }
             if (problem != null) {
-                throw new LogCorruptedException(name + ": record at queue index 0x" + Long.toHexString(index)
+                throw new LogCorruptedException(store.name() + ": record in " + segment + " at offset " + position
                         + " where lsn " + nextLsn + " was expected is bad: " + problem, nextLsn);
             }
+            position += into.encoded().remaining();
             nextLsn++;
             return true;
+        } catch (ClosedChannelException e) {
+            throw new LogException(store.name() + ": the segment holding lsn " + nextLsn + " was retired while "
+                    + "being read", e);
+        } catch (IOException e) {
+            throw new UncheckedIOException(store.name() + ": reading lsn " + nextLsn + " from " + segment, e);
         }
-        return false;
+    }
+
+    /** Places the reader on the record {@code nextLsn}, scanning headers forward from the index. */
+    private void locate() throws IOException {
+        Segment s = store.segmentFor(nextLsn);
+        if (s == null) {
+            throw new LogException(store.name() + ": lsn " + nextLsn + " is no longer in the log");
+        }
+        long[] floor = s.floor(nextLsn);
+        segment = s;
+        position = floor[1];
+        for (long lsn = floor[0]; lsn < nextLsn; lsn++) {
+            ByteBuffer h = view(RecordCodec.HEADER_LENGTH, false);
+            String problem = RecordCodec.checkHeader(h);
+            if (problem == null && RecordCodec.lsnOf(h) != lsn) {
+                problem = "found lsn " + RecordCodec.lsnOf(h);
+            }
+            if (problem != null) {
+                throw new LogCorruptedException(store.name() + ": record in " + s + " at offset " + position
+                        + " where lsn " + lsn + " was expected is bad: " + problem, lsn);
+            }
+            position += RecordCodec.recordLength(h);
+        }
+    }
+
+    private String read(LogRecord into, boolean fresh) throws IOException {
+        ByteBuffer h = view(RecordCodec.HEADER_LENGTH, fresh);
+        String problem = RecordCodec.checkHeader(h);
+        if (problem != null) {
+            return problem;
+        }
+        int length = RecordCodec.recordLength(h);
+        ByteBuffer whole = view(length, false);
+        if (whole.remaining() < length) {
+            return "record of " + length + " bytes runs past the end of its segment";
+        }
+        problem = RecordCodec.decode(whole.limit(whole.position() + length), into);
+        if (problem == null && into.lsn() != nextLsn) {
+            problem = "found lsn " + into.lsn();
+        }
+        return problem;
+    }
+
+    /** At least {@code length} bytes at the reader's position (fewer at the end of the file). */
+    private ByteBuffer view(int length, boolean fresh) throws IOException {
+        if (fresh || position < windowStart || position + length > windowStart + windowLength) {
+            if (window.capacity() < length) {
+                window = ByteBuffer.allocate(length);
+            }
+            window.clear().limit(Math.max(Math.min(READ_AHEAD, window.capacity()), length));
+            Segment.readFully(segment.channel(), window, position);
+            windowStart = position;
+            windowLength = window.position();
+        }
+        return window.duplicate().limit(windowLength).position((int) (position - windowStart));
     }
 
     @Override
     public void close() {
-        if (!closed) {
-            closed = true;
-            cursor.close();
-        }
+        closed = true;
+        window = null;
     }
 }

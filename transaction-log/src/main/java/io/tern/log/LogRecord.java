@@ -11,13 +11,15 @@ public final class LogRecord {
     private int flags;
     private long epoch;
     private long lsn;
+    private long committed;
     private long offset;
     private int length;
     private ByteBuffer payload;
     private ByteBuffer encoded;
 
-    void set(RecordOp op, int flags, long epoch, long lsn, long offset, int length, ByteBuffer payload,
+    void set(RecordOp op, int flags, long epoch, long lsn, long committed, long offset, int length, ByteBuffer payload,
              ByteBuffer encoded) {
+        this.committed = committed;
         this.encoded = encoded.asReadOnlyBuffer();
         this.op = op;
         this.flags = flags;
@@ -46,6 +48,11 @@ public final class LogRecord {
 
     public long lsn() {
         return lsn;
+    }
+
+    /** The last LSN the primary knew durable when it wrote this record. */
+    public long committed() {
+        return committed;
     }
 
     /** Device offset of the extent this record covers. */

@@ -11,20 +11,26 @@ import java.util.zip.CRC32C;
  *  offset size field
  *  +------+----+--------------------------------------------------------------+
  *  |   0  |  4 | magic 0x524E5254 ("TRNR" on disk)                            |
- *  |   4  |  1 | format version (1)                                           |
+ *  |   4  |  1 | format version (2)                                           |
  *  |   5  |  1 | op: 1 WRITE, 2 ZERO, 3 EPOCH                                 |
  *  |   6  |  2 | flags: bit 0 FUA; other bits must be 0                       |
  *  |   8  |  8 | epoch (&gt;= 0)                                                 |
  *  |  16  |  8 | lsn (&gt;= 1)                                                    |
- *  |  24  |  8 | device offset (&gt;= 0; offset + length does not overflow)       |
- *  |  32  |  4 | length: bytes of device covered (WRITE, ZERO), 0 for EPOCH   |
- *  |  36  |  4 | payload length: = length for WRITE, 0 for ZERO, 32 for EPOCH |
- *  |  40  |  4 | crc32c of the payload                                        |
- *  |  44  |  4 | crc32c of bytes [0, 44) of this header                       |
+ *  |  24  |  8 | committed: last lsn known durable when this record was       |
+ *  |      |    | written by the primary (0 &lt;= committed &lt; lsn)                |
+ *  |  32  |  8 | device offset (&gt;= 0; offset + length does not overflow)       |
+ *  |  40  |  4 | length: bytes of device covered (WRITE, ZERO), 0 for EPOCH   |
+ *  |  44  |  4 | payload length: = length for WRITE, 0 for ZERO, 32 for EPOCH |
+ *  |  48  |  4 | crc32c of the payload                                        |
+ *  |  52  |  4 | crc32c of bytes [0, 52) of this header                       |
  *  +------+----+--------------------------------------------------------------+
- *  |  48  |  n | payload                                                      |
+ *  |  56  |  n | payload                                                      |
  *  +------+----+--------------------------------------------------------------+
  * </pre>
+ *
+ * <p>The committed field lets recovery tell a torn tail from corruption: a bad record at lsn E
+ * followed by an intact record whose committed field is at least E cannot be a torn write (E had
+ * been made durable before the later record was even written), so acknowledged data was damaged.
  *
  * <p>Two checksums: the payload's is computed by the writer's own thread (so the appender thread
  * does not checksum megabytes), the header's covers every field including the payload checksum,
@@ -36,8 +42,8 @@ import java.util.zip.CRC32C;
  */
 public final class RecordCodec {
     public static final int MAGIC = 0x524E5254;
-    public static final byte VERSION = 1;
-    public static final int HEADER_LENGTH = 48;
+    public static final byte VERSION = 2;
+    public static final int HEADER_LENGTH = 56;
     /** Largest payload a record may carry: 32 MiB, the NBD maximum request size. */
     public static final int MAX_PAYLOAD = 32 << 20;
     /** Largest extent a ZERO record may cover. */
@@ -52,11 +58,12 @@ public final class RecordCodec {
     static final int OFF_FLAGS = 6;
     static final int OFF_EPOCH = 8;
     static final int OFF_LSN = 16;
-    static final int OFF_DEVICE_OFFSET = 24;
-    static final int OFF_LENGTH = 32;
-    static final int OFF_PAYLOAD_LENGTH = 36;
-    static final int OFF_PAYLOAD_CRC = 40;
-    static final int OFF_HEADER_CRC = 44;
+    static final int OFF_COMMITTED = 24;
+    static final int OFF_DEVICE_OFFSET = 32;
+    static final int OFF_LENGTH = 40;
+    static final int OFF_PAYLOAD_LENGTH = 44;
+    static final int OFF_PAYLOAD_CRC = 48;
+    static final int OFF_HEADER_CRC = 52;
 
     private RecordCodec() {
     }
@@ -87,8 +94,8 @@ public final class RecordCodec {
      * Writes a header at {@code header}'s position (which must have {@link #HEADER_LENGTH} bytes
      * remaining) and advances it. The fields must have passed {@link #validate}.
      */
-    public static void encodeHeader(ByteBuffer header, RecordOp op, int flags, long epoch, long lsn, long offset,
-                                    int length, int payloadLength, int payloadCrc) {
+    public static void encodeHeader(ByteBuffer header, RecordOp op, int flags, long epoch, long lsn, long committed,
+                                    long offset, int length, int payloadLength, int payloadCrc) {
         ByteBuffer h = header.slice().order(ByteOrder.LITTLE_ENDIAN);
         h.putInt(OFF_MAGIC, MAGIC)
                 .put(OFF_VERSION, VERSION)
@@ -96,6 +103,7 @@ public final class RecordCodec {
                 .putShort(OFF_FLAGS, (short) flags)
                 .putLong(OFF_EPOCH, epoch)
                 .putLong(OFF_LSN, lsn)
+                .putLong(OFF_COMMITTED, committed)
                 .putLong(OFF_DEVICE_OFFSET, offset)
                 .putInt(OFF_LENGTH, length)
                 .putInt(OFF_PAYLOAD_LENGTH, payloadLength)
@@ -132,10 +140,14 @@ public final class RecordCodec {
         int flags = b.getShort(OFF_FLAGS) & 0xFFFF;
         long epoch = b.getLong(OFF_EPOCH);
         long lsn = b.getLong(OFF_LSN);
+        long committed = b.getLong(OFF_COMMITTED);
         long offset = b.getLong(OFF_DEVICE_OFFSET);
         int length = b.getInt(OFF_LENGTH);
         int payloadLength = b.getInt(OFF_PAYLOAD_LENGTH);
         String problem = check(op, flags, epoch, lsn, offset, length, payloadLength);
+        if (problem == null && (committed < 0 || committed >= lsn)) {
+            problem = "committed lsn " + committed + " is not below the record's lsn " + lsn;
+        }
         if (problem != null) {
             return problem;
         }
@@ -146,8 +158,57 @@ public final class RecordCodec {
         if (payloadCrc(payload) != b.getInt(OFF_PAYLOAD_CRC)) {
             return "payload checksum mismatch";
         }
-        into.set(op, flags, epoch, lsn, offset, length, payload, b);
+        into.set(op, flags, epoch, lsn, committed, offset, length, payload, b);
         return null;
+    }
+
+    /**
+     * Verifies the header at {@code buf}'s position (at least {@link #HEADER_LENGTH} bytes, little
+     * endian or not) without its payload: magic, header checksum, version and bounds. Returns why
+     * it is bad, or {@code null}; then {@link #lsnOf}, {@link #committedOf} and
+     * {@link #recordLength} may be read from it. Does not move {@code buf}'s position.
+     */
+    public static String checkHeader(ByteBuffer buf) {
+        if (buf.remaining() < HEADER_LENGTH) {
+            return "only " + buf.remaining() + " bytes where a " + HEADER_LENGTH + "-byte header was expected";
+        }
+        ByteBuffer b = buf.slice(buf.position(), HEADER_LENGTH).order(ByteOrder.LITTLE_ENDIAN);
+        if (b.getInt(OFF_MAGIC) != MAGIC) {
+            return String.format("bad magic 0x%08x", b.getInt(OFF_MAGIC));
+        }
+        if (headerCrc(b) != b.getInt(OFF_HEADER_CRC)) {
+            return "header checksum mismatch";
+        }
+        if (b.get(OFF_VERSION) != VERSION) {
+            return "unsupported record format version " + b.get(OFF_VERSION);
+        }
+        RecordOp op = RecordOp.fromCode(b.get(OFF_OP));
+        if (op == null) {
+            return "unknown record op " + b.get(OFF_OP);
+        }
+        long lsn = b.getLong(OFF_LSN);
+        long committed = b.getLong(OFF_COMMITTED);
+        String problem = check(op, b.getShort(OFF_FLAGS) & 0xFFFF, b.getLong(OFF_EPOCH), lsn, b.getLong(OFF_DEVICE_OFFSET),
+                b.getInt(OFF_LENGTH), b.getInt(OFF_PAYLOAD_LENGTH));
+        if (problem == null && (committed < 0 || committed >= lsn)) {
+            problem = "committed lsn " + committed + " is not below the record's lsn " + lsn;
+        }
+        return problem;
+    }
+
+    /** The LSN of a header that passed {@link #checkHeader} at {@code buf}'s position. */
+    public static long lsnOf(ByteBuffer buf) {
+        return buf.duplicate().order(ByteOrder.LITTLE_ENDIAN).getLong(buf.position() + OFF_LSN);
+    }
+
+    /** The committed LSN of a header that passed {@link #checkHeader} at {@code buf}'s position. */
+    public static long committedOf(ByteBuffer buf) {
+        return buf.duplicate().order(ByteOrder.LITTLE_ENDIAN).getLong(buf.position() + OFF_COMMITTED);
+    }
+
+    /** Header plus payload length of a header that passed {@link #checkHeader} at {@code buf}'s position. */
+    public static int recordLength(ByteBuffer buf) {
+        return HEADER_LENGTH + buf.duplicate().order(ByteOrder.LITTLE_ENDIAN).getInt(buf.position() + OFF_PAYLOAD_LENGTH);
     }
 
     private static int headerCrc(ByteBuffer header) {

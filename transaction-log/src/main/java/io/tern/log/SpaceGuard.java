@@ -8,17 +8,16 @@ import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
 
 /**
- * Keeps the log out of the last {@code reserve} bytes of its file system. Chronicle writes
- * through memory maps of sparse files: on a full file system a write does not fail, the page
- * fault does (SIGBUS), and the JVM reports it later as an {@link InternalError} in whatever that
- * thread runs next. So the appender asks here before each record and refuses it cleanly
- * instead.
+ * Keeps the log out of the last {@code reserve} bytes of its file system. Records are written
+ * into segments allocated ahead, so a record never meets a full disk; the space is taken when a
+ * spare segment is prepared, and that is where this guard is asked. Refusing there keeps room on
+ * the file system for the backing store, the links and the checkpoint, whose writes cannot be
+ * refused as cleanly.
  *
- * <p>The usable space is read from the file system every 10 ms, and before every record once
- * it is within twice the reserve; in between, what was admitted is subtracted from the last
- * reading. Whatever else writes to the file system between two readings eats into the reserve:
- * it takes another writer at 6 GB/s to get through 64 MiB in 10 ms. Thread contract: the
- * appender thread only.
+ * <p>The usable space is read from the file system every 10 ms, and at every request once it is
+ * within twice the reserve; in between, what was admitted is subtracted from the last reading.
+ * Thread contract: {@link #admit} is synchronized (the preparer thread and, when it lags, the
+ * appender thread); {@link #usableNow} may be called from any thread.
  */
 final class SpaceGuard {
     private static final long REFRESH_NANOS = TimeUnit.MILLISECONDS.toNanos(10);
@@ -46,7 +45,7 @@ final class SpaceGuard {
     }
 
     /** Takes {@code bytes} if that leaves the reserve free; otherwise refuses, with the reason. */
-    void admit(long bytes) {
+    synchronized void admit(long bytes) {
         if (reserve == 0) {
             return;
         }

@@ -33,7 +33,7 @@ public final class TransactionLog implements AutoCloseable {
     private static final ByteBuffer EMPTY = ByteBuffer.allocate(0);
 
     private final LogConfig config;
-    private final SegmentStore store;
+    private final SegmentLog store;
     private final LogAppender appender;
     private final Disruptor<AppendEvent> disruptor;
     private final RingBuffer<AppendEvent> ring;
@@ -42,11 +42,11 @@ public final class TransactionLog implements AutoCloseable {
     private volatile Thread appenderThread;
     private boolean closed;
 
-    private TransactionLog(LogConfig config, SegmentStore store) {
+    private TransactionLog(LogConfig config, SegmentLog store, SpaceGuard space) {
         this.config = config;
         this.store = store;
-        this.space = new SpaceGuard(config.directory(), config.reserve());
-        this.appender = new LogAppender(store, config.syncObserver(), config.name(), config.ringSize(), space,
+        this.space = space;
+        this.appender = new LogAppender(store, config.syncObserver(), config.name(), config.ringSize(),
                 this::wakeDurableWaiters);
         this.disruptor = new Disruptor<>(AppendEvent::new, config.ringSize(), r -> {
             Thread t = new Thread(r, "tern-log-" + config.name());
@@ -62,10 +62,12 @@ public final class TransactionLog implements AutoCloseable {
     /** Opens (creating if needed) and recovers the log in {@code config.directory()}. */
     public static TransactionLog open(LogConfig config) throws IOException {
         config.conclude();
-        SegmentStore store = new SegmentStore(config);
+        java.nio.file.Files.createDirectories(config.directory());
+        SpaceGuard space = new SpaceGuard(config.directory(), config.reserve());
+        SegmentLog store = new SegmentLog(config, space);
         log.info("{}: {}", config.name(), store.recovery());
         try {
-            return new TransactionLog(config, store);
+            return new TransactionLog(config, store, space);
         } catch (RuntimeException | Error e) {
             store.close();
             throw e;
@@ -99,7 +101,7 @@ public final class TransactionLog implements AutoCloseable {
         RecordCodec.validate(op, flags, epoch, 1, offset, length, payload.remaining());
         if (payload.remaining() > config.maxPayload()) {
             throw new IllegalArgumentException("payload of " + payload.remaining() + " bytes exceeds this log's maximum of "
-                    + config.maxPayload() + " (a quarter of its block size, less overhead)");
+                    + config.maxPayload() + " (what one segment holds)");
         }
         int crc = RecordCodec.payloadCrc(payload);
         publish(op, flags, epoch, offset, length, payload, crc, durable, false, 0, callback);
@@ -261,6 +263,11 @@ public final class TransactionLog implements AutoCloseable {
         return appender.failure();
     }
 
+    /** Spare segments the appender had to prepare itself because none was ready ahead of it. */
+    public long sparesPreparedOnAppender() {
+        return store.sparesPreparedOnAppender();
+    }
+
     /** Bytes usable now on the log's file system ({@link LogConfig#reserve} of them the log never takes). */
     public long usableSpace() throws java.io.IOException {
         return space.usableNow();
@@ -300,7 +307,7 @@ public final class TransactionLog implements AutoCloseable {
                 Thread.currentThread().interrupt();
             }
             if (t != null && t.isAlive()) {
-                // Stuck inside a write or sync: unmapping the segments under it could crash the JVM.
+                // Stuck inside a write or sync: leave its files to it.
                 log.error("{}: the appender is stuck after 35 s; leaving its segments open", config.name());
                 return;
             }

@@ -5,18 +5,28 @@ import static io.tern.log.LogTestSupport.payloadMatches;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-
+import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.security.MessageDigest;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
-/** Damaged records are found by recovery, cut, never handed out, and appending continues after them. */
+/**
+ * Damage found by recovery: a torn last batch is cut (zeroed) and appending continues after it;
+ * damage to a record that was acknowledged refuses the open, names the LSN and changes nothing;
+ * a bad record is never handed out.
+ */
 class CorruptionTest {
     private static final int RECORDS = 40;
     private static final int SIZE = 4096;
@@ -24,11 +34,11 @@ class CorruptionTest {
     @TempDir
     Path dir;
 
-    // Small blocks keep the segment files small for RecordLocator's scans.
     private LogConfig config() {
-        return new LogConfig().directory(dir).name("corrupt").blockSize(4L << 20);
+        return new LogConfig().directory(dir).name("corrupt").segmentSize(1L << 20);
     }
 
+    /** Appends {@code count} records, each synced (acknowledged) before the next. */
     private void writeRecords(int count) throws Exception {
         try (TransactionLog log = TransactionLog.open(config())) {
             long base = log.durableLsn();
@@ -36,6 +46,23 @@ class CorruptionTest {
                 long offset = (base + i) * SIZE;
                 log.appendWrite(1, offset, payloadFor(offset, SIZE), 0).get(10, TimeUnit.SECONDS);
             }
+        }
+    }
+
+    /** Appends {@code synced} acknowledged records, then {@code batch} more in one batch (one sync). */
+    private void writeWithLastBatch(int synced, int batch) throws Exception {
+        writeRecords(synced);
+        try (TransactionLog log = TransactionLog.open(config())) {
+            CompletableFuture<?>[] last = new CompletableFuture<?>[batch];
+            for (int i = 0; i < batch; i++) {
+                long offset = (synced + 1 + i) * (long) SIZE;
+                CompletableFuture<Long> f = new CompletableFuture<>();
+                log.append(RecordOp.WRITE, 0, 1, offset, SIZE, payloadFor(offset, SIZE), false,
+                        (lsn, error) -> f.complete(lsn));
+                last[i] = f;
+            }
+            CompletableFuture.allOf(last).get(10, TimeUnit.SECONDS);
+            log.sync().get(10, TimeUnit.SECONDS);
         }
     }
 
@@ -54,64 +81,80 @@ class CorruptionTest {
         return expected - 1;
     }
 
+    private String digestOfFolder() throws Exception {
+        MessageDigest md = MessageDigest.getInstance("SHA-256");
+        try (Stream<Path> files = Files.list(dir)) {
+            for (Path p : files.sorted().toList()) {
+                md.update(p.getFileName().toString().getBytes());
+                md.update(Files.readAllBytes(p));
+            }
+        }
+        return HexFormat.of().formatHex(md.digest());
+    }
+
     @ParameterizedTest(name = "flip byte {0} of record 25")
-    @ValueSource(ints = {0, 7, 17, 25, 33, 41, 46, RecordCodec.HEADER_LENGTH, RecordCodec.HEADER_LENGTH + 2000,
+    @ValueSource(ints = {0, 7, 17, 25, 33, 41, 46, 53, RecordCodec.HEADER_LENGTH, RecordCodec.HEADER_LENGTH + 2000,
             RecordCodec.HEADER_LENGTH + SIZE - 1})
-    void aFlippedByteAnywhereInARecordCutsTheLogThere(int delta) throws Exception {
+    void damageToAnAcknowledgedRecordRefusesTheOpenAndChangesNothing(int delta) throws Exception {
         writeRecords(RECORDS);
         RecordLocator.flipByte(RecordLocator.find(dir, 25), delta);
+        String before = digestOfFolder();
 
+        assertThatThrownBy(() -> TransactionLog.open(config())).isInstanceOf(LogCorruptedException.class)
+                .hasMessageContaining("record lsn 25 ")
+                .hasMessageContaining("acknowledged data is corrupt")
+                .hasMessageContaining("tern invalidate")
+                .satisfies(e -> assertThat(((LogCorruptedException) e).expectedLsn()).isEqualTo(25));
+        assertThat(digestOfFolder()).as("no record after the damaged one was dropped").isEqualTo(before);
+        // And again: nothing was cut the first time.
+        assertThatThrownBy(() -> TransactionLog.open(config())).isInstanceOf(LogCorruptedException.class);
+    }
+
+    /**
+     * A torn last batch: its first record never reached the disk, later ones of the same batch
+     * did (write-back order is not write order). Nothing in the batch was acknowledged, so the
+     * batch is cut and zeroed — and writing the same LSNs again never brings the old records
+     * back, even when the new records land exactly where the old ones were.
+     */
+    @Test
+    void aTornLastBatchIsCutAndNeverComesBack() throws Exception {
+        writeWithLastBatch(30, 10); // 31..40 in one batch, committed 30
+        RecordLocator.zero(RecordLocator.find(dir, 31), 0, RecordCodec.HEADER_LENGTH);
         try (TransactionLog log = TransactionLog.open(config())) {
             RecoveryReport r = log.recovery();
-            assertThat(r.cut()).isTrue();
-            assertThat(r.lastLsn()).isEqualTo(24);
-            assertThat(r.cutExcerpts()).isEqualTo(RECORDS - 24);
-            assertThat(r.cutBytes()).isGreaterThanOrEqualTo((long) (RECORDS - 24) * SIZE);
-            assertThat(r.reason()).isNotBlank();
-            assertThat(readAll(log)).isEqualTo(24);
-            // Appending continues after the last good record, and readers skip the dead excerpts.
-            for (int i = 25; i <= 30; i++) {
-                long offset = i * 1_000_000L;
-                assertThat(log.appendWrite(2, offset, payloadFor(offset, SIZE), 0).get(10, TimeUnit.SECONDS)).isEqualTo(i);
-            }
+            assertThat(r.cut()).as("%s", r).isTrue();
+            assertThat(r.lastLsn()).isEqualTo(30);
+            assertThat(r.cutRecords()).isEqualTo(9);
+            assertThat(r.cutBytes()).isGreaterThanOrEqualTo(9L * SIZE);
             assertThat(readAll(log)).isEqualTo(30);
-            try (LogReader from26 = log.reader(26)) {
-                LogRecord rec = new LogRecord();
-                assertThat(from26.next(rec)).isTrue();
-                assertThat(rec.lsn()).isEqualTo(26);
-                assertThat(rec.epoch()).isEqualTo(2);
+            // Same sizes, so lsn 31..35 land exactly where the old 31..35 were.
+            for (int lsn = 31; lsn <= 35; lsn++) {
+                long offset = lsn * 7_000_000L;
+                assertThat(log.appendWrite(2, offset, payloadFor(offset, SIZE), 0).get(10, TimeUnit.SECONDS)).isEqualTo(lsn);
             }
-        }
-        // The cut is durable: a second open finds the resumed history, cuts nothing more.
-        try (TransactionLog log = TransactionLog.open(config())) {
-            assertThat(log.recovery().cut()).isFalse();
-            assertThat(log.recovery().lastLsn()).isEqualTo(30);
-            assertThat(readAll(log)).isEqualTo(30);
-        }
-        // And a second cut after the first one works the same way.
-        RecordLocator.flipByte(RecordLocator.find(dir, 28), RecordCodec.HEADER_LENGTH + 5);
-        try (TransactionLog log = TransactionLog.open(config())) {
-            assertThat(log.recovery().lastLsn()).isEqualTo(27);
-            assertThat(log.appendZero(3, 0, SIZE, 0).get(10, TimeUnit.SECONDS)).isEqualTo(28);
-            assertThat(readAll(log)).isEqualTo(28);
         }
         try (TransactionLog log = TransactionLog.open(config())) {
             assertThat(log.recovery().cut()).isFalse();
-            assertThat(readAll(log)).isEqualTo(28);
+            assertThat(log.recovery().lastLsn()).as("old lsn 36..40 are gone for good").isEqualTo(35);
+            assertThat(readAll(log)).isEqualTo(35);
         }
     }
 
     @Test
-    void aTornTailIsCutAtTheLastGoodRecord() throws Exception {
+    void aTornLastRecordIsCutAtTheLastGoodRecord() throws Exception {
         writeRecords(RECORDS);
         // The last page of the last record never reached the disk.
         RecordLocator.zero(RecordLocator.find(dir, RECORDS), RecordCodec.HEADER_LENGTH + SIZE - 1000, 1000);
         try (TransactionLog log = TransactionLog.open(config())) {
             assertThat(log.recovery().cut()).isTrue();
             assertThat(log.recovery().lastLsn()).isEqualTo(RECORDS - 1);
-            assertThat(log.recovery().cutExcerpts()).isEqualTo(1);
+            assertThat(log.recovery().cutRecords()).isEqualTo(1);
             assertThat(readAll(log)).isEqualTo(RECORDS - 1);
             assertThat(log.appendWrite(1, 0, payloadFor(0, SIZE), 0).get(10, TimeUnit.SECONDS)).isEqualTo(RECORDS);
+            assertThat(readAll(log)).isEqualTo(RECORDS);
+        }
+        try (TransactionLog log = TransactionLog.open(config())) {
+            assertThat(log.recovery().cut()).isFalse();
             assertThat(readAll(log)).isEqualTo(RECORDS);
         }
     }
@@ -133,14 +176,14 @@ class CorruptionTest {
     }
 
     @Test
-    void corruptionBelowTheRecoveryPointIsCaughtByReaders() throws Exception {
+    void aDamagedPayloadBelowTheRecoveryPointIsCaughtByReaders() throws Exception {
         writeRecords(RECORDS);
         RecordLocator.flipByte(RecordLocator.find(dir, 10), RecordCodec.HEADER_LENGTH + 1);
-        // Recovery starts at the caller's checkpoint (lsn 20) and does not look below it ...
+        // Recovery verifies headers below the caller's checkpoint (lsn 20), payloads from it on ...
         try (TransactionLog log = TransactionLog.open(config().recoverFromLsn(20))) {
             assertThat(log.recovery().cut()).isFalse();
             assertThat(log.recovery().lastLsn()).isEqualTo(RECORDS);
-            // ... but a reader that goes there never returns the bad payload.
+            // ... and a reader that goes there never returns the bad payload.
             try (LogReader r = log.reader(1)) {
                 LogRecord rec = new LogRecord();
                 for (int i = 1; i <= 9; i++) {
@@ -153,66 +196,62 @@ class CorruptionTest {
     }
 
     @Test
-    void aCutResumedOnlyAfterAReopenIsFollowedByReaders() throws Exception {
+    void aDamagedHeaderBelowTheRecoveryPointRefusesTheOpen() throws Exception {
         writeRecords(RECORDS);
-        RecordLocator.flipByte(RecordLocator.find(dir, 30), RecordCodec.HEADER_LENGTH + 9);
+        RecordLocator.flipByte(RecordLocator.find(dir, 10), 20);
+        assertThatThrownBy(() -> TransactionLog.open(config().recoverFromLsn(20)))
+                .isInstanceOf(LogCorruptedException.class).hasMessageContaining("record lsn 10 ")
+                .hasMessageContaining("below the checkpoint");
+    }
+
+    @Test
+    void aReaderAtTheTailAfterACutFollowsNewAppends() throws Exception {
+        writeRecords(RECORDS);
+        RecordLocator.flipByte(RecordLocator.find(dir, RECORDS), RecordCodec.HEADER_LENGTH + 9);
         try (TransactionLog log = TransactionLog.open(config())) {
-            assertThat(log.recovery().lastLsn()).isEqualTo(29); // cut, but nothing appended before closing
+            assertThat(log.recovery().lastLsn()).isEqualTo(RECORDS - 1); // cut, nothing appended before closing
         }
         try (TransactionLog log = TransactionLog.open(config());
-             LogReader tail = log.reader(30)) {
+             LogReader tail = log.reader(RECORDS)) {
             assertThat(log.recovery().cut()).isFalse();
             LogRecord rec = new LogRecord();
             assertThat(tail.next(rec)).isFalse();
-            for (int lsn = 30; lsn <= 33; lsn++) {
+            for (int lsn = RECORDS; lsn <= RECORDS + 300; lsn++) { // crosses into a second segment
                 long offset = lsn * 7_000_000L;
                 assertThat(log.appendWrite(2, offset, payloadFor(offset, SIZE), 0).get(10, TimeUnit.SECONDS)).isEqualTo(lsn);
                 assertThat(tail.next(rec)).as("the tail sees lsn %d", lsn).isTrue();
                 assertThat(rec.lsn()).isEqualTo(lsn);
                 assertThat(payloadMatches(rec)).isTrue();
             }
-            assertThat(readAll(log)).isEqualTo(33);
+            assertThat(readAll(log)).isEqualTo(RECORDS + 300);
         }
     }
 
     @Test
-    void aNewCutBeforeAnOldOneReplacesIt() throws Exception {
-        writeRecords(RECORDS);
-        RecordLocator.flipByte(RecordLocator.find(dir, 30), RecordCodec.HEADER_LENGTH + 9);
-        try (TransactionLog log = TransactionLog.open(config())) {
-            for (int lsn = 30; lsn <= 35; lsn++) {
-                log.appendZero(2, lsn * 4096L, SIZE, 0).get(10, TimeUnit.SECONDS);
-            }
+    void aSegmentWhoseHeaderNeverReachedTheDiskIsDropped() throws Exception {
+        writeRecords(253); // two segments: 1..252 and 253
+        List<Path> segments;
+        try (Stream<Path> s = Files.list(dir)) {
+            segments = s.filter(p -> p.toString().endsWith(".seg")).sorted().toList();
         }
-        // Damage below the first cut: the new cut's dead zone holds the old cut and its resumed records.
-        RecordLocator.flipByte(RecordLocator.find(dir, 10), 20);
+        assertThat(segments).hasSize(2);
+        // The second segment's header and its record are lost: its name survived, its data did not.
+        try (FileChannel ch = FileChannel.open(segments.get(1), StandardOpenOption.WRITE)) {
+            ch.write(ByteBuffer.allocate(64 << 10), 0);
+        }
         try (TransactionLog log = TransactionLog.open(config())) {
             assertThat(log.recovery().cut()).isTrue();
-            assertThat(log.recovery().lastLsn()).isEqualTo(9);
-            for (int lsn = 10; lsn <= 14; lsn++) {
-                assertThat(log.appendZero(3, lsn * 4096L, SIZE, 0).get(10, TimeUnit.SECONDS)).isEqualTo(lsn);
-            }
-            assertThat(readAll(log)).isEqualTo(14);
-        }
-        try (TransactionLog log = TransactionLog.open(config())) {
-            assertThat(log.recovery().cut()).isFalse();
-            assertThat(log.recovery().lastLsn()).isEqualTo(14);
-            assertThat(readAll(log)).isEqualTo(14);
+            assertThat(log.recovery().lastLsn()).isEqualTo(252);
+            assertThat(Files.exists(segments.get(1))).isFalse();
+            assertThat(readAll(log)).isEqualTo(252);
+            assertThat(log.appendWrite(2, 0, payloadFor(0, SIZE), 0).get(10, TimeUnit.SECONDS)).isEqualTo(253);
         }
     }
 
     @Test
-    void aDamagedCutListRefusesToOpen() throws Exception {
-        writeRecords(10);
-        RecordLocator.flipByte(RecordLocator.find(dir, 5), RecordCodec.HEADER_LENGTH);
-        try (TransactionLog log = TransactionLog.open(config())) {
-            assertThat(log.recovery().cut()).isTrue();
-        }
-        try (FileChannel ch = FileChannel.open(dir.resolve(CutList.FILE_NAME), StandardOpenOption.WRITE)) {
-            ch.write(java.nio.ByteBuffer.wrap(new byte[] {1, 2, 3}), 14);
-        }
-        assertThatThrownBy(() -> TransactionLog.open(config())).isInstanceOf(LogCorruptedException.class)
-                .hasMessageContaining("checksum");
+    void aFolderWithALogInTheOldFormatIsRefused() throws Exception {
+        Files.write(dir.resolve("20261201-1010.cq4"), new byte[4096]);
+        assertThatThrownBy(() -> TransactionLog.open(config())).isInstanceOf(LogException.class)
+                .hasMessageContaining("old Chronicle Queue format");
     }
-
 }

@@ -73,7 +73,7 @@ class CrashTest {
 
             try (TransactionLog log = TransactionLog.open(new LogConfig().directory(logDir).name("crash"))) {
                 RecoveryReport r = log.recovery();
-                totalCut += r.cutExcerpts();
+                totalCut += r.cutRecords();
                 assertThat(r.lastLsn()).as("round %d: %s", round, r).isGreaterThanOrEqualTo(maxKey(acked));
                 LogRecord rec = new LogRecord();
                 long expected = 1;
@@ -93,7 +93,7 @@ class CrashTest {
             }
         }
         assertThat(acked.size()).isGreaterThan(ROUNDS * 10);
-        System.err.println("crash test: " + acked.size() + " acked appends survived " + ROUNDS + " kills; " + totalCut + " unacked excerpts cut");
+        System.err.println("crash test: " + acked.size() + " acked appends survived " + ROUNDS + " kills; " + totalCut + " unacked records cut");
     }
 
     private static long maxKey(Map<Long, Long> m) {

@@ -14,9 +14,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The log on a real file system that fills up (a small tmpfs). Chronicle writes through memory
- * maps; without the reserve, a full file system faulted (SIGBUS) inside a later, unrelated call
- * on the appender thread instead of failing the append.
+ * The log on a real file system that fills up (a small tmpfs): records go into segments prepared
+ * ahead, and when no further segment fits above the reserve, an append that needs one is refused
+ * cleanly, takes no LSN, and the log stays healthy.
  */
 class FullFileSystemTest {
     private static final long RESERVE = 2 << 20;
@@ -24,15 +24,17 @@ class FullFileSystemTest {
     @TempDir(factory = TargetTempDirFactory.class)
     Path dir;
 
+    private static LogConfig config(Path logDir) {
+        return new LogConfig().directory(logDir).name("full").reserve(RESERVE).segmentSize(1L << 20);
+    }
+
     @Test
     void appendsPastTheReserveAreRefusedCleanlyAndResumeOnceSpaceIsFreed() throws Exception {
         try (SmallFileSystem fs = SmallFileSystem.mount(dir.resolve("small"), 32 << 20)) {
             Path logDir = fs.path().resolve("log");
             long acked = 0;
-            // Filled before the log opens: the guard reads the space at most every 10 ms, and a
-            // filler faster than the reserve per 10 ms would race it (see SpaceGuard).
             Path filler = fs.fillLeaving(6 << 20);
-            try (TransactionLog log = TransactionLog.open(new LogConfig().directory(logDir).name("full").reserve(RESERVE))) {
+            try (TransactionLog log = TransactionLog.open(config(logDir))) {
                 LogFullException refused = null;
                 while (refused == null) {
                     try {
@@ -55,7 +57,7 @@ class FullFileSystemTest {
                 acked++;
             }
             // Every acknowledged record is there after a reopen, intact and in order.
-            try (TransactionLog log = TransactionLog.open(new LogConfig().directory(logDir).name("full").reserve(RESERVE));
+            try (TransactionLog log = TransactionLog.open(config(logDir));
                  LogReader r = log.reader(1)) {
                 LogRecord rec = new LogRecord();
                 long n = 0;

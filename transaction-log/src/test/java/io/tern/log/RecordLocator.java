@@ -24,7 +24,7 @@ final class RecordLocator {
         Location found = null;
         List<Path> files;
         try (Stream<Path> s = Files.list(dir)) {
-            files = s.filter(p -> p.toString().endsWith(".cq4")).sorted().toList();
+            files = s.filter(p -> p.toString().endsWith(".seg")).sorted().toList();
         }
         for (Path f : files) {
             ByteBuffer b = ByteBuffer.wrap(Files.readAllBytes(f)).order(ByteOrder.LITTLE_ENDIAN);

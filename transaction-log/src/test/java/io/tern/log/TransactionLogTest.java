@@ -105,7 +105,7 @@ class TransactionLogTest {
         }
     }
 
-    /** Records of up to 2 MiB from several writers cross Chronicle's mapped chunks and read back whole. */
+    /** Records of up to 2 MiB from several writers roll segments and read back whole. */
     @Test
     void largeAppendsCrossChunksAndReadBackWhole() throws Exception {
         java.util.Random random = new java.util.Random(io.tern.testing.Seeds.seed("largeAppends"));
@@ -113,7 +113,7 @@ class TransactionLogTest {
         for (int i = 0; i < sizes.length; i++) {
             sizes[i] = 512 * (1 + random.nextInt(4096)); // up to 2 MiB
         }
-        try (TransactionLog log = TransactionLog.open(config().blockSize(16L << 20))) {
+        try (TransactionLog log = TransactionLog.open(config().segmentSize(16L << 20))) {
             ExecutorService pool = Executors.newFixedThreadPool(4);
             List<java.util.concurrent.Future<?>> done = new ArrayList<>();
             for (int t = 0; t < 4; t++) {
@@ -200,10 +200,10 @@ class TransactionLogTest {
         }
     }
 
-    /** Chronicle holds a record within a quarter block: the largest allowed record fits, and reads back. */
+    /** A record must fit in one segment: the largest allowed record fits, and reads back. */
     @Test
     void theLargestRecordASmallBlockAllowsIsWrittenWhole() throws Exception {
-        try (TransactionLog log = TransactionLog.open(config().blockSize(4L << 20))) {
+        try (TransactionLog log = TransactionLog.open(config().segmentSize(1L << 20))) {
             int max = log.config().maxPayload();
             assertThat(max).isLessThan(1 << 20);
             long lsn = log.appendWrite(1, 0, payloadFor(0, max), 0).get(10, TimeUnit.SECONDS);
