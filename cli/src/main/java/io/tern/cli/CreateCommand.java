@@ -37,9 +37,9 @@ final class CreateCommand implements Callable<Integer> {
     @Option(names = "--preallocate", description = "Write the whole backing file with zeros now, so a full disk is met here, not later.")
     boolean preallocate;
 
-    @Option(names = "--log-segment", defaultValue = "5m", paramLabel = "5m|10m|20m|30m|1h|1d",
-            description = "How long a log segment spans (default 5m). The log deletes whole segments, so it holds at "
-                    + "least one segment of writes.")
+    @Option(names = "--log-segment", defaultValue = "64M", paramLabel = "SIZE",
+            description = "Size of each log segment file (default 64M, at least 1M). The log deletes whole segments, "
+                    + "so it holds at least one segment of writes.")
     String logSegment;
 
     @Override

@@ -1,49 +1,30 @@
 package io.tern.node;
 
-import net.openhft.chronicle.queue.RollCycle;
-import net.openhft.chronicle.queue.RollCycles;
-import net.openhft.chronicle.queue.rollcycles.TestRollCycles;
+import io.tern.log.LogConfig;
 
 /**
- * How long a resource's log segments span ({@code tern create --log-segment}). Chronicle rolls
- * segments by the clock and retention deletes whole segments, so a log holds at least the
- * writes of its current segment: shorter segments bound the log's disk use more tightly, longer
- * ones cost fewer files.
+ * The size of a resource's log segment files ({@code tern create|join --log-segment}). Retention
+ * deletes (or recycles) whole segments, so a log holds at least one segment of writes: smaller
+ * segments bound the log's disk use more tightly, larger ones cost fewer files and rolls. Each
+ * segment is prepared (allocated and zeroed) ahead of the writer.
  */
-public enum LogSegment {
-    /** One second: for tests (a file every second). */
-    SECOND("1s", TestRollCycles.TEST_SECONDLY),
-    FIVE_MINUTES("5m", RollCycles.FIVE_MINUTELY),
-    TEN_MINUTES("10m", RollCycles.TEN_MINUTELY),
-    TWENTY_MINUTES("20m", RollCycles.TWENTY_MINUTELY),
-    HALF_HOUR("30m", RollCycles.HALF_HOURLY),
-    HOUR("1h", RollCycles.FAST_HOURLY),
-    DAY("1d", RollCycles.FAST_DAILY);
+public record LogSegment(long bytes) {
+    public static final LogSegment DEFAULT = new LogSegment(LogConfig.DEFAULT_SEGMENT_SIZE);
 
-    public static final LogSegment DEFAULT = FIVE_MINUTES;
-
-    private final String label;
-    private final RollCycle rollCycle;
-
-    LogSegment(String label, RollCycle rollCycle) {
-        this.label = label;
-        this.rollCycle = rollCycle;
-    }
-
-    public String label() {
-        return label;
-    }
-
-    public RollCycle rollCycle() {
-        return rollCycle;
-    }
-
-    public static LogSegment parse(String label) {
-        for (LogSegment s : values()) {
-            if (s.label.equals(label)) {
-                return s;
-            }
+    public LogSegment {
+        if (bytes < LogConfig.MIN_SEGMENT_SIZE || bytes % 4096 != 0) {
+            throw new IllegalArgumentException("log segment size " + bytes + " must be a multiple of 4 KiB of at least "
+                    + "1 MiB (examples: 16M, 64M, 256M)");
         }
-        throw new IllegalArgumentException("log segment '" + label + "' must be one of 5m, 10m, 20m, 30m, 1h, 1d (or 1s for tests)");
+    }
+
+    /** Parses {@code 64M}, {@code 1G}, {@code 67108864}. */
+    public static LogSegment parse(String size) {
+        return new LogSegment(Sizes.parse(size));
+    }
+
+    /** How it is written in {@code resource.properties}: bytes. */
+    public String label() {
+        return Long.toString(bytes);
     }
 }

@@ -67,7 +67,7 @@ final class PrimaryResource extends Resource {
             device = LoggedDevice.open(new LoggedDeviceConfig()
                     .backing(backing)
                     .log(new LogConfig().directory(dir.resolve("log")).name(config.name())
-                            .rollCycle(config.logSegment().rollCycle()))
+                            .segmentSize(config.logSegment().bytes()))
                     .checkpointFile(dir.resolve("checkpoint"))
                     .epoch(config.epoch())
                     .durability(config.durability())

@@ -12,7 +12,7 @@ import io.tern.replication.protocol.BlockDigest;
  * What {@code resource.properties} says about a resource: its size, where its data lives, this
  * node's role for it, the current epoch, when writes are replied ({@link Durability}) and, on a
  * secondary, the replication address of the primary it pulls from ({@code null} on a primary) and
- * how it pulls ({@link Pull}), and how long its log's segments span ({@link LogSegment}).
+ * how it pulls ({@link Pull}), and the size of its log's segment files ({@link LogSegment}).
  */
 public record ResourceConfig(String name, long size, Path data, Role role, long epoch, Durability durability,
                              HostPort peer, Pull pull, LogSegment logSegment) {

@@ -143,7 +143,7 @@ final class SecondaryResource extends Resource {
             return;
         }
         TransactionLog l = TransactionLog.open(new LogConfig().directory(dir.resolve("log")).name(config.name())
-                .rollCycle(config.logSegment().rollCycle()).firstLsn(Math.max(1, sync.start())));
+                .segmentSize(config.logSegment().bytes()).replica(true).firstLsn(Math.max(1, sync.start())));
         txlog = l;
         consistentAt = Math.max(sync.phase() == SyncState.Phase.DONE ? 0 : sync.end(), l.durableLsn());
         Replayer rp = new Replayer(config.name(), l, backing, dir.resolve("checkpoint"), config.epoch(),

@@ -68,22 +68,17 @@ public final class LogBench {
             int batch = (int) Math.max(1, Math.round((double) tern.appends() / Math.max(1, syncCount)));
             runBaseline(baselineFile, batch, TimeUnit.SECONDS.toMillis(warmup));
             LogLoad.Result base = runBaseline(baselineFile, batch, TimeUnit.SECONDS.toMillis(seconds));
-            double chronicle = runChronicleAlone(dir.resolve("chronicle-" + writers), batch,
-                    TimeUnit.SECONDS.toMillis(seconds));
-            rows.add(String.format("| %d | %,.0f | %.1f | %.0f / %.0f | %d | %,.0f | %.1f | %.0f / %.0f | %,.0f | **%.2f×** |",
+            rows.add(String.format("| %d | %,.0f | %.1f | %.0f / %.0f | %d | %,.0f | %.1f | %.0f / %.0f | **%.2f×** | %.1f |",
                     writers, tern.appendsPerSecond(), tern.mibPerSecond(), tern.p50Micros(), tern.p99Micros(), batch,
-                    base.appendsPerSecond(), base.mibPerSecond(), base.p50Micros(), base.p99Micros(), chronicle,
-                    tern.appendsPerSecond() / base.appendsPerSecond()));
+                    base.appendsPerSecond(), base.mibPerSecond(), base.p50Micros(), base.p99Micros(),
+                    tern.appendsPerSecond() / base.appendsPerSecond(), tern.p99Micros() / base.p99Micros()));
             System.err.println(rows.get(rows.size() - 1));
         }
         System.out.println("| writers | Tern appends/s | Tern MiB/s | Tern ack p50 / p99 (µs) | mean batch | "
-                + "baseline appends/s | baseline MiB/s | baseline batch p50 / p99 (µs) | Chronicle alone appends/s "
-                + "| Tern / baseline |");
+                + "baseline appends/s | baseline MiB/s | baseline batch p50 / p99 (µs) "
+                + "| Tern / baseline | Tern ack p99 / baseline batch p99 |");
         System.out.println("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         rows.forEach(System.out::println);
-        double unsynced = runChronicleAlone(dir.resolve("chronicle-nosync"), 0, TimeUnit.SECONDS.toMillis(seconds));
-        System.out.printf("%nChronicle alone with no sync at all: %,.0f excerpts/s of %d bytes (%.1f µs each).%n",
-                unsynced, io.tern.log.RecordCodec.HEADER_LENGTH + RECORD, 1e6 / unsynced);
         Files.deleteIfExists(baselineFile);
     }
 
@@ -146,45 +141,6 @@ public final class LogBench {
             return new LogLoad.Result(batch, RECORD, records, secs, LogLoad.percentile(sorted, 0.5),
                     LogLoad.percentile(sorted, 0.99), n == 0 ? 0 : sorted[n - 1] / 1e3);
         }
-    }
-
-    /**
-     * The ceiling Chronicle itself sets: one thread appends {@code batch} excerpts of the same
-     * size as Tern's records, then {@code sync()}s, with nothing else (no ring, no checksums, no
-     * callbacks). With {@code batch == 0}, appends without ever syncing.
-     */
-    private static double runChronicleAlone(Path dir, int batch, long millis) throws IOException {
-        boolean sync = batch > 0;
-        if (!sync) {
-            batch = 64;
-        }
-        deleteTree(dir);
-        ByteBuffer record = ByteBuffer.allocateDirect(io.tern.log.RecordCodec.HEADER_LENGTH + RECORD);
-        long n = 0;
-        long start;
-        try (var queue = net.openhft.chronicle.queue.impl.single.SingleChronicleQueueBuilder.binary(dir)
-                .syncMode(net.openhft.chronicle.bytes.SyncMode.SYNC).blockSize(64L << 20).build();
-             var appender = queue.createAppender()) {
-            start = System.nanoTime();
-            long deadline = start + millis * 1_000_000L;
-            while (System.nanoTime() < deadline) {
-                for (int i = 0; i < batch; i++) {
-                    try (var dc = appender.writingDocument()) {
-                        record.clear();
-                        while (record.hasRemaining()) {
-                            dc.wire().bytes().writeSome(record);
-                        }
-                    }
-                }
-                if (sync) {
-                    appender.sync();
-                }
-                n += batch;
-            }
-        }
-        double rate = n / ((System.nanoTime() - start) / 1e9);
-        deleteTree(dir);
-        return rate;
     }
 
     static void deleteTree(Path root) throws IOException {

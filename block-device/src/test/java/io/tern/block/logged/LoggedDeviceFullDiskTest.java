@@ -30,7 +30,7 @@ class LoggedDeviceFullDiskTest {
         return LoggedDevice.open(new LoggedDeviceConfig()
                 .backing(Files.exists(dir.resolve("data")) ? FileBlockDevice.open(dir.resolve("data"), false)
                         : FileBlockDevice.create(dir.resolve("data"), SIZE, false))
-                .log(new LogConfig().directory(logDir).name("dev").reserve(2 << 20))
+                .log(new LogConfig().directory(logDir).name("dev").reserve(2 << 20).segmentSize(1L << 20))
                 .checkpointFile(dir.resolve("checkpoint"))
                 .checkpointInterval(Duration.ofHours(1)));
     }
@@ -59,6 +59,7 @@ class LoggedDeviceFullDiskTest {
                     }
                 }
                 assertThat(refused).as("a write was refused").isNotNull();
+                assertThat(written).as("the space above the reserve was used").isGreaterThan(256);
                 assertThat(refused.error()).isEqualTo(BlockError.ENOSPC);
                 assertThat(refused).hasMessageContaining("no space for the log");
                 assertThat(dev.failure()).as("the device has not failed").isNull();

@@ -29,7 +29,7 @@ class LoggedDeviceTest {
         FileBlockDevice backing = create ? FileBlockDevice.create(dir.resolve("data"), SIZE, false)
                 : FileBlockDevice.open(dir.resolve("data"), false);
         return LoggedDevice.open(new LoggedDeviceConfig().backing(backing)
-                .log(new LogConfig().directory(dir.resolve("log")).name("dev").blockSize(16L << 20))
+                .log(new LogConfig().directory(dir.resolve("log")).name("dev").segmentSize(4L << 20))
                 .checkpointFile(dir.resolve("checkpoint"))
                 .checkpointInterval(Duration.ofHours(1)));
     }
@@ -88,7 +88,7 @@ class LoggedDeviceTest {
         };
         LoggedDeviceConfig config = new LoggedDeviceConfig()
                 .backing(FileBlockDevice.create(dir.resolve("data"), SIZE, false))
-                .log(new LogConfig().directory(dir.resolve("log")).name("dev").blockSize(16L << 20).syncObserver(counter))
+                .log(new LogConfig().directory(dir.resolve("log")).name("dev").segmentSize(4L << 20).syncObserver(counter))
                 .checkpointFile(dir.resolve("checkpoint"))
                 .checkpointInterval(Duration.ofHours(1))
                 .durability(Durability.FLUSH)
@@ -172,7 +172,7 @@ class LoggedDeviceTest {
         open(true).close();
         try (LoggedDevice dev = LoggedDevice.open(new LoggedDeviceConfig()
                 .backing(FileBlockDevice.open(dir.resolve("data"), true))
-                .log(new LogConfig().directory(dir.resolve("log")).name("ro").blockSize(16L << 20))
+                .log(new LogConfig().directory(dir.resolve("log")).name("ro").segmentSize(4L << 20))
                 .checkpointFile(dir.resolve("checkpoint")))) {
             assertThat(dev.isReadOnly()).isTrue();
             assertThat(errorOf(dev.write(0, pattern(5, 512), false))).isEqualTo(BlockError.EPERM);
@@ -188,56 +188,29 @@ class LoggedDeviceTest {
     }
 
     /** A clock the test moves, to roll the log's segments (Chronicle rolls by the clock only). */
-    private static final class TestClock extends java.time.Clock {
-        private final java.util.concurrent.atomic.AtomicLong millis = new java.util.concurrent.atomic.AtomicLong(1_790_000_000_000L);
-
-        void advance(long ms) {
-            millis.addAndGet(ms);
-        }
-
-        @Override
-        public java.time.ZoneId getZone() {
-            return java.time.ZoneOffset.UTC;
-        }
-
-        @Override
-        public java.time.Clock withZone(java.time.ZoneId zone) {
-            return this;
-        }
-
-        @Override
-        public java.time.Instant instant() {
-            return java.time.Instant.ofEpochMilli(millis.get());
-        }
-    }
-
     @Test
     void checkpointsDeleteOnlyTheSegmentsThatEveryMemberIsPast() throws Exception {
-        TestClock clock = new TestClock();
         java.util.concurrent.atomic.AtomicLong retainFrom = new java.util.concurrent.atomic.AtomicLong(1);
         try (LoggedDevice dev = LoggedDevice.open(new LoggedDeviceConfig()
                 .backing(FileBlockDevice.create(dir.resolve("data"), SIZE, false))
-                .log(new LogConfig().directory(dir.resolve("log")).name("dev").blockSize(4L << 20)
-                        .rollCycle(net.openhft.chronicle.queue.rollcycles.TestRollCycles.TEST_SECONDLY).clock(clock))
+                .log(new LogConfig().directory(dir.resolve("log")).name("dev").segmentSize(1L << 20))
                 .checkpointFile(dir.resolve("checkpoint"))
                 .checkpointInterval(Duration.ofHours(1))
                 .retainFrom(retainFrom::get))) {
-            for (int segment = 0; segment < 3; segment++) { // lsn 1-10, 11-20, 21-30 in three segments
-                for (int i = 0; i < 10; i++) {
-                    dev.write(4096L * i, pattern(i, 4096), false).get(10, TimeUnit.SECONDS);
-                }
-                clock.advance(1000);
+            int record = 100 << 10; // ten fill a 1 MiB segment
+            for (int i = 0; i < 30; i++) { // lsn 1-10, 11-20, 21-30 in three segments
+                dev.write((long) record * (i % 10), pattern(i, record), false).get(10, TimeUnit.SECONDS);
             }
             dev.checkpoint();
             assertThat(dev.log().firstLsn()).as("a member still needs lsn 1").isEqualTo(1);
 
             retainFrom.set(15); // the member replayed up to 14
-            dev.write(0, pattern(1, 4096), false).get(10, TimeUnit.SECONDS);
+            dev.write(0, pattern(1, record), false).get(10, TimeUnit.SECONDS); // lsn 31 opens a fourth segment
             dev.checkpoint();
             assertThat(dev.log().firstLsn()).as("only the segment wholly below 15 goes").isEqualTo(11);
 
             retainFrom.set(Long.MAX_VALUE); // no member needs anything: the checkpoint decides
-            dev.write(0, pattern(2, 4096), false).get(10, TimeUnit.SECONDS);
+            dev.write(0, pattern(2, record), false).get(10, TimeUnit.SECONDS);
             dev.checkpoint();
             assertThat(dev.log().firstLsn()).isEqualTo(31);
         }

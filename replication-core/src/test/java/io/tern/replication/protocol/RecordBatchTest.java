@@ -23,7 +23,7 @@ class RecordBatchTest {
             payload.put(i, (byte) (lsn + i));
         }
         ByteBuffer b = ByteBuffer.allocate(RecordCodec.HEADER_LENGTH + size);
-        RecordCodec.encodeHeader(b, RecordOp.WRITE, 0, 1, lsn, lsn * 4096, size, size, RecordCodec.payloadCrc(payload));
+        RecordCodec.encodeHeader(b, RecordOp.WRITE, 0, 1, lsn, lsn - 1, lsn * 4096, size, size, RecordCodec.payloadCrc(payload));
         b.put(payload);
         return b.flip();
     }

@@ -28,7 +28,7 @@ class LogShippingTest {
     Path dir;
 
     private TransactionLog open(String name) throws Exception {
-        return TransactionLog.open(new LogConfig().directory(dir.resolve(name)).name(name).blockSize(64L << 20));
+        return TransactionLog.open(new LogConfig().directory(dir.resolve(name)).name(name).segmentSize(4L << 20));
     }
 
     private static List<CompletableFuture<Long>> write(TransactionLog log, Random random, int count) {
