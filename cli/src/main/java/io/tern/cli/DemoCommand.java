@@ -73,7 +73,8 @@ final class DemoCommand implements Callable<Integer> {
                 written = writeLoad(nbd, version, random, null);
                 written += writeLoad(nbd, version, random, () -> {
                     Messages.Welcome w = Probe.ask(homeB.cluster(), RES, "b", aListen.toAddress(), Duration.ofSeconds(10));
-                    Resource.join(homeB, RES, w.size(), w.epoch(), aListen, null, io.tern.node.ResourceConfig.Pull.DEFAULT);
+                    Resource.join(homeB, RES, w.size(), w.epoch(), aListen, null, io.tern.node.ResourceConfig.Pull.DEFAULT,
+                            io.tern.node.LogSegment.DEFAULT);
                     System.out.println("  node b joins r0 while the writes go on (full sync, then the log) ...");
                     return Node.start(homeB);
                 });

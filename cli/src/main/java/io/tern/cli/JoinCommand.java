@@ -52,6 +52,10 @@ final class JoinCommand implements Callable<Integer> {
                     + "sha256 (cryptographic, several times slower).")
     String syncDigest;
 
+    @Option(names = "--log-segment", defaultValue = "64M", paramLabel = "SIZE",
+            description = "Size of each segment file of this node's copy of the log (default 64M, at least 1M).")
+    String logSegment;
+
     @Override
     public Integer call() throws Exception {
         NodeHome h = NodeHome.open(home.resolve());
@@ -61,7 +65,7 @@ final class JoinCommand implements Callable<Integer> {
         Messages.Welcome w = Probe.ask(h.cluster(), name, h.node(), primary.toAddress(), Duration.ofSeconds(10));
         ResourceConfig c = Resource.join(h, name, w.size(), w.epoch(), primary, data, new ResourceConfig.Pull(
                 syncRate == null ? 0 : Sizes.parse(syncRate), fetchRate == null ? 0 : Sizes.parse(fetchRate), compress,
-                digest));
+                digest), io.tern.node.LogSegment.parse(logSegment));
         System.out.println("resource " + c.name() + " joined: " + c.size() + " bytes in " + c.data() + " from primary "
                 + primary + "; " + Daemon.open(h, c.name()));
         return 0;

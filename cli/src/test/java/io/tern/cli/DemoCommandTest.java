@@ -32,7 +32,7 @@ class DemoCommandTest {
                 .contains("node b, read back over its read-only NBD export: all 16,384 blocks hold their last write")
                 .contains("node a, read back after restart: all 16,384 blocks hold their last write")
                 .contains("node b, after reconnecting by itself: all 16,384 blocks hold their last write");
-        assertThat(Files.list(dir.resolve("node-a/resources/r0/log")).anyMatch(p -> p.toString().endsWith(".cq4"))).isTrue();
+        assertThat(Files.list(dir.resolve("node-a/resources/r0/log")).anyMatch(p -> p.toString().endsWith(".seg"))).isTrue();
         assertThat(Files.readString(dir.resolve("node-b/resources/r0/sync.properties"))).contains("phase=done");
     }
 

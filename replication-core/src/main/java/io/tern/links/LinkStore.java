@@ -53,7 +53,7 @@ public final class LinkStore {
     /** Opens (creating if needed) the store in {@code dir} for {@code node}; removes temp links a crash left behind. */
     public static LinkStore open(Path dir, String node) throws IOException {
         checkName("node", node);
-        Files.createDirectories(dir);
+        io.tern.log.DurableFiles.createDirectories(dir);
         LinkStore store = new LinkStore(dir, node);
         try (DirectoryStream<Path> entries = Files.newDirectoryStream(dir)) {
             for (Path p : entries) {

@@ -57,7 +57,7 @@ public final class NodeHome {
         if (Files.exists(dir.resolve("node.properties"))) {
             throw new IllegalStateException(dir + " is already the home of a node");
         }
-        Files.createDirectories(dir.resolve("resources"));
+        io.tern.log.DurableFiles.createDirectories(dir.resolve("resources"));
         Properties p = new Properties();
         p.setProperty("node", node);
         p.setProperty("cluster", cluster);

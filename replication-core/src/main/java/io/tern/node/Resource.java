@@ -48,7 +48,7 @@ public abstract class Resource implements AutoCloseable {
      * written last: a crash before it leaves no resource.
      */
     public static ResourceConfig join(NodeHome home, String name, long size, long epoch, HostPort peer, Path data,
-                                      ResourceConfig.Pull pull) throws IOException {
+                                      ResourceConfig.Pull pull, LogSegment logSegment) throws IOException {
         Path dir = newResourceDir(home, name, size);
         Path dataPath = (data != null ? data : dir.resolve("data.img")).toAbsolutePath();
         if (Files.exists(dataPath)) {
@@ -63,7 +63,7 @@ public abstract class Resource implements AutoCloseable {
         }
         SyncState.NEW.store(dir.resolve(SecondaryResource.SYNC_FILE));
         ResourceConfig config = new ResourceConfig(name, size, dataPath, ResourceConfig.Role.Secondary, epoch,
-                Durability.SYNC, peer, pull, LogSegment.DEFAULT);
+                Durability.SYNC, peer, pull, logSegment);
         config.store(dir);
         return config;
     }
@@ -77,7 +77,7 @@ public abstract class Resource implements AutoCloseable {
         if (Files.exists(dir.resolve("resource.properties"))) {
             throw new IllegalStateException("resource '" + name + "' exists already on this node");
         }
-        Files.createDirectories(dir);
+        io.tern.log.DurableFiles.createDirectories(dir);
         return dir;
     }
 

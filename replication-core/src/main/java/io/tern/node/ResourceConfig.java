@@ -46,7 +46,7 @@ public record ResourceConfig(String name, long size, Path data, Role role, long 
     }
 
     public void store(Path resourceDir) throws IOException {
-        Files.createDirectories(resourceDir);
+        io.tern.log.DurableFiles.createDirectories(resourceDir);
         Properties p = new Properties();
         p.setProperty("name", name);
         p.setProperty("size", Long.toString(size));

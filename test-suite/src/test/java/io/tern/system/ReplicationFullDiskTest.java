@@ -69,7 +69,8 @@ class ReplicationFullDiskTest {
                     a.start();
                     tern(a, "create", RES, "--size", "16M");
                     b.start();
-                    tern(b, "join", RES, "--peer", a.peer(), "--data", dir.resolve("b-data.img").toString());
+                    tern(b, "join", RES, "--peer", a.peer(), "--data", dir.resolve("b-data.img").toString(),
+                            "--log-segment", "1M");
                     awaitCaughtUp(a, RES, Duration.ofSeconds(60), b);
                     Path filler = fs.fillLeaving(RESERVE + (1 << 20));
                     // 4 MiB of writes: the secondary's log has room for about 1 MiB of them.
@@ -108,8 +109,8 @@ class ReplicationFullDiskTest {
             try (TernNode a = init(fs.path(), "a", "c1"); TernNode b = init(dir, "b", "c1")) {
                 try {
                     a.start();
-                    // One-second segments, so that retention can free the log within the test.
-                    tern(a, "create", RES, "--size", "16M", "--log-segment", "1s", "--data",
+                    // Small segments, so that retention can free the log within the test.
+                    tern(a, "create", RES, "--size", "16M", "--log-segment", "1M", "--data",
                             dir.resolve("a-data.img").toString());
                     b.start();
                     tern(b, "join", RES, "--peer", a.peer());

@@ -33,6 +33,28 @@ public final class DurableFiles {
         syncDirectory(dir);
     }
 
+    /**
+     * Creates {@code dir} and whatever parents are missing, syncing each folder an entry was
+     * created in, so that a new folder does not vanish in a power cut with everything made
+     * durable inside it.
+     */
+    public static void createDirectories(Path dir) throws IOException {
+        java.util.ArrayDeque<Path> missing = new java.util.ArrayDeque<>();
+        for (Path p = dir.toAbsolutePath(); p != null && !Files.isDirectory(p); p = p.getParent()) {
+            missing.push(p);
+        }
+        for (Path p : missing) {
+            try {
+                Files.createDirectory(p);
+            } catch (java.nio.file.FileAlreadyExistsException e) {
+                if (!Files.isDirectory(p)) {
+                    throw e;
+                }
+            }
+            syncDirectory(p.getParent());
+        }
+    }
+
     /** Makes the folder's entries (creates, renames, deletes) durable. */
     public static void syncDirectory(Path dir) throws IOException {
         try (FileChannel ch = FileChannel.open(dir, StandardOpenOption.READ)) {

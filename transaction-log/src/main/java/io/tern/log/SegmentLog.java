@@ -61,7 +61,7 @@ final class SegmentLog implements AutoCloseable {
     SegmentLog(LogConfig config, SpaceGuard space) throws IOException {
         this.config = config;
         this.dir = config.directory();
-        Files.createDirectories(dir);
+        DurableFiles.createDirectories(dir);
         LogRecovery.refuseOtherFormats(dir);
         this.preparer = new SegmentPreparer(dir, config.segmentSize(), config.spareSegments(), space, config.name());
         try {

@@ -62,7 +62,7 @@ public final class TransactionLog implements AutoCloseable {
     /** Opens (creating if needed) and recovers the log in {@code config.directory()}. */
     public static TransactionLog open(LogConfig config) throws IOException {
         config.conclude();
-        java.nio.file.Files.createDirectories(config.directory());
+        DurableFiles.createDirectories(config.directory());
         SpaceGuard space = new SpaceGuard(config.directory(), config.reserve());
         SegmentLog store = new SegmentLog(config, space);
         log.info("{}: {}", config.name(), store.recovery());
@@ -104,7 +104,23 @@ public final class TransactionLog implements AutoCloseable {
                     + config.maxPayload() + " (what one segment holds)");
         }
         int crc = RecordCodec.payloadCrc(payload);
-        publish(op, flags, epoch, offset, length, payload, crc, durable, false, 0, callback);
+        publish(op, flags, epoch, offset, length, payload, crc, durable, false, 0, callback, true);
+    }
+
+    /**
+     * {@link #append(RecordOp, int, long, long, int, ByteBuffer, boolean, AppendCallback)} that
+     * never waits: returns {@code false}, having done nothing, when the ring is full. For callers
+     * that must not block (a Netty event loop); they hand the append to a thread that may wait.
+     */
+    public boolean tryAppend(RecordOp op, int flags, long epoch, long offset, int length, ByteBuffer payload,
+                             boolean durable, AppendCallback callback) {
+        RecordCodec.validate(op, flags, epoch, 1, offset, length, payload.remaining());
+        if (payload.remaining() > config.maxPayload()) {
+            throw new IllegalArgumentException("payload of " + payload.remaining() + " bytes exceeds this log's maximum of "
+                    + config.maxPayload() + " (what one segment holds)");
+        }
+        int crc = RecordCodec.payloadCrc(payload);
+        return publish(op, flags, epoch, offset, length, payload, crc, durable, false, 0, callback, false);
     }
 
     /**
@@ -125,7 +141,7 @@ public final class TransactionLog implements AutoCloseable {
                     + " bytes exceeds this log's maximum payload " + config.maxPayload());
         }
         publish(decoded.op(), decoded.flags(), decoded.epoch(), decoded.offset(), decoded.length(), record.duplicate(),
-                0, durable, false, decoded.lsn(), callback);
+                0, durable, false, decoded.lsn(), callback, true);
     }
 
     /**
@@ -140,13 +156,16 @@ public final class TransactionLog implements AutoCloseable {
             } else {
                 f.completeExceptionally(error);
             }
-        });
+        }, true);
         return f;
     }
 
-    /** Claims a ring slot, fills it and publishes it; refuses when the log is closed or failed. */
-    private void publish(RecordOp op, int flags, long epoch, long offset, int length, ByteBuffer payload, int crc,
-                         boolean durable, boolean syncOnly, long replicaLsn, AppendCallback callback) {
+    /**
+     * Claims a ring slot, fills it and publishes it; refuses when the log is closed or failed.
+     * Without {@code wait}, returns false at once when the ring is full.
+     */
+    private boolean publish(RecordOp op, int flags, long epoch, long offset, int length, ByteBuffer payload, int crc,
+                            boolean durable, boolean syncOnly, long replicaLsn, AppendCallback callback, boolean wait) {
         closeLock.readLock().lock();
         try {
             if (closed) {
@@ -156,7 +175,16 @@ public final class TransactionLog implements AutoCloseable {
             if (failure != null) {
                 throw failure;
             }
-            long seq = ring.next();
+            long seq;
+            if (wait) {
+                seq = ring.next();
+            } else {
+                try {
+                    seq = ring.tryNext();
+                } catch (com.lmax.disruptor.InsufficientCapacityException full) {
+                    return false;
+                }
+            }
             AppendEvent e = ring.get(seq);
             e.op = op;
             e.flags = flags;
@@ -170,6 +198,7 @@ public final class TransactionLog implements AutoCloseable {
             e.replicaLsn = replicaLsn;
             e.callback = callback;
             ring.publish(seq);
+            return true;
         } finally {
             closeLock.readLock().unlock();
         }

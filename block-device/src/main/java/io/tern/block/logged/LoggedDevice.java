@@ -29,12 +29,17 @@ import org.slf4j.LoggerFactory;
  * backing store, and only then completed — so a completed write is durable (in the log) and
  * visible to reads (in the backing store's page cache); FLUSH has nothing left to do, FUA is
  * implied. In {@link Durability#FLUSH} mode a write completes once appended and applied; FLUSH
- * and FUA sync the log (and a timer does, every sync interval).
+ * and FUA sync the log (and a timer does, every sync interval). Flush mode keeps an
+ * {@link ActivityLog}, so that after a power cut the extents whose writes the log may have lost
+ * are re-logged from the backing store, and the log again describes the image.
  *
- * <p>Records are applied on the log's appender thread, in LSN order, so overlapping writes land
- * in the order they were logged. A checkpointer syncs the backing store periodically and then
- * records the last applied LSN ({@link Checkpoint}); opening replays the log from there, so a
- * crash at any moment loses no completed write. Replay is idempotent.
+ * <p>Records are applied by the {@link Applier}'s own thread, in LSN order, so overlapping writes
+ * land in the order they were logged and the log's appender never waits for the backing store.
+ * Appending never blocks the caller: when the log's ring is full, the append is handed to a
+ * thread that may wait. A checkpointer syncs the backing store periodically and then records the
+ * last applied LSN ({@link Checkpoint}); opening replays the log from there, so a crash at any
+ * moment loses no completed write. Replay is idempotent. WRITE_ZEROES and TRIM become ZERO
+ * records, applied with the backing store's zeroing (fallocate where it can).
  *
  * <p>A failed log append, log sync, backing write or backing sync fails the device for good
  * (state {@code Failed}): every later request fails with EIO; nothing is retried.
@@ -43,6 +48,7 @@ public final class LoggedDevice implements BlockDevice {
     private static final Logger log = LoggerFactory.getLogger(LoggedDevice.class);
     /** Largest extent one ZERO record covers; larger zeroing requests become several records. */
     private static final long MAX_ZERO_RECORD = 1L << 30;
+    private static final ByteBuffer EMPTY = ByteBuffer.allocate(0);
 
     private final LoggedDeviceConfig config;
     private final BlockDevice backing;
@@ -50,14 +56,27 @@ public final class LoggedDevice implements BlockDevice {
     private final RecoveryReport recovery;
     private final long replayed;
     private final ScheduledExecutorService checkpointer;
+    private final Applier applier;
+    private final ActivityLog activity;
+    /** Runs appends that found the log's ring full, so that no caller ever waits for room. */
+    private final java.util.concurrent.ExecutorService overflow;
     private final Object checkpointLock = new Object();
     private volatile long appliedLsn;
     private volatile long checkpointLsn;
     private volatile Throwable failure;
     private volatile boolean closed;
+    private volatile long overflowed;
 
-    private LoggedDevice(LoggedDeviceConfig config, TransactionLog txlog, long appliedLsn, long replayed) {
+    private LoggedDevice(LoggedDeviceConfig config, TransactionLog txlog, long appliedLsn, long replayed,
+                         ActivityLog activity) {
         this.config = config;
+        this.activity = config.durability() == Durability.FLUSH ? activity : null;
+        this.applier = new Applier(config.log().name(), config.log().ringSize(), this::applyBatch);
+        this.overflow = java.util.concurrent.Executors.newSingleThreadExecutor(r -> {
+            Thread t = new Thread(r, "tern-append-wait-" + config.log().name());
+            t.setDaemon(true);
+            return t;
+        });
         this.backing = config.backing();
         this.txlog = txlog;
         this.recovery = txlog.recovery();
@@ -79,7 +98,8 @@ public final class LoggedDevice implements BlockDevice {
 
     /**
      * Opens the device: recovers the log from the checkpoint, re-applies every record after it
-     * to the backing store, syncs the store and moves the checkpoint.
+     * to the backing store, re-logs the extents the activity log names (writes a power cut may
+     * have taken from the log but not from the store), syncs the store and moves the checkpoint.
      */
     public static LoggedDevice open(LoggedDeviceConfig config) throws IOException {
         config.conclude();
@@ -98,17 +118,50 @@ public final class LoggedDevice implements BlockDevice {
                     count++;
                 }
             }
+            ActivityLog activity = ActivityLog.load(config.activityLogFile(), ActivityLog.DEFAULT_EXTENT,
+                    config.activityLogExtents());
+            long relogged = relog(config, txlog, activity);
+            if (relogged > 0) {
+                applied = txlog.durableLsn(); // the re-logged records hold what the store holds
+            }
             await(config.backing().flush());
             if (applied != cp.lsn()) {
                 new Checkpoint(config.epoch(), applied).store(config.checkpointFile());
             }
-            log.info("{}: {}; replayed {} records onto the backing store; checkpoint at lsn {}",
-                    logConfig.name(), txlog.recovery(), count, applied);
-            return new LoggedDevice(config, txlog, applied, count);
+            log.info("{}: {}; replayed {} records onto the backing store; re-logged {} extents of the activity log; "
+                    + "checkpoint at lsn {}", logConfig.name(), txlog.recovery(), count, relogged, applied);
+            return new LoggedDevice(config, txlog, applied, count, activity);
         } catch (IOException | RuntimeException e) {
             txlog.close();
             throw e;
         }
+    }
+
+    /**
+     * Appends the current contents of every extent the activity log names as fresh WRITE records,
+     * syncs them, and empties the activity log. Returns how many extents were re-logged.
+     */
+    private static long relog(LoggedDeviceConfig config, TransactionLog txlog, ActivityLog activity) throws IOException {
+        var extents = activity.extents();
+        if (extents.isEmpty()) {
+            return 0;
+        }
+        BlockDevice backing = config.backing();
+        int chunk = (int) Math.min(activity.extentSize(), Integer.highestOneBit(txlog.config().maxPayload()));
+        ByteBuffer buf = ByteBuffer.allocateDirect(chunk);
+        for (long e : extents) {
+            long start = e * activity.extentSize();
+            long end = Math.min(backing.size(), start + activity.extentSize());
+            for (long off = start; off < end; off += chunk) {
+                int len = (int) Math.min(chunk, end - off);
+                buf.clear().limit(len);
+                await(backing.read(off, buf));
+                buf.flip();
+                txlog.appendWrite(config.epoch(), off, buf, 0).join();
+            }
+        }
+        activity.clear();
+        return extents.size();
     }
 
     private static void apply(BlockDevice backing, LogRecord rec) {
@@ -153,6 +206,16 @@ public final class LoggedDevice implements BlockDevice {
 
     public TransactionLog log() {
         return txlog;
+    }
+
+    /** Appends that found the log's ring full and were handed to the overflow thread. */
+    public long overflowedAppends() {
+        return overflowed;
+    }
+
+    /** How often flush mode's activity log was rewritten (0 in sync mode). */
+    public long activityLogWrites() {
+        return activity == null ? 0 : activity.rewrites();
     }
 
     @Override
@@ -209,13 +272,39 @@ public final class LoggedDevice implements BlockDevice {
                         + txlog.config().maxPayload(), null);
             }
             CompletableFuture<Void> done = new CompletableFuture<>();
-            ByteBuffer data = src.duplicate();
-            txlog.append(RecordOp.WRITE, fua ? RecordCodec.FLAG_FUA : 0, config.epoch(), offset, length, data,
-                    durable(fua), (lsn, error) -> applied(done, lsn, error,
-                            () -> await(backing.write(offset, data.duplicate(), false))));
+            append(new Applier.Task(RecordOp.WRITE, offset, length, src.duplicate(), done), fua);
             return done;
         } catch (RuntimeException e) {
             return CompletableFuture.failedFuture(translate(e));
+        }
+    }
+
+    /**
+     * Appends a task's record without ever waiting: when the ring is full the append goes to the
+     * overflow thread, which may wait. The log's callback hands the task to the applier.
+     */
+    private void append(Applier.Task task, boolean fua) {
+        int flags = fua ? RecordCodec.FLAG_FUA : 0;
+        ByteBuffer payload = task.op == RecordOp.WRITE ? task.data : EMPTY;
+        io.tern.log.AppendCallback callback = (lsn, error) -> {
+            task.lsn = lsn;
+            task.error = error;
+            applier.submit(task);
+        };
+        if (!txlog.tryAppend(task.op, flags, config.epoch(), task.offset, task.length, payload, durable(fua), callback)) {
+            overflowed++;
+            try {
+                overflow.execute(() -> {
+                    try {
+                        txlog.append(task.op, flags, config.epoch(), task.offset, task.length, payload, durable(fua),
+                                callback);
+                    } catch (RuntimeException e) {
+                        task.done.completeExceptionally(translate(e));
+                    }
+                });
+            } catch (java.util.concurrent.RejectedExecutionException e) {
+                throw new BlockDeviceException(BlockError.ESHUTDOWN, "device is closing");
+            }
         }
     }
 
@@ -254,18 +343,13 @@ public final class LoggedDevice implements BlockDevice {
     }
 
     /**
-     * Trim is advisory in NBD: the range's content may stay as it was. Nothing is logged or
-     * written (writing zeros would turn a whole-device discard, as mkfs sends, into a write of
-     * the whole device); the request is only checked.
+     * Trim becomes ZERO records like WRITE_ZEROES: the range reads back as zeros here and on
+     * every secondary (NBD allows that for a trimmed range), and the backing store deallocates or
+     * zeroes it without writing data.
      */
     @Override
     public CompletableFuture<Void> trim(long offset, long length, boolean fua) {
-        try {
-            checkWritable(offset, length);
-            return fua ? flush() : CompletableFuture.completedFuture(null);
-        } catch (RuntimeException e) {
-            return CompletableFuture.failedFuture(translate(e));
-        }
+        return writeZeroes(offset, length, fua);
     }
 
     @Override
@@ -280,9 +364,7 @@ public final class LoggedDevice implements BlockDevice {
                 long off = offset + i * MAX_ZERO_RECORD;
                 int len = (int) Math.min(MAX_ZERO_RECORD, offset + length - off);
                 CompletableFuture<Void> part = new CompletableFuture<>();
-                txlog.append(RecordOp.ZERO, fua ? RecordCodec.FLAG_FUA : 0, config.epoch(), off, len,
-                        ByteBuffer.allocate(0), durable(fua),
-                        (lsn, error) -> applied(part, lsn, error, () -> await(backing.writeZeroes(off, len, false))));
+                append(new Applier.Task(RecordOp.ZERO, off, len, null, part), fua);
                 parts[i] = part;
             }
             return CompletableFuture.allOf(parts);
@@ -291,25 +373,64 @@ public final class LoggedDevice implements BlockDevice {
         }
     }
 
-    /** Runs on the log's appender thread, in LSN order: apply a durable record, then complete. */
-    private void applied(CompletableFuture<Void> done, long lsn, Throwable error, Runnable apply) {
-        if (error instanceof LogFullException) {
-            // Refused before anything was written: this write fails, the device stays healthy.
-            done.completeExceptionally(translate(error));
-            return;
+    /**
+     * Runs on the applier's thread, in LSN order: records the batch's extents in the activity log
+     * (flush mode), applies each record to the backing store, then completes its write.
+     */
+    private void applyBatch(java.util.List<Applier.Task> batch) {
+        if (activity != null && failure == null) {
+            try {
+                admitToActivityLog(batch);
+            } catch (IOException | RuntimeException e) {
+                fail(e);
+            }
         }
-        if (error != null) {
-            fail(error);
-            done.completeExceptionally(translate(error));
-            return;
+        for (Applier.Task t : batch) {
+            if (t.error != null) {
+                if (!(t.error instanceof LogFullException)) {
+                    fail(t.error); // a refused record fails alone; any other error fails the device
+                }
+                t.done.completeExceptionally(translate(t.error));
+                continue;
+            }
+            Throwable f = failure;
+            if (f != null) {
+                t.done.completeExceptionally(translate(f));
+                continue;
+            }
+            try {
+                if (t.op == RecordOp.WRITE) {
+                    await(backing.write(t.offset, t.data.duplicate(), false));
+                } else {
+                    await(backing.writeZeroes(t.offset, t.length, false));
+                }
+                appliedLsn = t.lsn;
+                t.done.complete(null);
+            } catch (RuntimeException e) {
+                fail(e);
+                t.done.completeExceptionally(translate(e));
+            }
         }
-        try {
-            apply.run();
-            appliedLsn = lsn;
-            done.complete(null);
-        } catch (RuntimeException e) {
-            fail(e);
-            done.completeExceptionally(translate(e));
+    }
+
+    /** Flush mode: the batch's extents go into the durable activity log before any is applied. */
+    private void admitToActivityLog(java.util.List<Applier.Task> batch) throws IOException {
+        int n = batch.size();
+        long[] offsets = new long[n];
+        long[] lengths = new long[n];
+        long[] lsns = new long[n];
+        int count = 0;
+        for (Applier.Task t : batch) {
+            if (t.error == null) {
+                offsets[count] = t.offset;
+                lengths[count] = t.length;
+                lsns[count] = t.lsn;
+                count++;
+            }
+        }
+        while (!activity.admit(offsets, lengths, lsns, count, txlog.durableLsn())) {
+            // Every extent in the file still has writes the log has not synced: sync, then retry.
+            txlog.sync().join();
         }
     }
 
@@ -437,14 +558,30 @@ public final class LoggedDevice implements BlockDevice {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+        boolean allDurable = false;
         if (txlog.failure() == null && config.durability() == Durability.FLUSH) {
             try {
                 txlog.sync().get(30, TimeUnit.SECONDS); // a clean stop loses nothing, flushed or not
+                allDurable = true;
             } catch (Exception e) {
                 log.error("{}: final sync failed: {}", config.log().name(), e.toString());
             }
         }
-        txlog.close(); // completes (and so applies) every write already accepted
+        overflow.shutdown();
+        try {
+            overflow.awaitTermination(30, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        txlog.close(); // completes every append already accepted, handing each to the applier
+        applier.close(); // applies them
+        if (activity != null && allDurable && failure == null && txlog.durableLsn() == txlog.lastLsn()) {
+            try {
+                activity.clear(); // every applied write is in the log: nothing to re-log at the next open
+            } catch (IOException e) {
+                log.warn("{}: clearing the activity log: {}", config.log().name(), e.toString());
+            }
+        }
         checkpointQuietly(false); // the log is closed: trimming waits for the next checkpoint
         backing.close();
     }

@@ -12,6 +12,8 @@ public final class LoggedDeviceConfig {
     private BlockDevice backing;
     private LogConfig log;
     private Path checkpointFile;
+    private Path activityLogFile;
+    private int activityLogExtents = 1024;
     private long epoch = 1;
     private Duration checkpointInterval = Duration.ofSeconds(5);
     private java.util.function.LongSupplier retainFrom = () -> Long.MAX_VALUE;
@@ -33,6 +35,24 @@ public final class LoggedDeviceConfig {
 
     public LoggedDeviceConfig checkpointFile(Path checkpointFile) {
         this.checkpointFile = checkpointFile;
+        return this;
+    }
+
+    /**
+     * Flush mode's activity log (default: {@code activity} beside the checkpoint file). Read on
+     * open in any mode: a device that last ran in flush mode re-logs what it names.
+     */
+    public LoggedDeviceConfig activityLogFile(Path file) {
+        this.activityLogFile = file;
+        return this;
+    }
+
+    /**
+     * How many 4 MiB extents the activity log holds at most (default 1024: 4 GiB of hot writes).
+     * When every extent in it still has unsynced writes, a new extent waits for a log sync.
+     */
+    public LoggedDeviceConfig activityLogExtents(int extents) {
+        this.activityLogExtents = extents;
         return this;
     }
 
@@ -77,6 +97,12 @@ public final class LoggedDeviceConfig {
         Objects.requireNonNull(backing, "backing device is not set");
         Objects.requireNonNull(log, "log config is not set");
         Objects.requireNonNull(checkpointFile, "checkpoint file is not set");
+        if (activityLogFile == null) {
+            activityLogFile = checkpointFile.resolveSibling("activity");
+        }
+        if (activityLogExtents < 1) {
+            throw new IllegalArgumentException("activityLogExtents must be >= 1, was " + activityLogExtents);
+        }
         if (epoch < 1) {
             throw new IllegalArgumentException("epoch must be >= 1, was " + epoch);
         }
@@ -101,6 +127,14 @@ public final class LoggedDeviceConfig {
 
     public Path checkpointFile() {
         return checkpointFile;
+    }
+
+    public Path activityLogFile() {
+        return activityLogFile;
+    }
+
+    public int activityLogExtents() {
+        return activityLogExtents;
     }
 
     public long epoch() {
