@@ -95,12 +95,34 @@ public final class Node implements AutoCloseable {
         }
     }
 
-    /** Opens a resource of the home and serves it; false if it is served already. */
+    /**
+     * Opens a resource of the home and serves it; false if it is served already. A resource that
+     * cannot be opened is kept as {@link FailedResource} (status shows why); opening it again
+     * after the operator repaired it retries.
+     */
     public synchronized boolean open(String resource) throws IOException {
-        if (resources.containsKey(resource)) {
+        Resource existing = resources.get(resource);
+        if (existing instanceof FailedResource) {
+            resources.remove(resource);
+        } else if (existing != null) {
             return false;
         }
-        Resource res = Resource.open(home, resource);
+        Resource res;
+        try {
+            res = Resource.open(home, resource);
+        } catch (IOException | RuntimeException e) {
+            // One resource that cannot be opened never stops the node's others: it is shown Failed.
+            log.error("resource {} failed to open and is not served: {}", resource, e.getMessage(), e);
+            ResourceConfig config;
+            try {
+                config = ResourceConfig.load(home.resourceDir(resource));
+            } catch (IOException | RuntimeException unreadable) {
+                config = new ResourceConfig(resource, 0, home.resourceDir(resource), ResourceConfig.Role.Primary, 0,
+                        io.tern.block.logged.Durability.SYNC, null, ResourceConfig.Pull.DEFAULT, LogSegment.DEFAULT);
+            }
+            resources.put(resource, new FailedResource(config, e));
+            return true;
+        }
         resources.put(resource, res);
         res.registerMetrics(metrics);
         String role = res.config().role() == ResourceConfig.Role.Primary ? "primary" : "secondary (read-only)";

@@ -15,20 +15,24 @@ import io.tern.block.BlockError;
 
 /**
  * A block device on a regular file or an existing raw device path, with positional I/O
- * ({@code pread}/{@code pwrite}) on the caller's thread: futures are complete when returned.
- * Flush and FUA are {@code fdatasync}. Thread-safe: positional I/O needs no lock.
+ * ({@code pread}/{@code pwrite}) on the caller's thread: futures are complete when returned, so
+ * callers on an event loop must hand requests to a thread that may block.
+ * Flush and FUA are {@code fdatasync}. Write-zeroes and trim never write the range's data: they
+ * are {@code fallocate} calls ({@link #zeroStrategy()}, {@link #trimStrategy()}; see
+ * {@link RangeZeroer} for the fallbacks where the file system lacks a mode).
+ * Thread-safe: positional I/O needs no lock.
  */
 public final class FileBlockDevice implements BlockDevice {
-    private static final ByteBuffer ZEROS = ByteBuffer.allocateDirect(1 << 20).asReadOnlyBuffer();
-
     private final Path path;
     private final FileChannel channel;
+    private final RangeZeroer zeroer;
     private final long size;
     private final boolean readOnly;
 
-    private FileBlockDevice(Path path, FileChannel channel, long size, boolean readOnly) {
+    private FileBlockDevice(Path path, FileChannel channel, RangeZeroer zeroer, long size, boolean readOnly) {
         this.path = path;
         this.channel = channel;
+        this.zeroer = zeroer;
         this.size = size;
         this.readOnly = readOnly;
     }
@@ -45,21 +49,17 @@ public final class FileBlockDevice implements BlockDevice {
                 StandardOpenOption.WRITE);
         try {
             if (preallocate) {
-                for (long pos = 0; pos < size; ) {
-                    ByteBuffer z = ZEROS.duplicate();
-                    z.limit((int) Math.min(z.capacity(), size - pos));
-                    pos += ch.write(z, pos);
-                }
+                RangeZeroer.writeZeros(ch, 0, size);
             } else {
                 ch.write(ByteBuffer.allocate(1), size - 1);
             }
             ch.force(true);
+            return new FileBlockDevice(path, ch, RangeZeroer.open(path, ch, true), size, false);
         } catch (IOException | RuntimeException e) {
             ch.close();
             Files.deleteIfExists(path);
             throw e;
         }
-        return new FileBlockDevice(path, ch, size, false);
     }
 
     /** Opens an existing file or raw device; its size is its length. */
@@ -76,11 +76,26 @@ public final class FileBlockDevice implements BlockDevice {
                 size = raf.length();
             }
         }
-        return new FileBlockDevice(path, ch, size, readOnly);
+        try {
+            return new FileBlockDevice(path, ch, RangeZeroer.open(path, ch, !readOnly), size, readOnly);
+        } catch (IOException | RuntimeException e) {
+            ch.close();
+            throw e;
+        }
     }
 
     public Path path() {
         return path;
+    }
+
+    /** How write-zeroes makes ranges read as zeros now; it only ever moves to a lesser strategy. */
+    public ZeroStrategy zeroStrategy() {
+        return zeroer.zeroStrategy();
+    }
+
+    /** What a trim does now; it only ever moves to {@link TrimStrategy#NONE}. */
+    public TrimStrategy trimStrategy() {
+        return zeroer.trimStrategy();
     }
 
     @Override
@@ -151,9 +166,26 @@ public final class FileBlockDevice implements BlockDevice {
         }
     }
 
+    /**
+     * Punches holes over the whole 4 KiB blocks of the range; partial blocks at its ends keep
+     * their data, and where the file system cannot punch holes nothing changes (trim is advisory).
+     */
     @Override
     public CompletableFuture<Void> trim(long offset, long length, boolean fua) {
-        return writeZeroes(offset, length, fua);
+        try {
+            checkWritable(offset, length);
+            try {
+                zeroer.trim(offset, length);
+            } catch (IOException e) {
+                throw ioFailure("trim", offset, e);
+            }
+            if (fua) {
+                sync();
+            }
+            return CompletableFuture.completedFuture(null);
+        } catch (RuntimeException e) {
+            return CompletableFuture.failedFuture(e);
+        }
     }
 
     @Override
@@ -199,15 +231,11 @@ public final class FileBlockDevice implements BlockDevice {
         }
     }
 
-    /** Writes zeros over the range; throws {@link BlockDeviceException}. */
+    /** Makes the range read as zeros by {@link #zeroStrategy()}; throws {@link BlockDeviceException}. */
     public void zeroFully(long offset, long length) {
         checkWritable(offset, length);
         try {
-            for (long pos = offset, end = offset + length; pos < end; ) {
-                ByteBuffer z = ZEROS.duplicate();
-                z.limit((int) Math.min(z.capacity(), end - pos));
-                pos += channel.write(z, pos);
-            }
+            zeroer.zero(offset, length);
         } catch (IOException e) {
             throw ioFailure("zero", offset, e);
         }
@@ -235,12 +263,22 @@ public final class FileBlockDevice implements BlockDevice {
         return new BlockDeviceException(error, path + ": " + what + " at " + offset + " failed: " + msg, e);
     }
 
+    /** Closes the file and the fallocate descriptor; idempotent. */
     @Override
     public void close() {
+        IOException failure = null;
+        try {
+            zeroer.close();
+        } catch (IOException e) {
+            failure = e;
+        }
         try {
             channel.close();
         } catch (IOException e) {
-            throw new BlockDeviceException(BlockError.EIO, path + ": close failed: " + e.getMessage(), e);
+            failure = failure == null ? e : failure;
+        }
+        if (failure != null) {
+            throw new BlockDeviceException(BlockError.EIO, path + ": close failed: " + failure.getMessage(), failure);
         }
     }
 }

@@ -1,12 +1,18 @@
 package io.tern.block.nbd;
 
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayDeque;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.function.Supplier;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.util.AttributeKey;
+import io.netty.util.concurrent.EventExecutor;
 import io.tern.block.BlockDevice;
 import io.tern.block.BlockDeviceException;
 import io.tern.block.BlockError;
@@ -17,25 +23,35 @@ import io.tern.block.BlockError;
  * or an ERROR chunk with a message) when the client negotiated structured replies, simple
  * otherwise; other replies are simple on success, structured errors when negotiated.
  *
- * <p>Memory is bounded: every request holds its data (a WRITE's payload, a READ's reply buffer)
- * from its arrival until its reply has been written to the socket. A request that would take the
+ * <p>Memory and work are bounded: every request holds its cost (a WRITE's payload, a READ's
+ * reply buffer, at least {@link NbdServerConfig#MIN_REQUEST_COST} for any request) from its
+ * arrival until its reply has been written to the socket. A request that would take the
  * connection past {@link NbdServerConfig#maxInFlightBytes()} waits in a queue, unallocated, and
  * the connection stops reading its socket until replies drain — so a client that sends reads and
- * never reads the replies holds at most that much.
+ * never reads the replies holds at most that much, and one that floods FLUSH or WRITE_ZEROES has
+ * at most {@code maxInFlightBytes / MIN_REQUEST_COST} of them at the device.
  *
  * <p>NBD_CMD_DISC: requests received before it are completed and replied, later ones ignored,
  * then the connection is closed.
  *
- * <p>Thread contract: requests arrive and reply writes complete on the connection's event loop,
- * which owns the accounting fields; device completions, on the device's threads, only write to
- * the channel.
+ * <p>Thread contract: requests arrive, replies are written and their writes complete on the
+ * connection's event loop, which owns the accounting fields; device completions, on whatever
+ * thread completes them, hand the reply back to the loop (which also keeps a reply's header and
+ * data together on the socket). The loop never blocks: READ, FLUSH, TRIM and WRITE_ZEROES call
+ * the device on the server's I/O executor ({@link #IO_EXECUTOR}), since a file device does its
+ * pread, fdatasync or fallocate on the calling thread. WRITE calls the device on the loop: a
+ * logged device only hands the payload to its ring there and never blocks its caller.
  */
 final class NbdTransmissionHandler extends SimpleChannelInboundHandler<NbdRequest> {
+    /** The server's executor for device calls that may block, set on every connection by {@link NbdServer}. */
+    static final AttributeKey<Executor> IO_EXECUTOR = AttributeKey.valueOf(NbdTransmissionHandler.class, "io");
+
     private final BlockDevice device;
     private final boolean structured;
     private final NbdServerConfig config;
     private final ArrayDeque<NbdRequest> waiting = new ArrayDeque<>();
     private ChannelHandlerContext ctx;
+    private Executor io;
     private long held;
     private int inFlight;
     private boolean disconnecting;
@@ -50,6 +66,11 @@ final class NbdTransmissionHandler extends SimpleChannelInboundHandler<NbdReques
     @Override
     public void handlerAdded(ChannelHandlerContext ctx) {
         this.ctx = ctx;
+        this.io = ctx.channel().attr(IO_EXECUTOR).get();
+        if (io == null) {
+            throw new IllegalStateException("channel " + ctx.channel() + " has no NBD I/O executor: only NbdServer sets up"
+                    + " transmission");
+        }
     }
 
     @Override
@@ -73,12 +94,15 @@ final class NbdTransmissionHandler extends SimpleChannelInboundHandler<NbdReques
         start(r, cost);
     }
 
-    /** Bytes a request holds while in flight. */
+    /** What a request holds of the connection's budget while in flight: its data, at least the minimum. */
     private long cost(NbdRequest r) {
+        long bytes;
         if (r.type() == Nbd.CMD_READ) {
-            return Math.min(r.length(), config.maxPayload());
+            bytes = Math.min(r.length(), config.maxPayload());
+        } else {
+            bytes = r.data() == null ? 0 : r.data().readableBytes();
         }
-        return r.data() == null ? 0 : r.data().readableBytes();
+        return Math.max(bytes, NbdServerConfig.MIN_REQUEST_COST);
     }
 
     private void start(NbdRequest r, long cost) {
@@ -87,15 +111,15 @@ final class NbdTransmissionHandler extends SimpleChannelInboundHandler<NbdReques
         switch (r.type()) {
             case Nbd.CMD_READ -> read(r, cost);
             case Nbd.CMD_WRITE -> write(r, cost);
-            case Nbd.CMD_FLUSH -> complete(r, cost, device.flush());
+            case Nbd.CMD_FLUSH -> complete(r, cost, offLoop(device::flush));
             case Nbd.CMD_TRIM -> {
                 if (checkRange(r, cost, true)) {
-                    complete(r, cost, device.trim(r.offset(), r.length(), r.fua()));
+                    complete(r, cost, offLoop(() -> device.trim(r.offset(), r.length(), r.fua())));
                 }
             }
             case Nbd.CMD_WRITE_ZEROES -> {
                 if (checkRange(r, cost, true)) {
-                    complete(r, cost, device.writeZeroes(r.offset(), r.length(), r.fua()));
+                    complete(r, cost, offLoop(() -> device.writeZeroes(r.offset(), r.length(), r.fua())));
                 }
             }
             default -> replyError(r, cost, BlockError.EINVAL, "unknown command " + r.type());
@@ -121,13 +145,8 @@ final class NbdTransmissionHandler extends SimpleChannelInboundHandler<NbdReques
             return;
         }
         ByteBuf buf = ctx.alloc().directBuffer(length);
-        CompletableFuture<Void> f;
-        try {
-            f = device.read(r.offset(), buf.nioBuffer(0, length));
-        } catch (RuntimeException e) {
-            f = CompletableFuture.failedFuture(e);
-        }
-        f.whenComplete((v, error) -> {
+        ByteBuffer dst = buf.nioBuffer(0, length);
+        offLoop(() -> device.read(r.offset(), dst)).whenComplete((v, error) -> onLoop(() -> {
             if (error != null) {
                 buf.release();
                 replyError(r, cost, BlockDeviceException.errorOf(error), String.valueOf(error.getMessage()));
@@ -143,7 +162,55 @@ final class NbdTransmissionHandler extends SimpleChannelInboundHandler<NbdReques
                 header = simpleHeader(r.handle(), 0);
             }
             send(cost, header, buf);
-        });
+        }, buf));
+    }
+
+    /**
+     * Calls the device on the I/O executor, so a device that does its disk I/O on the calling
+     * thread never does it on the event loop. The result completes on the device's thread.
+     */
+    private CompletableFuture<Void> offLoop(Supplier<CompletableFuture<Void>> call) {
+        CompletableFuture<Void> result = new CompletableFuture<>();
+        try {
+            io.execute(() -> {
+                CompletableFuture<Void> f;
+                try {
+                    f = call.get();
+                } catch (RuntimeException e) {
+                    f = CompletableFuture.failedFuture(e);
+                }
+                f.whenComplete((v, error) -> {
+                    if (error == null) {
+                        result.complete(null);
+                    } else {
+                        result.completeExceptionally(error);
+                    }
+                });
+            });
+        } catch (RejectedExecutionException e) {
+            result.completeExceptionally(new BlockDeviceException(BlockError.ESHUTDOWN,
+                    "the NBD server is shutting down; reconnect once it is back"));
+        }
+        return result;
+    }
+
+    /**
+     * Runs {@code task} on the connection's event loop. If the loop is gone (the server closed),
+     * there is no one to reply to: {@code owned}, a buffer the task would have sent, is released.
+     */
+    private void onLoop(Runnable task, ByteBuf owned) {
+        EventExecutor loop = ctx.executor();
+        if (loop.inEventLoop()) {
+            task.run();
+            return;
+        }
+        try {
+            loop.execute(task);
+        } catch (RejectedExecutionException e) {
+            if (owned != null) {
+                owned.release();
+            }
+        }
     }
 
     private void write(NbdRequest r, long cost) {
@@ -164,7 +231,7 @@ final class NbdTransmissionHandler extends SimpleChannelInboundHandler<NbdReques
         }
         f.whenComplete((v, error) -> {
             data.release();
-            reply(r, cost, error);
+            onLoop(() -> reply(r, cost, error), null);
         });
     }
 
@@ -181,7 +248,7 @@ final class NbdTransmissionHandler extends SimpleChannelInboundHandler<NbdReques
     }
 
     private void complete(NbdRequest r, long cost, CompletableFuture<Void> f) {
-        f.whenComplete((v, error) -> reply(r, cost, error));
+        f.whenComplete((v, error) -> onLoop(() -> reply(r, cost, error), null));
     }
 
     private void reply(NbdRequest r, long cost, Throwable error) {
@@ -208,7 +275,10 @@ final class NbdTransmissionHandler extends SimpleChannelInboundHandler<NbdReques
         send(cost, b, null);
     }
 
-    /** Writes a reply; once it is written (or the connection is gone) the request stops holding memory. */
+    /**
+     * On the event loop: writes a reply; once it is written (or the connection is gone) the
+     * request stops holding its cost.
+     */
     private void send(long cost, ByteBuf header, ByteBuf data) {
         if (data == null) {
             ctx.writeAndFlush(header).addListener(f -> done(cost));
