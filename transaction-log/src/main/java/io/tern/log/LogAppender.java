@@ -10,8 +10,9 @@ import org.slf4j.LoggerFactory;
  * batch (group commit). A batch of appends that need not be durable yet completes without a
  * sync; they become durable with the next sync. A failed append or sync fails the log for good:
  * the batch and every later append complete with {@link LogFailedException}; the sync is never
- * retried. Two refusals leave the log healthy and fail only that append: a replica record out of
- * order ({@link OutOfOrderException}) and a record the file system has no room for
+ * retried. Three refusals leave the log healthy and fail only that append: a replica record out of
+ * order ({@link OutOfOrderException}), one received again that differs from the stored one
+ * ({@link ReplicaConflictException}), and a record the file system has no room for
  * ({@link LogFullException}: the tail segment is full and no new one can be prepared); neither
  * takes an LSN.
  *
@@ -65,7 +66,7 @@ final class LogAppender implements EventHandler<AppendEvent> {
                         } else {
                             lsn = store.append(e.op, e.flags, e.epoch, e.offset, e.length, e.payload, e.payloadCrc);
                         }
-                    } catch (OutOfOrderException | LogFullException refused) {
+                    } catch (OutOfOrderException | ReplicaConflictException | LogFullException refused) {
                         e.complete(-1, refused); // this append fails, the log stays healthy
                         if (endOfBatch) {
                             syncAndComplete();

@@ -30,6 +30,7 @@ public final class LogReader implements AutoCloseable {
     private long windowStart;
     private int windowLength;
     private long nextLsn;
+    private long caughtUp;
     private boolean closed;
 
     LogReader(SegmentLog store, long nextLsn) {
@@ -86,6 +87,76 @@ public final class LogReader implements AutoCloseable {
         } catch (IOException e) {
             throw new UncheckedIOException(store.name() + ": reading lsn " + nextLsn + " from " + segment, e);
         }
+    }
+
+    /**
+     * A run of durable record bytes in one segment file, to be sent as they are (sendfile): whole
+     * records back to back, but a run may end inside a record when it reaches {@code maxBytes};
+     * the next run goes on from there. A reader used for runs tracks bytes, not records: do not
+     * mix {@link #next} and {@code nextRun} on one reader. Record headers are not verified here;
+     * the receiver verifies every record, as it does any record from the wire.
+     *
+     * @return the next run, or {@code null} when every durable byte has been returned
+     */
+    public Run nextRun(int maxBytes) {
+        if (closed) {
+            throw new LogClosedException(store.name() + ": reader is closed");
+        }
+        SegmentLog.DurableMark mark = store.durableMark();
+        try {
+            if (segment == null) {
+                if (nextLsn > mark.lsn()) {
+                    caughtUp = nextLsn - 1;
+                    return null;
+                }
+                locate();
+            }
+            if (position == segment.sealedEnd()) {
+                Segment next = store.segmentAfter(segment);
+                if (next == null) {
+                    caughtUp = mark.lsn();
+                    return null; // sealed, and the next segment's first record is not durable yet
+                }
+                segment = next;
+                position = Segment.HEADER_LENGTH;
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(store.name() + ": locating lsn " + nextLsn, e);
+        }
+        long end;
+        if (segment == mark.segment()) {
+            end = mark.position();
+        } else if (segment.sealedEnd() >= 0) {
+            end = segment.sealedEnd();
+        } else {
+            caughtUp = mark.lsn();
+            return null; // a segment newer than the durable mark: nothing in it is durable yet
+        }
+        if (position >= end) {
+            caughtUp = mark.lsn();
+            return null;
+        }
+        int length = (int) Math.min(end - position, maxBytes);
+        Run run = new Run(segment.path(), position, length,
+                segment == mark.segment() && position + length == end ? mark.lsn() : -1);
+        position += length;
+        return run;
+    }
+
+    /**
+     * After {@link #nextRun} returned {@code null}: the LSN through which every durable record
+     * has been returned in runs.
+     */
+    public long runsCaughtUpTo() {
+        return caughtUp;
+    }
+
+    /**
+     * Bytes {@code [position, position + length)} of the segment file {@code file}.
+     *
+     * @param endsAtLsn the LSN of the record the run ends with, when it ends at the durable mark; else -1
+     */
+    public record Run(java.nio.file.Path file, long position, int length, long endsAtLsn) {
     }
 
     /** Places the reader on the record {@code nextLsn}, scanning headers forward from the index. */

@@ -52,10 +52,12 @@ final class SegmentLog implements AutoCloseable {
     private final List<Segment> unsynced = new ArrayList<>(2);
     private boolean directoryDirty;
     private long appendedBytes;
+    private volatile long repeatsSkipped;
 
     private volatile long firstLsn;
     private volatile long lastLsn;
     private volatile long durableLsn;
+    private volatile DurableMark durableMark;
     private volatile long durableBytes;
 
     SegmentLog(LogConfig config, SpaceGuard space) throws IOException {
@@ -73,6 +75,7 @@ final class SegmentLog implements AutoCloseable {
             this.iovStart = writePos;
             this.lastLsn = r.report().lastLsn();
             this.durableLsn = lastLsn;
+            this.durableMark = new DurableMark(lastLsn, tail, writePos);
             this.firstLsn = segments.isEmpty() ? lastLsn + 1 : segments.firstKey();
         } catch (IOException | RuntimeException e) {
             preparer.close();
@@ -149,9 +152,16 @@ final class SegmentLog implements AutoCloseable {
      * Appends a record encoded elsewhere — a secondary storing its primary's records, same bytes
      * and same LSNs. The caller has verified it.
      *
-     * @throws OutOfOrderException if {@code lsn} is not the next LSN (nothing is written)
+     * A record this log holds already (received again after a reconnect) is compared with the
+     * one stored: skipped if byte-identical, refused if not.
+     *
+     * @throws OutOfOrderException      if {@code lsn} leaves a gap (nothing is written)
+     * @throws ReplicaConflictException if a record received again differs from the one stored
      */
     long appendEncoded(ByteBuffer record, long lsn) throws IOException {
+        if (lsn <= lastLsn) {
+            return repeated(record, lsn);
+        }
         if (lsn != lastLsn + 1) {
             throw new OutOfOrderException(config.name() + ": record lsn " + lsn + " arrived where " + (lastLsn + 1)
                     + " is next");
@@ -160,6 +170,47 @@ final class SegmentLog implements AutoCloseable {
         int size = record.remaining();
         iov[iovCount++] = record.duplicate();
         return appended(lsn, size);
+    }
+
+    /** A record received again: its LSN if it equals the one stored, else a conflict. */
+    private long repeated(ByteBuffer record, long lsn) throws IOException {
+        if (lsn < firstLsn) {
+            repeatsSkipped++;
+            return lsn; // retired here long ago: applied, and nothing left to compare it with
+        }
+        flushWrites(); // the stored copy may still be gathered
+        Segment s = segmentFor(lsn);
+        long[] floor = s.floor(lsn);
+        long pos = floor[1];
+        ByteBuffer h = ByteBuffer.allocate(RecordCodec.HEADER_LENGTH);
+        for (long l = floor[0]; ; l++) {
+            h.clear();
+            Segment.readFully(s.channel(), h, pos);
+            h.flip();
+            String problem = RecordCodec.checkHeader(h);
+            if (problem != null || RecordCodec.lsnOf(h) != l) {
+                throw new LogCorruptedException(config.name() + ": record lsn " + l + " in " + s + " at offset " + pos
+                        + " cannot be read to compare a repeat: " + (problem != null ? problem : "found another lsn"), l);
+            }
+            if (l == lsn) {
+                break;
+            }
+            pos += RecordCodec.recordLength(h);
+        }
+        int length = RecordCodec.recordLength(h);
+        ByteBuffer mine = ByteBuffer.allocate(length);
+        Segment.readFully(s.channel(), mine, pos);
+        if (!mine.flip().equals(record)) {
+            throw new ReplicaConflictException(config.name() + ": record lsn " + lsn + " received again differs from "
+                    + "the one this log holds: the two histories diverge at or before it", lsn);
+        }
+        repeatsSkipped++;
+        return lsn;
+    }
+
+    /** Records received again and skipped because they were identical to the stored ones. */
+    long repeatsSkipped() {
+        return repeatsSkipped;
     }
 
     private long appended(long lsn, int size) {
@@ -242,7 +293,19 @@ final class SegmentLog implements AutoCloseable {
             directoryDirty = false;
         }
         durableBytes = appendedBytes;
+        durableMark = new DurableMark(last, tail, writePos);
         durableLsn = last;
+    }
+
+    /**
+     * Where the durable records end: the last durable LSN, the segment holding it and the byte
+     * position just past it there. Published after each sync, before {@link #durableLsn()}.
+     */
+    record DurableMark(long lsn, Segment segment, long position) {
+    }
+
+    DurableMark durableMark() {
+        return durableMark;
     }
 
     // ------------------------------------------------------------------ reading and retention

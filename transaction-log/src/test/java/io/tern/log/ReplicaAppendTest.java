@@ -93,10 +93,8 @@ class ReplicaAppendTest {
                     records.add(copy(rec.encoded()));
                 }
             }
-            // The secondary joined at lsn 3: lsn 1 is a repeat, lsn 5 a gap.
-            assertThat(replicate(secondary, records.get(0))).failsWithin(10, TimeUnit.SECONDS)
-                    .withThrowableOfType(java.util.concurrent.ExecutionException.class)
-                    .withCauseInstanceOf(OutOfOrderException.class);
+            // The secondary joined at lsn 3: lsn 1 lies below its log (nothing to compare, skipped), lsn 5 is a gap.
+            assertThat(replicate(secondary, records.get(0)).get(10, TimeUnit.SECONDS)).isEqualTo(1L);
             assertThat(replicate(secondary, records.get(4))).failsWithin(10, TimeUnit.SECONDS)
                     .withThrowableOfType(java.util.concurrent.ExecutionException.class)
                     .withCauseInstanceOf(OutOfOrderException.class);
@@ -110,6 +108,17 @@ class ReplicaAppendTest {
                 assertThat(replicate(secondary, records.get(i)).get(10, TimeUnit.SECONDS)).isEqualTo(i + 1L);
             }
             assertThat(secondary.firstLsn()).isEqualTo(3);
+            // Received again after a reconnect: identical, skipped; differing, refused; the log stays healthy.
+            assertThat(replicate(secondary, copy(records.get(3))).get(10, TimeUnit.SECONDS)).isEqualTo(4L);
+            ByteBuffer other = ByteBuffer.allocate(RecordCodec.HEADER_LENGTH + 512);
+            ByteBuffer payload = payloadFor(99_999, 512);
+            RecordCodec.encodeHeader(other, RecordOp.WRITE, 0, 1, 4, 3, 3 * 512L, 512, 512, RecordCodec.payloadCrc(payload));
+            other.put(payload).flip();
+            assertThat(replicate(secondary, other)).failsWithin(10, TimeUnit.SECONDS)
+                    .withThrowableOfType(java.util.concurrent.ExecutionException.class)
+                    .withCauseInstanceOf(ReplicaConflictException.class);
+            assertThat(secondary.failure()).isNull();
+            assertThat(secondary.durableLsn()).isEqualTo(6);
         }
     }
 }

@@ -22,7 +22,10 @@ import io.netty.buffer.ByteBufAllocator;
  * </pre>
  * Big-endian (network order), as Netty writes. The checksum covers the whole frame, so a
  * corrupted byte anywhere on the wire is caught before the payload is looked at (records inside
- * a RECORDS payload carry their own checksums as well).
+ * a RECORDS payload carry their own checksums as well). The one exception is
+ * {@link MessageType#RECORD_STREAM}, whose payload goes from the segment file to the socket
+ * without passing through this process: its checksum covers bytes [0, 12) only, and the records
+ * in it are verified one by one, header and payload checksums, before anything is stored.
  */
 public final class FrameCodec {
     public static final int MAGIC = 0x54524E50;
@@ -69,7 +72,7 @@ public final class FrameCodec {
         }
         ByteBuf out = alloc.buffer(HEADER_LENGTH + length);
         out.writeInt(MAGIC).writeByte(VERSION).writeByte(type.code()).writeShort(flags).writeInt(length);
-        out.writeInt(crc(out, 0, payload, payload.readerIndex(), length));
+        out.writeInt(frameCrc(type, out, 0, payload, payload.readerIndex(), length));
         out.writeBytes(payload, payload.readerIndex(), length);
         return out;
     }
@@ -91,6 +94,23 @@ public final class FrameCodec {
         } finally {
             payload.release();
         }
+    }
+
+    /** The 16-byte header of a {@link MessageType#RECORD_STREAM} frame whose {@code length} bytes follow it. */
+    public static ByteBuf streamHeader(ByteBufAllocator alloc, int length) {
+        if (length > MAX_PAYLOAD) {
+            throw new IllegalArgumentException("RECORD_STREAM payload of " + length + " bytes exceeds " + MAX_PAYLOAD);
+        }
+        ByteBuf out = alloc.buffer(HEADER_LENGTH);
+        out.writeInt(MAGIC).writeByte(VERSION).writeByte(MessageType.RECORD_STREAM.code()).writeShort(0).writeInt(length);
+        out.writeInt(crc(out, 0, out, 0, 0));
+        return out;
+    }
+
+    /** The checksum a frame of {@code type} carries: header and payload, or the header alone for a stream. */
+    static int frameCrc(MessageType type, ByteBuf header, int headerIndex, ByteBuf payload, int payloadIndex, int length) {
+        return type == MessageType.RECORD_STREAM ? crc(header, headerIndex, payload, payloadIndex, 0)
+                : crc(header, headerIndex, payload, payloadIndex, length);
     }
 
     static int crc(ByteBuf header, int headerIndex, ByteBuf payload, int payloadIndex, int length) {

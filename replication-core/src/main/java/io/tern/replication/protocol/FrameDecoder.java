@@ -46,7 +46,7 @@ public final class FrameDecoder extends FailFastDecoder {
                 throw new ProtocolException(ErrorCode.PROTOCOL, "unknown message type " + in.getUnsignedByte(start + 5));
             }
             int flags = in.getUnsignedShort(start + 6);
-            if ((flags & ~FrameCodec.FLAG_ZSTD) != 0) {
+            if ((flags & ~FrameCodec.FLAG_ZSTD) != 0 || (type == MessageType.RECORD_STREAM && flags != 0)) {
                 throw new ProtocolException(ErrorCode.PROTOCOL, "unknown frame flags 0x" + Integer.toHexString(flags));
             }
             long length = in.getUnsignedInt(start + 8);
@@ -56,7 +56,7 @@ public final class FrameDecoder extends FailFastDecoder {
             if (in.readableBytes() < FrameCodec.HEADER_LENGTH + length) {
                 return;
             }
-            int expected = FrameCodec.crc(in, start, in, start + FrameCodec.HEADER_LENGTH, (int) length);
+            int expected = FrameCodec.frameCrc(type, in, start, in, start + FrameCodec.HEADER_LENGTH, (int) length);
             if (expected != in.getInt(start + 12)) {
                 throw new ProtocolException(ErrorCode.PROTOCOL, type + " frame fails its checksum");
             }

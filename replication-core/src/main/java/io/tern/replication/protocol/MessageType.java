@@ -2,9 +2,15 @@ package io.tern.replication.protocol;
 
 /** The replication protocol's messages, by their code on the wire. */
 public enum MessageType {
-    HELLO(1), WELCOME(2), REJECT(3), RECORDS(4), ACK(5), LINKS(6), SYNC_DIGESTS(7), SYNC_DATA(8), PING(9);
+    HELLO(1), WELCOME(2), REJECT(3), RECORDS(4), ACK(5), LINKS(6), SYNC_DIGESTS(7), SYNC_DATA(8), PING(9),
+    /**
+     * Log record bytes as they lie in the primary's segment files, sent with sendfile: whole
+     * records back to back, split across frames anywhere ({@link RecordStream} puts them back
+     * together). Its frame checksum covers the frame header only; every record carries its own.
+     */
+    RECORD_STREAM(10);
 
-    private static final MessageType[] BY_CODE = new MessageType[10];
+    private static final MessageType[] BY_CODE = new MessageType[11];
 
     static {
         for (MessageType t : values()) {

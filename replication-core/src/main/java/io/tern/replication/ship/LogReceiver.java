@@ -19,6 +19,7 @@ import io.tern.replication.protocol.MessageType;
 import io.tern.replication.protocol.Messages;
 import io.tern.replication.protocol.ProtocolException;
 import io.tern.replication.protocol.RecordBatch;
+import io.tern.replication.protocol.RecordStream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -181,10 +182,12 @@ public final class LogReceiver implements AutoCloseable {
         private long lastAckedReplayed = -1;
         private io.netty.util.concurrent.ScheduledFuture<?> acker;
         private LinkExchange links;
+        private RecordStream stream;
 
         @Override
         public void channelActive(ChannelHandlerContext ctx) {
             channel = ctx.channel();
+            stream = new RecordStream(ctx.alloc());
             long from = txlog.durableLsn() + 1;
             FrameCodec.send(ctx, MessageType.HELLO, b -> Messages.encode(
                     Messages.Hello.of(clusterId, resource, node, from, Messages.Mode.STREAM, compress), b));
@@ -222,7 +225,22 @@ public final class LogReceiver implements AutoCloseable {
                         if (!welcomed) {
                             throw new ProtocolException(ErrorCode.PROTOCOL, "RECORDS before WELCOME");
                         }
-                        store(ctx, RecordBatch.decode(f.payload()));
+                        List<ByteBuffer> copies = new java.util.ArrayList<>();
+                        for (ByteBuf r : RecordBatch.decode(f.payload())) {
+                            ByteBuffer copy = ByteBuffer.allocate(r.readableBytes());
+                            r.getBytes(r.readerIndex(), copy);
+                            copies.add(copy.flip());
+                        }
+                        store(ctx, copies);
+                    }
+                    case RECORD_STREAM -> {
+                        if (!welcomed) {
+                            throw new ProtocolException(ErrorCode.PROTOCOL, "RECORD_STREAM before WELCOME");
+                        }
+                        List<ByteBuffer> records = stream.feed(f.payload());
+                        if (!records.isEmpty()) {
+                            store(ctx, records);
+                        }
                     }
                     case PING -> Messages.decodePing(f.payload());
                     case LINKS -> {
@@ -243,12 +261,9 @@ public final class LogReceiver implements AutoCloseable {
          * once durable. After a record is refused, the rest of the session's records are dropped:
          * the session closes and the next one asks again from the durable end.
          */
-        private void store(ChannelHandlerContext ctx, List<ByteBuf> records) {
+        private void store(ChannelHandlerContext ctx, List<ByteBuffer> records) {
             for (int i = 0; i < records.size() && !refused; i++) {
-                ByteBuf r = records.get(i);
-                ByteBuffer copy = ByteBuffer.allocate(r.readableBytes());
-                r.getBytes(r.readerIndex(), copy);
-                copy.flip();
+                ByteBuffer copy = records.get(i);
                 boolean last = i == records.size() - 1;
                 txlog.appendReplica(copy, true, (lsn, error) -> {
                     if (error != null) {
@@ -259,6 +274,11 @@ public final class LogReceiver implements AutoCloseable {
                                         error.getMessage());
                             }
                             problem = String.valueOf(error.getMessage());
+                            if (error instanceof io.tern.log.ReplicaConflictException) {
+                                // Asking again would get the same divergent record: stop until resolved.
+                                refusal = new Messages.Reject(ErrorCode.SPLIT_BRAIN, problem);
+                                log.error("{}: {}", resource, problem);
+                            }
                             ctx.close(); // reconnect and ask again from the durable end
                         }
                     } else if (last && !refused) {
@@ -286,6 +306,9 @@ public final class LogReceiver implements AutoCloseable {
 
         @Override
         public void channelInactive(ChannelHandlerContext ctx) {
+            if (stream != null) {
+                stream.release();
+            }
             if (acker != null) {
                 acker.cancel(false);
             }

@@ -12,6 +12,7 @@ public final class ShipperConfig {
     private TransactionLog log;
     private long epoch = 1;
     private int maxBatchBytes = 1 << 20;
+    private boolean sendfile = !"false".equals(System.getProperty("tern.replication.sendfile"));
     private BlockDevice device;
     private LongSupplier appliedLsn;
     private LongSupplier loggedLsn;
@@ -46,6 +47,20 @@ public final class ShipperConfig {
     }
 
     /** Bytes of records per RECORDS frame, at most (a single larger record still goes alone). */
+    /**
+     * Whether uncompressed sessions send record bytes straight from the segment files with
+     * sendfile (default true; the JVM property {@code tern.replication.sendfile=false} turns it
+     * off, for benchmarks that compare). Off, records are read, verified and copied into frames.
+     */
+    public ShipperConfig sendfile(boolean sendfile) {
+        this.sendfile = sendfile;
+        return this;
+    }
+
+    public boolean sendfile() {
+        return sendfile;
+    }
+
     public ShipperConfig maxBatchBytes(int bytes) {
         this.maxBatchBytes = bytes;
         return this;

@@ -14,6 +14,7 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.DecoderException;
 import io.tern.log.LogCorruptedException;
 import io.tern.log.LogReader;
+import io.netty.channel.DefaultFileRegion;
 import io.tern.log.LogRecord;
 import io.tern.log.TransactionLog;
 import io.tern.replication.protocol.BlockDigest;
@@ -291,7 +292,20 @@ final class ShippingHandler extends ChannelInboundHandlerAdapter {
         }
         try {
             while (ctx.channel().isWritable()) {
-                ByteBuf batch = nextBatch(ctx);
+                if (!compress && shipper.config().sendfile()) {
+                    // Straight from the segment file to the socket (sendfile): no copy in this process.
+                    LogReader.Run run = reader.nextRun(shipper.config().maxBatchBytes());
+                    if (run != null) {
+                        ctx.write(FrameCodec.streamHeader(ctx.alloc(), run.length()));
+                        ctx.writeAndFlush(new DefaultFileRegion(run.file().toFile(), run.position(), run.length()));
+                        if (run.endsAtLsn() >= 0) {
+                            shippedLsn = run.endsAtLsn();
+                        }
+                        continue;
+                    }
+                    shippedLsn = Math.max(shippedLsn, reader.runsCaughtUpTo());
+                }
+                ByteBuf batch = compress || !shipper.config().sendfile() ? nextBatch(ctx) : null;
                 if (batch == null) {
                     if (armed.compareAndSet(false, true)) {
                         shipper.config().log().whenDurableAfter(shippedLsn, () -> {
