@@ -30,9 +30,17 @@ public final class Replication {
 
     /** {@code tern init} of a node in {@code dir/name} with a fixed replication port and ephemeral NBD and HTTP ports. */
     public static TernNode init(Path dir, String name, String cluster) throws IOException, InterruptedException {
-        Path home = dir.resolve(name);
+        return init(dir.resolve(name), dir.resolve(name), name, cluster);
+    }
+
+    /**
+     * {@code tern init} of a node in {@code home} whose output goes to {@code logs} (both made if
+     * missing), with a fixed replication port and ephemeral NBD and HTTP ports.
+     */
+    public static TernNode init(Path home, Path logs, String name, String cluster) throws IOException, InterruptedException {
         Files.createDirectories(home);
-        TernNode node = new TernNode(home);
+        Files.createDirectories(logs);
+        TernNode node = new TernNode(home, logs);
         assertThat(node.command(60, "init", "--home", home.toString(), "--node", name, "--cluster", cluster,
                 "--listen", "127.0.0.1:" + freePort(), "--nbd", "127.0.0.1:0", "--http", "127.0.0.1:0"))
                 .as("tern init %s", name).isZero();
@@ -44,7 +52,7 @@ public final class Replication {
         String[] full = java.util.stream.Stream.concat(java.util.Arrays.stream(args),
                 java.util.stream.Stream.of("--home", node.home().toString())).toArray(String[]::new);
         int code = node.command(120, full);
-        assertThat(code).as("tern %s (see %s)", String.join(" ", args), node.home().resolve("command.err")).isZero();
+        assertThat(code).as("tern %s (see %s)", String.join(" ", args), node.logs().resolve("command.err")).isZero();
     }
 
     /**

@@ -21,12 +21,14 @@ import io.tern.node.Json;
 
 /**
  * A real node process ({@code tern run}) for system tests, started with the test classpath and
- * the project's JVM flags. Its output goes to {@code daemon-N.out/.err} in its home, which a
- * failing test keeps. Killed with SIGKILL by {@link #kill()}.
+ * the project's JVM flags. Its output goes to {@code daemon-N.out/.err} (and each command's to
+ * {@code command.out/.err}) in its log folder, its home unless told otherwise, which a failing
+ * test keeps. Killed with SIGKILL by {@link #kill()}.
  */
 public final class TernNode implements AutoCloseable {
     private static final HttpClient CLIENT = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
     private final Path home;
+    private final Path logs;
     private Process process;
     private InetSocketAddress nbd;
     private InetSocketAddress http;
@@ -34,16 +36,30 @@ public final class TernNode implements AutoCloseable {
     private int starts;
 
     public TernNode(Path home) {
+        this(home, home);
+    }
+
+    /**
+     * A node whose output goes to {@code logs} rather than its home: for a home on a
+     * {@link PowerLossFs}, where a cut would take the logs of the run that lost power with it.
+     */
+    public TernNode(Path home, Path logs) {
         this.home = home;
+        this.logs = logs;
     }
 
     public Path home() {
         return home;
     }
 
+    /** Where the daemon's and the commands' output goes. */
+    public Path logs() {
+        return logs;
+    }
+
     /** Runs a tern command in its own JVM and waits for it; returns its exit code. */
     public int command(long seconds, String... args) throws IOException, InterruptedException {
-        Process p = launch(args, home.resolve("command.out"), home.resolve("command.err"));
+        Process p = launch(args, logs.resolve("command.out"), logs.resolve("command.err"));
         if (!p.waitFor(seconds, TimeUnit.SECONDS)) {
             p.destroyForcibly();
             throw new IOException("tern " + String.join(" ", args) + " did not finish in " + seconds + " s");
@@ -54,8 +70,8 @@ public final class TernNode implements AutoCloseable {
     /** Starts the daemon and waits (up to 60 s) until it reports READY. */
     public TernNode start() throws IOException, InterruptedException {
         starts++;
-        Path out = home.resolve("daemon-" + starts + ".out");
-        process = launch(new String[] {"run", "--home", home.toString()}, null, home.resolve("daemon-" + starts + ".err"));
+        Path out = logs.resolve("daemon-" + starts + ".out");
+        process = launch(new String[] {"run", "--home", home.toString()}, null, logs.resolve("daemon-" + starts + ".err"));
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
         BufferedReader r = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8));
         List<String> lines = new ArrayList<>();
@@ -84,7 +100,28 @@ public final class TernNode implements AutoCloseable {
         }
         Files.write(out, lines);
         process.destroyForcibly();
-        throw new IOException("node in " + home + " did not become ready; see " + home.resolve("daemon-" + starts + ".err"));
+        throw new IOException("node in " + home + " did not become ready; see " + logs.resolve("daemon-" + starts + ".err"));
+    }
+
+    /**
+     * Starts the daemon without waiting for it to be ready, for a test that kills it at any moment
+     * of its start; its output goes to {@code daemon-N.out/.err}. Its addresses are not read:
+     * {@link #nbdAddress()} and the others answer null until a {@link #start()}.
+     */
+    public TernNode startWithoutWaiting() throws IOException {
+        starts++;
+        nbd = null;
+        http = null;
+        listen = null;
+        process = launch(new String[] {"run", "--home", home.toString()}, logs.resolve("daemon-" + starts + ".out"),
+                logs.resolve("daemon-" + starts + ".err"));
+        return this;
+    }
+
+    /** Whether the daemon of the last start said READY (for a start by {@link #startWithoutWaiting()}). */
+    public boolean saidReady() throws IOException {
+        Path out = logs.resolve("daemon-" + starts + ".out");
+        return Files.exists(out) && Files.readString(out).contains("READY ");
     }
 
     public InetSocketAddress nbdAddress() {
