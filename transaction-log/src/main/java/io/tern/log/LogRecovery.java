@@ -222,6 +222,11 @@ final class LogRecovery {
             int limit = w.limit() - RecordCodec.HEADER_LENGTH;
             int k = base;
             for (; k <= limit; k++) {
+                // Zeros (the usual rest of a segment) hold no magic: no byte of "TRNR" is zero, so
+                // no record can start at any of these eight positions.
+                while (k + 8 <= limit && w.getLong(k) == 0) {
+                    k += 8;
+                }
                 if (w.getInt(k) != RecordCodec.MAGIC) {
                     continue;
                 }
