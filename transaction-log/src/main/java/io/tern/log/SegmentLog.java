@@ -345,11 +345,16 @@ final class SegmentLog implements AutoCloseable {
                 segments.remove(s.firstLsn());
             }
             firstLsn = segments.firstKey();
+            List<Path> spares = new ArrayList<>();
             for (Segment s : retired) {
                 s.close();
-                preparer.retire(s.path());
+                Path spare = preparer.retire(s.path());
+                if (spare != null) {
+                    spares.add(spare);
+                }
             }
             DurableFiles.syncDirectory(dir);
+            preparer.offer(spares); // only now: their old names are gone for good
             log.info("{}: retired {} segments below lsn {}; log now starts at lsn {}", config.name(), retired.size(),
                     safeLsn, firstLsn);
             return retired.size();

@@ -47,6 +47,8 @@ final class SegmentPreparer implements AutoCloseable {
     private final AtomicLong counter = new AtomicLong();
     private final ExecutorService thread;
     private final AtomicLong preparedOnAppender = new AtomicLong();
+    /** Spares retired but not offered yet (their rename is not durable yet). */
+    private final java.util.concurrent.atomic.AtomicInteger pendingOffers = new java.util.concurrent.atomic.AtomicInteger();
     private volatile boolean warnedNoSpace;
 
     SegmentPreparer(Path dir, long segmentSize, int target, SpaceGuard space, String name) throws IOException {
@@ -144,19 +146,33 @@ final class SegmentPreparer implements AutoCloseable {
     }
 
     /**
-     * Takes a retired segment file: recycled as a spare while no more than the target are ready
+     * Takes a retired segment file: renamed into a spare while no more than the target are ready
      * (so that in a steady state retention feeds the appender and nothing is zeroed), deleted
-     * otherwise. The caller syncs the folder.
+     * otherwise. A spare made here is not offered yet: the caller syncs the folder first, then
+     * {@link #offer}s it. Offered before, the appender could rename it again and write a new
+     * segment into it while the folder still named it as the old segment on disk: a power cut then
+     * left an old segment's name over new records.
+     *
+     * @return the spare to offer once the folder is synced, or {@code null} if the file was deleted
      */
-    void retire(Path segmentFile) throws IOException {
-        if (ready.size() <= target && Files.size(segmentFile) == segmentSize) {
+    Path retire(Path segmentFile) throws IOException {
+        if (ready.size() + pendingOffers.get() <= target && Files.size(segmentFile) == segmentSize) {
             Path spare = dir.resolve(PREFIX + counter.getAndIncrement());
             Files.move(segmentFile, spare, StandardCopyOption.ATOMIC_MOVE);
-            ready.add(spare);
-        } else {
-            Files.delete(segmentFile);
-            refill();
+            pendingOffers.incrementAndGet();
+            return spare;
         }
+        Files.delete(segmentFile);
+        return null;
+    }
+
+    /** Offers spares {@link #retire} made, once the folder that renamed them is synced. */
+    void offer(java.util.List<Path> spares) {
+        for (Path p : spares) {
+            ready.add(p);
+            pendingOffers.decrementAndGet();
+        }
+        refill();
     }
 
     /** Spare files made on the appender thread because none was ready (a sign the preparer lags). */
