@@ -204,9 +204,10 @@ final class SegmentPreparer implements AutoCloseable {
         return spare;
     }
 
+    /** Lets a spare being prepared finish (an interrupt would close its channel mid-write), then stops. */
     @Override
     public void close() {
-        thread.shutdownNow();
+        thread.shutdown();
         try {
             thread.awaitTermination(30, TimeUnit.SECONDS);
         } catch (InterruptedException e) {
