@@ -123,20 +123,11 @@ public final class RecordCodec {
         if (b.remaining() < HEADER_LENGTH) {
             return "record of " + b.remaining() + " bytes is shorter than its header (" + HEADER_LENGTH + ")";
         }
-        if (b.getInt(OFF_MAGIC) != MAGIC) {
-            return String.format("bad magic 0x%08x", b.getInt(OFF_MAGIC));
-        }
-        int storedHeaderCrc = b.getInt(OFF_HEADER_CRC);
-        if (headerCrc(b) != storedHeaderCrc) {
-            return "header checksum mismatch";
-        }
-        if (b.get(OFF_VERSION) != VERSION) {
-            return "unsupported record format version " + b.get(OFF_VERSION);
+        String problem = headerProblem(b);
+        if (problem != null) {
+            return problem;
         }
         RecordOp op = RecordOp.fromCode(b.get(OFF_OP));
-        if (op == null) {
-            return "unknown record op " + b.get(OFF_OP);
-        }
         int flags = b.getShort(OFF_FLAGS) & 0xFFFF;
         long epoch = b.getLong(OFF_EPOCH);
         long lsn = b.getLong(OFF_LSN);
@@ -144,13 +135,6 @@ public final class RecordCodec {
         long offset = b.getLong(OFF_DEVICE_OFFSET);
         int length = b.getInt(OFF_LENGTH);
         int payloadLength = b.getInt(OFF_PAYLOAD_LENGTH);
-        String problem = check(op, flags, epoch, lsn, offset, length, payloadLength);
-        if (problem == null && (committed < 0 || committed >= lsn)) {
-            problem = "committed lsn " + committed + " is not below the record's lsn " + lsn;
-        }
-        if (problem != null) {
-            return problem;
-        }
         if (b.remaining() != HEADER_LENGTH + payloadLength) {
             return "record holds " + (b.remaining() - HEADER_LENGTH) + " payload bytes, header says " + payloadLength;
         }
@@ -172,7 +156,11 @@ public final class RecordCodec {
         if (buf.remaining() < HEADER_LENGTH) {
             return "only " + buf.remaining() + " bytes where a " + HEADER_LENGTH + "-byte header was expected";
         }
-        ByteBuffer b = buf.slice(buf.position(), HEADER_LENGTH).order(ByteOrder.LITTLE_ENDIAN);
+        return headerProblem(buf.slice(buf.position(), HEADER_LENGTH).order(ByteOrder.LITTLE_ENDIAN));
+    }
+
+    /** What is wrong with the little-endian header at {@code b}'s start, or {@code null}. */
+    private static String headerProblem(ByteBuffer b) {
         if (b.getInt(OFF_MAGIC) != MAGIC) {
             return String.format("bad magic 0x%08x", b.getInt(OFF_MAGIC));
         }

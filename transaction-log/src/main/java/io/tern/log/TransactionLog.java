@@ -98,12 +98,7 @@ public final class TransactionLog implements AutoCloseable {
      */
     public void append(RecordOp op, int flags, long epoch, long offset, int length, ByteBuffer payload,
                        boolean durable, AppendCallback callback) {
-        RecordCodec.validate(op, flags, epoch, 1, offset, length, payload.remaining());
-        if (payload.remaining() > config.maxPayload()) {
-            throw new IllegalArgumentException("payload of " + payload.remaining() + " bytes exceeds this log's maximum of "
-                    + config.maxPayload() + " (what one segment holds)");
-        }
-        int crc = RecordCodec.payloadCrc(payload);
+        int crc = checkedCrc(op, flags, epoch, offset, length, payload);
         publish(op, flags, epoch, offset, length, payload, crc, durable, false, 0, callback, true);
     }
 
@@ -114,13 +109,18 @@ public final class TransactionLog implements AutoCloseable {
      */
     public boolean tryAppend(RecordOp op, int flags, long epoch, long offset, int length, ByteBuffer payload,
                              boolean durable, AppendCallback callback) {
+        int crc = checkedCrc(op, flags, epoch, offset, length, payload);
+        return publish(op, flags, epoch, offset, length, payload, crc, durable, false, 0, callback, false);
+    }
+
+    /** Validates an append on the caller's thread and checksums its payload there. */
+    private int checkedCrc(RecordOp op, int flags, long epoch, long offset, int length, ByteBuffer payload) {
         RecordCodec.validate(op, flags, epoch, 1, offset, length, payload.remaining());
         if (payload.remaining() > config.maxPayload()) {
             throw new IllegalArgumentException("payload of " + payload.remaining() + " bytes exceeds this log's maximum of "
                     + config.maxPayload() + " (what one segment holds)");
         }
-        int crc = RecordCodec.payloadCrc(payload);
-        return publish(op, flags, epoch, offset, length, payload, crc, durable, false, 0, callback, false);
+        return RecordCodec.payloadCrc(payload);
     }
 
     /**
