@@ -65,7 +65,8 @@ final class SegmentLog implements AutoCloseable {
         this.dir = config.directory();
         DurableFiles.createDirectories(dir);
         LogRecovery.refuseOtherFormats(dir);
-        this.preparer = new SegmentPreparer(dir, config.segmentSize(), config.spareSegments(), space, config.name());
+        this.preparer = new SegmentPreparer(dir, config.segmentSize(), config.spareSegments(), config.recycleSegments(),
+                space, config.name());
         try {
             LogRecovery.Result r = LogRecovery.recover(config);
             this.segments = r.segments();

@@ -41,6 +41,7 @@ final class SegmentPreparer implements AutoCloseable {
     private final Path dir;
     private final long segmentSize;
     private final int target;
+    private final boolean recycle;
     private final SpaceGuard space;
     private final String name;
     private final ConcurrentLinkedDeque<Path> ready = new ConcurrentLinkedDeque<>();
@@ -51,8 +52,10 @@ final class SegmentPreparer implements AutoCloseable {
     private final java.util.concurrent.atomic.AtomicInteger pendingOffers = new java.util.concurrent.atomic.AtomicInteger();
     private volatile boolean warnedNoSpace;
 
-    SegmentPreparer(Path dir, long segmentSize, int target, SpaceGuard space, String name) throws IOException {
+    SegmentPreparer(Path dir, long segmentSize, int target, boolean recycle, SpaceGuard space, String name)
+            throws IOException {
         this.dir = dir;
+        this.recycle = recycle;
         this.segmentSize = segmentSize;
         this.target = target;
         this.space = space;
@@ -146,7 +149,8 @@ final class SegmentPreparer implements AutoCloseable {
     }
 
     /**
-     * Takes a retired segment file: renamed into a spare while no more than the target are ready
+     * Takes a retired segment file: with recycling on ({@link LogConfig#recycleSegments}), renamed
+     * into a spare while no more than the target are ready
      * (so that in a steady state retention feeds the appender and nothing is zeroed), deleted
      * otherwise. A spare made here is not offered yet: the caller syncs the folder first, then
      * {@link #offer}s it. Offered before, the appender could rename it again and write a new
@@ -156,7 +160,7 @@ final class SegmentPreparer implements AutoCloseable {
      * @return the spare to offer once the folder is synced, or {@code null} if the file was deleted
      */
     Path retire(Path segmentFile) throws IOException {
-        if (ready.size() + pendingOffers.get() <= target && Files.size(segmentFile) == segmentSize) {
+        if (recycle && ready.size() + pendingOffers.get() <= target && Files.size(segmentFile) == segmentSize) {
             Path spare = dir.resolve(PREFIX + counter.getAndIncrement());
             Files.move(segmentFile, spare, StandardCopyOption.ATOMIC_MOVE);
             pendingOffers.incrementAndGet();

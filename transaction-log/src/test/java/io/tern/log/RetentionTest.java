@@ -40,7 +40,7 @@ class RetentionTest {
      */
     @Test
     void recycledSegmentsNeverShowTheirStaleRecords() throws Exception {
-        try (TransactionLog log = TransactionLog.open(config())) {
+        try (TransactionLog log = TransactionLog.open(config().recycleSegments(true))) {
             for (int i = 1; i <= 30; i++) {
                 assertThat(append(log, i * 1_000_000L)).isEqualTo(i);
             }
@@ -50,7 +50,7 @@ class RetentionTest {
                 assertThat(append(log, i * 1_000_000L)).isEqualTo(i);
             }
         }
-        try (TransactionLog log = TransactionLog.open(config())) {
+        try (TransactionLog log = TransactionLog.open(config().recycleSegments(true))) {
             assertThat(log.recovery().cut()).as("%s", log.recovery()).isFalse();
             assertThat(log.recovery().lastLsn()).isEqualTo(45);
             assertThat(append(log, 46_000_000L)).isEqualTo(46);
