@@ -58,8 +58,8 @@ public final class LogConfig {
 
     /**
      * Whether retired segments are recycled as spares instead of deleted (default false). Off
-     * by default: the flush-mode power-loss test lost synced records across segment rolls with
-     * recycling on and passed with it off, and the cause is not found yet (issue 9). On, no
+     * by default while the flush-mode power-loss test still loses synced records at segment rolls
+     * in some rounds (with recycling on, and also off; cause not found yet, issue 9). On, no
      * segment is zeroed in a steady state.
      */
     public LogConfig recycleSegments(boolean recycle) {
