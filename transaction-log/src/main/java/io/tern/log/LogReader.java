@@ -126,11 +126,13 @@ public final class LogReader implements AutoCloseable {
         long end;
         if (segment == mark.segment()) {
             end = mark.position();
-        } else if (segment.sealedEnd() >= 0) {
-            end = segment.sealedEnd();
+        } else if (mark.segment() != null && segment.firstLsn() < mark.segment().firstLsn()) {
+            end = segment.sealedEnd(); // older than the mark's segment: synced whole
         } else {
+            // Newer than the durable mark's segment: nothing in it is durable yet, even when it is
+            // already sealed (the tail rolled more than once since the last sync).
             caughtUp = mark.lsn();
-            return null; // a segment newer than the durable mark: nothing in it is durable yet
+            return null;
         }
         if (position >= end) {
             caughtUp = mark.lsn();
