@@ -7,7 +7,8 @@ import picocli.CommandLine.Command;
 @Command(name = "tern", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Asynchronous block-level replication for long-distance disaster recovery.",
         subcommands = {InitCommand.class, CreateCommand.class, JoinCommand.class, RunCommand.class, StatusCommand.class,
-                ReplayCommands.Pause.class, ReplayCommands.Resume.class, DemoCommand.class,
+                ReplayCommands.Pause.class, ReplayCommands.Resume.class, RoleCommands.Primary.class,
+                RoleCommands.Secondary.class, DemoCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     @CommandLine.Spec

@@ -38,6 +38,8 @@ import org.slf4j.LoggerFactory;
  *  POST /resources/RES/open           serve a resource made by create or join while running
  *  POST /resources/RES/pause-replay   stop replay at a record boundary ({@code tern pause replay})
  *  POST /resources/RES/resume-replay
+ *  POST /resources/RES/primary?force[&allow-inconsistent]   forced failover to this node
+ *  POST /resources/RES/secondary?peer=H:P                    this primary steps down and follows
  * </pre>
  * The addresses it actually bound go to {@code run/daemon.properties}, so {@code tern status}
  * finds it even when a port was 0.
@@ -129,6 +131,99 @@ public final class Node implements AutoCloseable {
         exports.add(new NbdExport(resource, "tern resource " + resource + " on " + name + ", " + role,
                 new MeteredDevice(res.exportDevice(), metrics, resource)));
         return true;
+    }
+
+    /**
+     * {@code tern primary RES --force}: this secondary becomes the resource's primary from what it
+     * holds, without its old primary. It stops pulling, replays everything it received, and opens
+     * as primary, which starts a new epoch ({@link PrimaryResource}); its export turns read-write.
+     * Refused while its disk is Inconsistent unless {@code allowInconsistent}, and while Failed.
+     * The planned handover (without {@code force}) needs the old primary's cooperation and is
+     * not available yet.
+     *
+     * @return what was done, for the operator
+     * @throws IllegalArgumentException if there is no such resource
+     * @throws IllegalStateException    if refused, with the reason
+     */
+    public synchronized String promote(String resource, boolean force, boolean allowInconsistent)
+            throws IOException, InterruptedException {
+        Resource r = resources.get(resource);
+        if (r == null) {
+            throw new IllegalArgumentException("no resource '" + resource + "' on node " + name);
+        }
+        if (r instanceof PrimaryResource p) {
+            return resource + ": node " + name + " is its primary already (epoch " + p.history().epoch() + ")";
+        }
+        if (!(r instanceof SecondaryResource s)) {
+            throw new IllegalStateException(resource + " failed to open on node " + name + "; repair it first");
+        }
+        if (!force) {
+            throw new IllegalStateException(resource + ": a planned handover (tern primary without --force) is not "
+                    + "available yet; tern primary " + resource + " --force makes this node primary from what it "
+                    + "holds (a forced failover: writes the old primary took and this node did not receive are not here)");
+        }
+        String disk = s.disk();
+        if (disk.equals("Failed")) {
+            throw new IllegalStateException(resource + ": the disk on node " + name + " is Failed; it cannot become primary");
+        }
+        if (disk.equals("Inconsistent") && !allowInconsistent) {
+            throw new IllegalStateException(resource + ": the disk on node " + name + " is Inconsistent (a sync or "
+                    + "replay is incomplete): as primary it would serve a half-copied image. Add --allow-inconsistent "
+                    + "to promote it anyway");
+        }
+        long epochBefore = s.history().epoch();
+        log.warn("{}: forced failover: node {} becomes primary (disk {}, epoch {})", resource, name, disk, epochBefore);
+        long replayed = s.drain(java.time.Duration.ofMinutes(10));
+        exports.remove(resource);
+        resources.remove(resource);
+        s.close();
+        java.nio.file.Path dir = home.resourceDir(resource);
+        Files.deleteIfExists(dir.resolve(SecondaryResource.SPLIT_BRAIN_FILE));
+        s.config().withRole(ResourceConfig.Role.Primary, epochBefore + 1, null).store(dir);
+        open(resource);
+        Resource now = resources.get(resource);
+        if (!(now instanceof PrimaryResource p)) {
+            throw new IllegalStateException(resource + ": node " + name + " could not open as primary: "
+                    + now.status().get("error"));
+        }
+        io.tern.replication.history.Version head = p.history().head();
+        return resource + ": node " + name + " is primary in " + head + "; forced failover from lsn " + replayed
+                + " (disk was " + disk + ")";
+    }
+
+    /**
+     * {@code tern secondary RES --peer H:P}: this primary steps down. It stops taking writes
+     * (its export turns read-only), checkpoints, and follows the primary at {@code peer} from its
+     * own log's end; if the two histories forked, both report a split brain and nothing moves.
+     */
+    public synchronized String demote(String resource, String peer) throws IOException {
+        Resource r = resources.get(resource);
+        if (r == null) {
+            throw new IllegalArgumentException("no resource '" + resource + "' on node " + name);
+        }
+        if (r instanceof SecondaryResource) {
+            return resource + ": node " + name + " is a secondary already";
+        }
+        if (!(r instanceof PrimaryResource p)) {
+            throw new IllegalStateException(resource + " failed to open on node " + name + "; repair it first");
+        }
+        if (peer == null || peer.isBlank()) {
+            throw new IllegalStateException(resource + ": name the primary to follow (--peer HOST:PORT)");
+        }
+        HostPort target = HostPort.parse(peer);
+        long epoch = p.history().epoch();
+        exports.remove(resource);
+        resources.remove(resource);
+        p.close();
+        java.nio.file.Path dir = home.resourceDir(resource);
+        long checkpoint = io.tern.block.logged.Checkpoint.load(dir.resolve("checkpoint")).lsn();
+        io.tern.replication.sync.SyncState done = new io.tern.replication.sync.SyncState(
+                io.tern.replication.sync.SyncState.Phase.DONE, checkpoint + 1, 0, checkpoint);
+        done.store(dir.resolve(SecondaryResource.SYNC_FILE));
+        r.config().withRole(ResourceConfig.Role.Secondary, epoch, target).store(dir);
+        log.warn("{}: node {} steps down at lsn {} and follows {}", resource, name, checkpoint, target);
+        open(resource);
+        return resource + ": node " + name + " is a secondary from lsn " + checkpoint + ", following " + target;
     }
 
     private io.tern.replication.ship.LogShipper shipper(String resource) {
@@ -224,6 +319,31 @@ public final class Node implements AutoCloseable {
                     reply(ex, 200, opened ? "opened " + resource + "\n" : resource + " is served already\n");
                 } catch (IOException | RuntimeException e) {
                     reply(ex, 409, "cannot open " + resource + ": " + e.getMessage() + "\n");
+                }
+                return;
+            }
+            if (action.equals("primary") || action.equals("secondary")) {
+                String query = ex.getRequestURI().getQuery();
+                Map<String, String> q = new java.util.HashMap<>();
+                if (query != null) {
+                    for (String kv : query.split("&")) {
+                        int eq = kv.indexOf('=');
+                        q.put(eq < 0 ? kv : kv.substring(0, eq), eq < 0 ? "" : java.net.URLDecoder.decode(kv.substring(eq + 1),
+                                StandardCharsets.UTF_8));
+                    }
+                }
+                try {
+                    String done = action.equals("primary")
+                            ? promote(resource, q.containsKey("force"), q.containsKey("allow-inconsistent"))
+                            : demote(resource, q.get("peer"));
+                    reply(ex, 200, done + "\n");
+                } catch (IllegalArgumentException e) {
+                    reply(ex, 404, e.getMessage() + "\n");
+                } catch (IllegalStateException | IOException e) {
+                    reply(ex, 409, e.getMessage() + "\n");
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    reply(ex, 503, "interrupted\n");
                 }
                 return;
             }

@@ -34,20 +34,28 @@ final class PrimaryResource extends Resource {
     /** Seconds of the log's write rate kept free beyond twice its reserve before a member is released. */
     private static final long LOW_SPACE_SECONDS = 10;
 
+    private static final String FORK = "fork-";
+    private static final String VERSION = "version-";
+
     private final LoggedDevice device;
     private final LogShipper shipper;
     private final LinkStore links;
+    private final io.tern.replication.history.LocalHistory versions;
+    private final String node;
     private final Map<String, Long> stored = new HashMap<>();
     private final io.tern.replication.ship.LsnHistory history = new io.tern.replication.ship.LsnHistory();
     /** The log's durable bytes and the time at the last tick: its write rate, for the low-space margin. */
     private long lastTickBytes;
     private long lastTickNanos;
 
-    private PrimaryResource(ResourceConfig config, LoggedDevice device, LogShipper shipper, LinkStore links) {
+    private PrimaryResource(ResourceConfig config, LoggedDevice device, LogShipper shipper, LinkStore links,
+                            io.tern.replication.history.LocalHistory history, String node) {
         super(config);
         this.device = device;
         this.shipper = shipper;
         this.links = links;
+        this.versions = history;
+        this.node = node;
     }
 
     static PrimaryResource open(NodeHome home, ResourceConfig config) throws IOException {
@@ -56,10 +64,12 @@ final class PrimaryResource extends Resource {
         // The members' positions bound retention from the first checkpoint on, before any reconnects.
         Map<String, Long> members = new HashMap<>();
         for (Link l : links.all()) {
-            if (l.name().startsWith(MEMBER) && !l.deleted()) {
+            if (l.name().startsWith(MEMBER) && !l.deleted() && !l.name().equals(MEMBER + home.node())) {
                 members.put(l.name().substring(MEMBER.length()), Long.parseLong(l.value()));
             }
         }
+        io.tern.replication.history.LocalHistory history = io.tern.replication.history.LocalHistory.open(
+                dir.resolve("history"));
         LogShipper[] shipperRef = new LogShipper[1];
         FileBlockDevice backing = openBacking(config);
         LoggedDevice device;
@@ -69,7 +79,7 @@ final class PrimaryResource extends Resource {
                     .log(new LogConfig().directory(dir.resolve("log")).name(config.name())
                             .segmentSize(config.logSegment().bytes()))
                     .checkpointFile(dir.resolve("checkpoint"))
-                    .epoch(config.epoch())
+                    .epoch(Math.max(history.get().epoch(), config.epoch()))
                     .durability(config.durability())
                     .retainFrom(() -> {
                         LogShipper s = shipperRef[0];
@@ -80,10 +90,16 @@ final class PrimaryResource extends Resource {
             backing.close();
             throw e;
         }
+        try {
+            startTermIfNeeded(home.node(), config, device, history, links);
+        } catch (IOException | RuntimeException e) {
+            device.close();
+            throw e;
+        }
         LogShipper shipper = new LogShipper(new ShipperConfig()
                 .resource(config.name())
                 .log(device.log())
-                .epoch(config.epoch())
+                .history(history::get)
                 .device(device, device::appliedLsn, () -> device.log().lastLsn())
                 .members((node, lsn) -> links.put(MEMBER + node, Long.toString(lsn)))
                 .links(links));
@@ -95,10 +111,106 @@ final class PrimaryResource extends Resource {
             links.put("size", Long.toString(config.size()));
         }
         members.forEach(shipper::restore);
+        for (Link l : links.all()) {
+            String suffix = "-" + home.node();
+            if (l.name().startsWith(FORK) && l.name().endsWith(suffix) && !l.deleted()) {
+                String peer = l.name().substring(FORK.length(), l.name().length() - suffix.length());
+                try {
+                    shipper.restoreFork(peer, parseFork(l.value()));
+                } catch (IllegalArgumentException e) {
+                    log.warn("{}: ignoring unreadable link {}: {}", config.name(), l.name(), e.getMessage());
+                }
+            }
+        }
+        String self = home.node();
+        shipper.onFork((peer, d) -> {
+            String name = FORK + peer + "-" + self;
+            try {
+                if (d == null) {
+                    links.delete(name);
+                    log.info("{}: {} follows this node's history again; its split brain is resolved", config.name(), peer);
+                } else {
+                    links.put(name, d.commonLsn() + "," + d.minePast() + "," + d.theirsPast());
+                    log.warn("{}: split brain with {}: the histories diverge after lsn {}; this node holds {} records "
+                            + "past it, {} holds {}", config.name(), peer, d.commonLsn(), d.minePast(), peer, d.theirsPast());
+                }
+            } catch (IOException e) {
+                log.error("{}: cannot store the fork state of {}: {}", config.name(), peer, e.toString());
+            }
+        });
         shipperRef[0] = shipper;
-        PrimaryResource r = new PrimaryResource(config, device, shipper, links);
+        PrimaryResource r = new PrimaryResource(config, device, shipper, links, history, home.node());
         r.stored.putAll(members);
         return r;
+    }
+
+    /**
+     * Starts a new term with an EPOCH record when this node's history does not end in a version
+     * of its own: a new resource, a node that was secondary (promoted, or a crash half-way
+     * through), or a log whose recovery cut a tail (so LSNs past the cut, which a secondary may
+     * hold with other data, are never reused within one version). The version is stored in the
+     * history first, then appended; a head that the log never reached is dropped on the next open.
+     */
+    private static void startTermIfNeeded(String node, ResourceConfig config, LoggedDevice device,
+                                          io.tern.replication.history.LocalHistory history, LinkStore links)
+            throws IOException {
+        long last = device.log().lastLsn();
+        if (history.dropHeadBeyond(last)) {
+            log.warn("{}: the head of this node's history was never written to the log (a crash while a term "
+                    + "started); dropped it", config.name());
+        }
+        io.tern.replication.history.Version head = history.get().head();
+        boolean cut = device.recovery().cut();
+        String why = head == null ? "a new history"
+                : !head.node().equals(node) ? "this node takes over from " + head
+                : cut ? "recovery cut the log's tail after lsn " + last : null;
+        if (why == null) {
+            log.info("{}: primary in {}", config.name(), head);
+            return;
+        }
+        long epoch = Math.max(Math.max(history.get().epoch(), config.epoch() - 1), highestKnownEpoch(links)) + 1;
+        io.tern.replication.history.Version v = io.tern.replication.history.Version.start(epoch, node, last + 1,
+                history.get().headDigest());
+        history.append(v);
+        try {
+            device.startEpoch(epoch, v.epochPayload()).get(60, java.util.concurrent.TimeUnit.SECONDS);
+        } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+            throw new IOException(config.name() + ": cannot write the EPOCH record of " + v + ": " + e, e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException(config.name() + ": interrupted writing the EPOCH record of " + v, e);
+        }
+        links.put(VERSION + epoch + "-" + node, v.start() + "," + v.id());
+        log.info("{}: primary starts {} ({})", config.name(), v, why);
+    }
+
+    /** The highest epoch any version link names: a new term goes past every epoch heard of. */
+    private static long highestKnownEpoch(LinkStore links) {
+        long max = 0;
+        for (Link l : links.all()) {
+            if (l.name().startsWith(VERSION)) {
+                String[] parts = l.name().split("-", 3);
+                try {
+                    max = Math.max(max, Long.parseLong(parts[1]));
+                } catch (RuntimeException e) {
+                    // not a version link of this format
+                }
+            }
+        }
+        return max;
+    }
+
+    static io.tern.replication.history.History.Divergence parseFork(String value) {
+        String[] f = value.split(",");
+        if (f.length != 3) {
+            throw new IllegalArgumentException("fork state '" + value + "' is not lsn,mine,theirs");
+        }
+        return new io.tern.replication.history.History.Divergence(Long.parseLong(f[0]), Long.parseLong(f[1]),
+                Long.parseLong(f[2]), null);
+    }
+
+    io.tern.replication.history.History history() {
+        return versions.get();
     }
 
     @Override
@@ -206,12 +318,30 @@ final class PrimaryResource extends Resource {
         m.put("checkpoint_lsn", device.checkpointLsn());
         m.put("log_first_lsn", device.log().firstLsn());
         List<Object> peers = new ArrayList<>();
+        Map<String, io.tern.replication.history.History.Divergence> forks = shipper.forks();
+        putHistory(m, versions.get());
+        m.put("split_brain", !forks.isEmpty());
+        for (String forked : forks.keySet().stream().sorted().toList()) {
+            if (!shipper.members().containsKey(forked)) {
+                Map<String, Object> peer = new java.util.LinkedHashMap<>();
+                peer.put("node", forked);
+                peer.put("connected", false);
+                peer.put("state", "SplitBrain");
+                putFork(peer, forks.get(forked));
+                peers.add(peer);
+            }
+        }
         for (MemberPosition p : shipper.members().values().stream()
                 .sorted(java.util.Comparator.comparing(MemberPosition::node)).toList()) {
             Map<String, Object> peer = new java.util.LinkedHashMap<>();
             peer.put("node", p.node());
             peer.put("connected", p.connected());
-            peer.put("state", !p.connected() ? "Connecting" : shipper.syncing(p.node()) ? "Syncing" : "Replicating");
+            io.tern.replication.history.History.Divergence fork = forks.get(p.node());
+            peer.put("state", fork != null ? "SplitBrain" : !p.connected() ? "Connecting"
+                    : shipper.syncing(p.node()) ? "Syncing" : "Replicating");
+            if (fork != null) {
+                putFork(peer, fork);
+            }
             peer.put("received_lsn", p.receivedLsn());
             peer.put("replayed_lsn", p.replayedLsn());
             io.tern.replication.ship.LsnHistory.Lag lag = history.lag(p.replayedLsn(), durable, durableBytes, now);
@@ -235,6 +365,12 @@ final class PrimaryResource extends Resource {
             m.put("error", String.valueOf(device.failure().getMessage()));
         }
         return m;
+    }
+
+    private static void putFork(Map<String, Object> peer, io.tern.replication.history.History.Divergence d) {
+        peer.put("fork_lsn", d.commonLsn());
+        peer.put("records_past_fork_here", d.minePast());
+        peer.put("records_past_fork_there", d.theirsPast());
     }
 
     @Override

@@ -142,6 +142,15 @@ public abstract class Resource implements AutoCloseable {
         return m;
     }
 
+    /** The role's history in status: the epoch and the head version's digest. */
+    protected static void putHistory(Map<String, Object> m, io.tern.replication.history.History h) {
+        io.tern.replication.history.Version head = h.head();
+        m.put("epoch", h.epoch());
+        m.put("chain_head", head == null ? "" : head.shortId());
+        m.put("chain_head_node", head == null ? "" : head.node());
+        m.put("chain_head_start_lsn", head == null ? 0 : head.start());
+    }
+
     @Override
     public abstract void close();
 }

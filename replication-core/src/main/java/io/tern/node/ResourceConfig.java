@@ -45,6 +45,11 @@ public record ResourceConfig(String name, long size, Path data, Role role, long 
         }
     }
 
+    /** This configuration with another role, epoch and primary address ({@code null} on a primary). */
+    public ResourceConfig withRole(Role newRole, long newEpoch, HostPort newPeer) {
+        return new ResourceConfig(name, size, data, newRole, newEpoch, durability, newPeer, pull, logSegment);
+    }
+
     public void store(Path resourceDir) throws IOException {
         io.tern.log.DurableFiles.createDirectories(resourceDir);
         Properties p = new Properties();

@@ -61,6 +61,10 @@ final class SecondaryResource extends Resource {
     private volatile long consistentAt;
     private volatile boolean closed;
     private final io.tern.links.LinkStore links;
+    private final io.tern.replication.history.LocalHistory history;
+    /** Why the primary refused this node as forked (durable in {@link #SPLIT_BRAIN_FILE}), or {@code null}. */
+    private volatile String splitBrain;
+    static final String SPLIT_BRAIN_FILE = "split-brain";
 
     private SecondaryResource(ResourceConfig config, String node, String cluster, Path dir, FileBlockDevice backing)
             throws IOException {
@@ -73,6 +77,9 @@ final class SecondaryResource extends Resource {
                 + "write to its primary");
         this.sync = SyncState.load(dir.resolve(SYNC_FILE));
         this.links = io.tern.links.LinkStore.open(dir.resolve("links"), node);
+        this.history = io.tern.replication.history.LocalHistory.open(dir.resolve("history"));
+        Path sb = dir.resolve(SPLIT_BRAIN_FILE);
+        this.splitBrain = Files.exists(sb) ? Files.readString(sb).trim() : null;
     }
 
     static SecondaryResource open(NodeHome home, ResourceConfig config) throws IOException {
@@ -125,6 +132,7 @@ final class SecondaryResource extends Resource {
             return;
         }
         deleteTree(dir.resolve("log"));
+        history.replace(fullSync.primaryHistory().upTo(state.start() - 1));
         new Checkpoint(config.epoch(), state.start() - 1).store(dir.resolve("checkpoint"));
         // No record can show in the copy past its start: the disk is consistent right away.
         SyncState next = state.end() < state.start() ? state.done() : state.replaying();
@@ -145,12 +153,15 @@ final class SecondaryResource extends Resource {
         TransactionLog l = TransactionLog.open(new LogConfig().directory(dir.resolve("log")).name(config.name())
                 .segmentSize(config.logSegment().bytes()).replica(true).firstLsn(Math.max(1, sync.start())));
         txlog = l;
+        if (history.dropHeadBeyond(l.lastLsn())) {
+            log.warn("{}: dropped the head of this node's history, which its log never reached", config.name());
+        }
         consistentAt = Math.max(sync.phase() == SyncState.Phase.DONE ? 0 : sync.end(), l.durableLsn());
         Replayer rp = new Replayer(config.name(), l, backing, dir.resolve("checkpoint"), config.epoch(),
                 Duration.ofSeconds(1)).trimLogAtCheckpoint(true).start();
         replayer = rp;
         receiver = new LogReceiver(cluster, config.name(), node, l, config.peer().toAddress(), rp::replayedLsn)
-                .compress(config.pull().compress()).rateLimit(config.pull().fetchRate()).links(links).start();
+                .compress(config.pull().compress()).rateLimit(config.pull().fetchRate()).links(links).history(history).start();
         log.info("{}: following {} from lsn {}; consistent once replay passes lsn {}", config.name(), config.peer(),
                 l.durableLsn() + 1, consistentAt);
     }
@@ -193,7 +204,7 @@ final class SecondaryResource extends Resource {
             f = rp.failure();
         }
         LogReceiver rc = receiver;
-        if (f == null && rc != null && rc.refusal() != null) {
+        if (f == null && rc != null && rc.refusal() != null && rc.refusal().code() != ErrorCode.SPLIT_BRAIN) {
             f = new IllegalStateException("the primary refused this node: " + rc.refusal().reason());
         }
         return f;
@@ -207,6 +218,7 @@ final class SecondaryResource extends Resource {
     public void tick() {
         publishLinks();
         LogReceiver rc = receiver;
+        noteSplitBrain(rc);
         if (rc != null && rc.refusal() != null && rc.refusal().code() == ErrorCode.BEHIND_RETENTION) {
             resync(rc.refusal().reason());
             return;
@@ -224,6 +236,91 @@ final class SecondaryResource extends Resource {
                 }
             }
         }
+    }
+
+    /**
+     * Keeps a split-brain refusal durable, so that status shows it after a restart too, and
+     * clears it once the primary welcomes this node again.
+     */
+    private void noteSplitBrain(LogReceiver rc) {
+        if (rc == null) {
+            return;
+        }
+        Path file = dir.resolve(SPLIT_BRAIN_FILE);
+        try {
+            if (rc.refusal() != null && rc.refusal().code() == ErrorCode.SPLIT_BRAIN) {
+                String reason = rc.refusal().reason();
+                if (!reason.equals(splitBrain)) {
+                    DurableFiles.writeAtomically(file, java.nio.ByteBuffer.wrap(
+                            (reason + "\n").getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+                    splitBrain = reason;
+                    log.error("{}: split brain with the primary at {}: {}", config.name(), config.peer(), reason);
+                }
+            } else if (rc.connected() && splitBrain != null) {
+                Files.deleteIfExists(file);
+                DurableFiles.syncDirectory(dir);
+                splitBrain = null;
+                log.info("{}: the primary at {} welcomes this node again; the split brain is resolved", config.name(),
+                        config.peer());
+            }
+        } catch (IOException e) {
+            log.error("{}: cannot store the split-brain state: {}", config.name(), e.toString());
+        }
+    }
+
+    /** This node's history of the resource. */
+    io.tern.replication.history.History history() {
+        return history.get();
+    }
+
+    /** The disk state shown in status: UpToDate, Outdated, Inconsistent or Failed. */
+    String disk() {
+        Replayer rp = replayer;
+        LogReceiver rc = receiver;
+        FullSync fs = fullSync;
+        long replayed = rp == null ? 0 : rp.replayedLsn();
+        boolean connected = rc != null ? rc.connected() : fs != null && fs.connected();
+        return failure() != null ? "Failed"
+                : sync.phase() == SyncState.Phase.COPYING || rp == null || replayed < consistentAt ? "Inconsistent"
+                : connected ? "UpToDate" : "Outdated";
+    }
+
+    /**
+     * Stops pulling and waits until everything received is replayed and checkpointed: what a
+     * promotion starts from. Returns the last LSN replayed.
+     *
+     * @throws IllegalStateException if replay does not catch up within {@code timeout} or failed
+     */
+    synchronized long drain(Duration timeout) throws InterruptedException {
+        LogReceiver rc = receiver;
+        receiver = null;
+        if (rc != null) {
+            rc.close();
+        }
+        FullSync fs = fullSync;
+        if (fs != null) {
+            fs.close();
+            fullSync = null;
+        }
+        Replayer rp = replayer;
+        TransactionLog l = txlog;
+        if (rp == null || l == null) {
+            return 0;
+        }
+        rp.resume();
+        long end = l.durableLsn();
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (rp.replayedLsn() < end) {
+            if (rp.failure() != null) {
+                throw new IllegalStateException("replay failed: " + rp.failure().getMessage(), rp.failure());
+            }
+            if (System.nanoTime() > deadline) {
+                throw new IllegalStateException("replay reached lsn " + rp.replayedLsn() + " of " + end + " within "
+                        + timeout.toSeconds() + " s");
+            }
+            Thread.sleep(10);
+        }
+        return end;
     }
 
     /** This node's own links for the resource, written when they change and sent to the primary. */
@@ -316,10 +413,11 @@ final class SecondaryResource extends Resource {
         long logged = txlog == null ? 0 : txlog.durableLsn();
         boolean connected = rc != null ? rc.connected() : fs != null && fs.connected();
         Throwable f = failure();
-        String disk = f != null ? "Failed"
-                : sync.phase() == SyncState.Phase.COPYING || rp == null || replayed < consistentAt ? "Inconsistent"
-                : connected ? "UpToDate" : "Outdated";
+        String disk = disk();
         Map<String, Object> m = baseStatus(disk, logged, replayed);
+        putHistory(m, history.get());
+        String sb = splitBrain;
+        m.put("split_brain", sb != null);
         m.put("checkpoint_lsn", rp == null ? 0 : rp.checkpointLsn());
         m.put("replay_paused", rp != null && rp.paused());
         SyncState progress = fs != null ? fs.state() : sync;
@@ -342,7 +440,11 @@ final class SecondaryResource extends Resource {
         peer.put("node", "primary");
         peer.put("address", config.peer().toString());
         peer.put("connected", connected);
-        peer.put("state", sync.phase() == SyncState.Phase.COPYING ? "Syncing" : connected ? "Replicating" : "Connecting");
+        peer.put("state", sb != null ? "SplitBrain" : sync.phase() == SyncState.Phase.COPYING ? "Syncing"
+                : connected ? "Replicating" : "Connecting");
+        if (sb != null) {
+            peer.put("split_brain", sb);
+        }
         long primaryLsn = rc == null ? 0 : rc.primaryLsn();
         peer.put("primary_lsn", primaryLsn);
         peer.put("received_lsn", logged);

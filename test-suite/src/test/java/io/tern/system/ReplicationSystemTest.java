@@ -175,7 +175,7 @@ class ReplicationSystemTest {
                 try (Socket s = new Socket(a.listenAddress().getAddress(), a.listenAddress().getPort())) {
                     s.setSoTimeout(10_000);
                     ByteBuf payload = Unpooled.buffer();
-                    Messages.encode(new Messages.Hello("c2", RES, "x", 1, new byte[32], 1, Messages.Mode.STREAM, 0), payload);
+                    Messages.encode(new Messages.Hello("c2", RES, "x", java.util.List.of(), 1, Messages.Mode.STREAM, 0), payload);
                     s.getOutputStream().write(ByteBufUtil.getBytes(FrameCodec.encode(Unpooled.buffer().alloc(),
                             MessageType.HELLO, payload)));
                     DataInputStream in = new DataInputStream(s.getInputStream());
@@ -204,7 +204,7 @@ class ReplicationSystemTest {
     /** Garbage, a bad magic, a lying length, a bad checksum, an unknown type, a HELLO cut short. */
     private static byte[] badFrame(Random random, int i) {
         ByteBuf payload = Unpooled.buffer();
-        Messages.encode(new Messages.Hello("c1", RES, "evil", 1, new byte[32], 1, Messages.Mode.STREAM, 0), payload);
+        Messages.encode(new Messages.Hello("c1", RES, "evil", java.util.List.of(), 1, Messages.Mode.STREAM, 0), payload);
         byte[] good = ByteBufUtil.getBytes(FrameCodec.encode(Unpooled.buffer().alloc(), MessageType.HELLO, payload));
         byte[] f = good.clone();
         switch (i % 6) {

@@ -20,7 +20,7 @@ import java.util.zip.CRC32C;
  *  |      |    | written by the primary (0 &lt;= committed &lt; lsn)                |
  *  |  32  |  8 | device offset (&gt;= 0; offset + length does not overflow)       |
  *  |  40  |  4 | length: bytes of device covered (WRITE, ZERO), 0 for EPOCH   |
- *  |  44  |  4 | payload length: = length for WRITE, 0 for ZERO, 32 for EPOCH |
+ *  |  44  |  4 | payload length: = length (WRITE), 0 (ZERO), 32..287 (EPOCH) |
  *  |  48  |  4 | crc32c of the payload                                        |
  *  |  52  |  4 | crc32c of bytes [0, 52) of this header                       |
  *  +------+----+--------------------------------------------------------------+
@@ -49,6 +49,8 @@ public final class RecordCodec {
     /** Largest extent a ZERO record may cover. */
     public static final int MAX_ZERO_LENGTH = Integer.MAX_VALUE;
     public static final int EPOCH_DIGEST_LENGTH = 32;
+    /** Longest EPOCH payload: the previous version's digest and the name of the primary that starts the epoch. */
+    public static final int MAX_EPOCH_PAYLOAD = EPOCH_DIGEST_LENGTH + 255;
     public static final short FLAG_FUA = 1;
     private static final short KNOWN_FLAGS = FLAG_FUA;
 
@@ -194,6 +196,16 @@ public final class RecordCodec {
         return buf.duplicate().order(ByteOrder.LITTLE_ENDIAN).getLong(buf.position() + OFF_COMMITTED);
     }
 
+    /** The op of a header that passed {@link #checkHeader} at {@code buf}'s position. */
+    public static RecordOp opOf(ByteBuffer buf) {
+        return RecordOp.fromCode(buf.get(buf.position() + OFF_OP));
+    }
+
+    /** The epoch of a header that passed {@link #checkHeader} at {@code buf}'s position. */
+    public static long epochOf(ByteBuffer buf) {
+        return buf.duplicate().order(ByteOrder.LITTLE_ENDIAN).getLong(buf.position() + OFF_EPOCH);
+    }
+
     /** Header plus payload length of a header that passed {@link #checkHeader} at {@code buf}'s position. */
     public static int recordLength(ByteBuffer buf) {
         return HEADER_LENGTH + buf.duplicate().order(ByteOrder.LITTLE_ENDIAN).getInt(buf.position() + OFF_PAYLOAD_LENGTH);
@@ -230,7 +242,7 @@ public final class RecordCodec {
                 }
                 break;
             case EPOCH:
-                if (length != 0 || offset != 0 || payloadLength != EPOCH_DIGEST_LENGTH) {
+                if (length != 0 || offset != 0 || payloadLength < EPOCH_DIGEST_LENGTH || payloadLength > MAX_EPOCH_PAYLOAD) {
                     return "EPOCH with length " + length + ", offset " + offset + ", payload " + payloadLength;
                 }
                 break;

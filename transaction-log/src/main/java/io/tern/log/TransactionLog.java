@@ -228,9 +228,12 @@ public final class TransactionLog implements AutoCloseable {
         return appendDurable(RecordOp.ZERO, flags, epoch, offset, length, EMPTY);
     }
 
-    /** Appends the EPOCH record that starts a term; {@code digest} is the history before it. */
-    public CompletableFuture<Long> appendEpoch(long epoch, byte[] digest) {
-        return appendDurable(RecordOp.EPOCH, 0, epoch, 0, 0, ByteBuffer.wrap(digest.clone()));
+    /**
+     * Appends the EPOCH record that starts a term; {@code payload} says which history it
+     * continues (the previous version's digest, then the primary's name).
+     */
+    public CompletableFuture<Long> appendEpoch(long epoch, byte[] payload) {
+        return appendDurable(RecordOp.EPOCH, 0, epoch, 0, 0, ByteBuffer.wrap(payload.clone()));
     }
 
     private final java.util.concurrent.ConcurrentLinkedQueue<Runnable> durableWaiters =

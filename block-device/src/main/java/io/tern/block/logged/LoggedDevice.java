@@ -62,6 +62,8 @@ public final class LoggedDevice implements BlockDevice {
     private final java.util.concurrent.ExecutorService overflow;
     private final Object checkpointLock = new Object();
     private volatile long appliedLsn;
+    /** The epoch stamped on new records: the current term's ({@link #startEpoch}). */
+    private volatile long epoch;
     private volatile long checkpointLsn;
     private volatile Throwable failure;
     private volatile boolean closed;
@@ -70,6 +72,7 @@ public final class LoggedDevice implements BlockDevice {
     private LoggedDevice(LoggedDeviceConfig config, TransactionLog txlog, long appliedLsn, long replayed,
                          ActivityLog activity) {
         this.config = config;
+        this.epoch = config.epoch();
         this.activity = config.durability() == Durability.FLUSH ? activity : null;
         this.applier = new Applier(config.log().name(), config.log().ringSize(), this::applyBatch);
         this.overflow = java.util.concurrent.Executors.newSingleThreadExecutor(r -> {
@@ -190,6 +193,21 @@ public final class LoggedDevice implements BlockDevice {
     }
 
     /** Last LSN applied to the backing store. */
+    /**
+     * Starts a term: appends the EPOCH record {@code payload} describes, durable when the future
+     * completes, and stamps {@code epoch} on every record appended after this call. Called while
+     * no writes are in flight (before the device is served, or after they drained).
+     */
+    public java.util.concurrent.CompletableFuture<Long> startEpoch(long epoch, byte[] payload) {
+        this.epoch = epoch;
+        return txlog.appendEpoch(epoch, payload);
+    }
+
+    /** The epoch stamped on new records. */
+    public long epoch() {
+        return epoch;
+    }
+
     public long appliedLsn() {
         return appliedLsn;
     }
@@ -291,12 +309,12 @@ public final class LoggedDevice implements BlockDevice {
             task.error = error;
             applier.submit(task);
         };
-        if (!txlog.tryAppend(task.op, flags, config.epoch(), task.offset, task.length, payload, durable(fua), callback)) {
+        if (!txlog.tryAppend(task.op, flags, epoch, task.offset, task.length, payload, durable(fua), callback)) {
             overflowed++;
             try {
                 overflow.execute(() -> {
                     try {
-                        txlog.append(task.op, flags, config.epoch(), task.offset, task.length, payload, durable(fua),
+                        txlog.append(task.op, flags, epoch, task.offset, task.length, payload, durable(fua),
                                 callback);
                     } catch (RuntimeException e) {
                         task.done.completeExceptionally(translate(e));
@@ -521,7 +539,7 @@ public final class LoggedDevice implements BlockDevice {
                 fail(e);
                 throw e;
             }
-            new Checkpoint(config.epoch(), lsn).store(config.checkpointFile());
+            new Checkpoint(epoch, lsn).store(config.checkpointFile());
             checkpointLsn = lsn;
             if (trimLog) {
                 long below = Math.min(lsn + 1, config.retainFrom().getAsLong());

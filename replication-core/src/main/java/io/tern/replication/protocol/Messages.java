@@ -1,8 +1,11 @@
 package io.tern.replication.protocol;
 
 import java.nio.charset.StandardCharsets;
+import java.util.List;
 
 import io.netty.buffer.ByteBuf;
+import io.tern.replication.history.History;
+import io.tern.replication.history.Version;
 
 /**
  * The fixed-shape messages of the replication protocol and their payload codecs. Strings are a
@@ -10,9 +13,12 @@ import io.netty.buffer.ByteBuf;
  * be consumed exactly. Anything else is a {@link ProtocolException}.
  *
  * <pre>
- *  HELLO        cluster id (str) | resource (str) | node (str) | epoch i64 | chain head 32 bytes
- *               | from lsn i64 | mode u8 | flags u8 (1: compress what you send me)
- *  WELCOME      epoch i64 | first lsn i64 | last lsn i64 | size i64 | start lsn i64
+ *  HELLO        cluster id (str) | resource (str) | node (str) | history | from lsn i64 | mode u8
+ *               | flags u8 (1: compress what you send me)
+ *  WELCOME      epoch i64 | first lsn i64 | last lsn i64 | size i64 | start lsn i64 | history
+ *  history      count u16 (at most {@link History#MAX_WIRE_VERSIONS}), oldest first, per version:
+ *               epoch i64 | start lsn i64 | node (str) | previous digest 32 bytes; each must
+ *               follow the one before it (its digest is computed, never sent)
  *  REJECT       code u16 | reason (str)
  *  ACK          received lsn i64 | replayed lsn i64
  *  PING         sender's nanotime i64
@@ -31,8 +37,6 @@ import io.netty.buffer.ByteBuf;
 public final class Messages {
     public static final int MAX_NAME = 255;
     public static final int MAX_REASON = 1024;
-    /** Bytes of a version-chain digest (HELLO's chain head). */
-    public static final int CHAIN_DIGEST_LENGTH = 32;
     /** The largest chunk a full sync may ask for. */
     public static final int MAX_CHUNK = 4 << 20;
     /** Links per LINKS message, at most. */
@@ -44,50 +48,36 @@ public final class Messages {
     private Messages() {
     }
 
-    /** A secondary asks a primary for a resource's records from {@code fromLsn}. */
-    public record Hello(String clusterId, String resource, String node, long epoch, byte[] chainHead, long fromLsn,
+    /**
+     * A peer asks for a resource's records from {@code fromLsn}; {@code history} is its own
+     * (the newest {@link History#MAX_WIRE_VERSIONS} versions), so that the primary can tell
+     * whether its log up to {@code fromLsn - 1} lies on the primary's.
+     */
+    public record Hello(String clusterId, String resource, String node, List<Version> history, long fromLsn,
                         Mode mode, int flags) {
         /** Flag: the peer wants what it is sent compressed ({@link FrameCodec#FLAG_ZSTD}). */
         public static final int COMPRESS = 1;
 
-        /**
-         * The HELLO a secondary sends today: epoch 0 and a chain head of zeros, until the
-         * version chain lands (one place to change then).
-         */
-        public static Hello of(String clusterId, String resource, String node, long fromLsn, Mode mode,
+        public static Hello of(String clusterId, String resource, String node, History history, long fromLsn, Mode mode,
                                boolean compress) {
-            return new Hello(clusterId, resource, node, 0, new byte[CHAIN_DIGEST_LENGTH], fromLsn, mode,
-                    compress ? COMPRESS : 0);
+            return new Hello(clusterId, resource, node, history.forWire(), fromLsn, mode, compress ? COMPRESS : 0);
         }
 
         public Hello {
-            if (chainHead.length != CHAIN_DIGEST_LENGTH) {
-                throw new IllegalArgumentException("chain head must be " + CHAIN_DIGEST_LENGTH + " bytes");
-            }
-            chainHead = chainHead.clone();
+            history = List.copyOf(history);
         }
 
-        @Override
-        public byte[] chainHead() {
-            return chainHead.clone();
-        }
-
-        @Override
-        public boolean equals(Object o) {
-            return o instanceof Hello h && clusterId.equals(h.clusterId) && resource.equals(h.resource)
-                    && node.equals(h.node) && epoch == h.epoch && java.util.Arrays.equals(chainHead, h.chainHead)
-                    && fromLsn == h.fromLsn && mode == h.mode && flags == h.flags;
-        }
-
-        @Override
-        public int hashCode() {
-            return java.util.Objects.hash(clusterId, resource, node, epoch, java.util.Arrays.hashCode(chainHead), fromLsn,
-                    mode, flags);
+        /** The sender's epoch: its newest version's, 0 if it has none. */
+        public long epoch() {
+            return history.isEmpty() ? 0 : history.get(history.size() - 1).epoch();
         }
     }
 
     /** The primary's answer: its epoch, its log's first and last durable LSN, the device size, and for SYNC the start LSN. */
-    public record Welcome(long epoch, long firstLsn, long lastLsn, long size, long startLsn) {
+    public record Welcome(long epoch, long firstLsn, long lastLsn, long size, long startLsn, List<Version> history) {
+        public Welcome {
+            history = List.copyOf(history);
+        }
     }
 
     /**
@@ -133,16 +123,15 @@ public final class Messages {
         string(out, h.clusterId(), MAX_NAME);
         string(out, h.resource(), MAX_NAME);
         string(out, h.node(), MAX_NAME);
-        out.writeLong(h.epoch()).writeBytes(h.chainHead).writeLong(h.fromLsn()).writeByte(h.mode().ordinal())
-                .writeByte(h.flags());
+        encodeHistory(h.history(), out);
+        out.writeLong(h.fromLsn()).writeByte(h.mode().ordinal()).writeByte(h.flags());
     }
 
     public static Hello decodeHello(ByteBuf in) {
         String cluster = string(in, MAX_NAME);
         String resource = string(in, MAX_NAME);
         String node = string(in, MAX_NAME);
-        long epoch = number(in, "epoch");
-        byte[] head = bytes(in, CHAIN_DIGEST_LENGTH);
+        List<Version> history = decodeHistory(in);
         long from = number(in, "from lsn");
         need(in, 1, "mode");
         int mode = in.readUnsignedByte();
@@ -154,20 +143,61 @@ public final class Messages {
         if ((flags & ~Hello.COMPRESS) != 0) {
             throw new ProtocolException(ErrorCode.PROTOCOL, "unknown HELLO flags " + flags);
         }
-        Hello h = new Hello(cluster, resource, node, epoch, head, from, Mode.values()[mode], flags);
+        Hello h = new Hello(cluster, resource, node, history, from, Mode.values()[mode], flags);
         end(in, MessageType.HELLO);
         return h;
     }
 
     public static void encode(Welcome w, ByteBuf out) {
         out.writeLong(w.epoch()).writeLong(w.firstLsn()).writeLong(w.lastLsn()).writeLong(w.size()).writeLong(w.startLsn());
+        encodeHistory(w.history(), out);
     }
 
     public static Welcome decodeWelcome(ByteBuf in) {
         Welcome w = new Welcome(number(in, "epoch"), number(in, "first lsn"), number(in, "last lsn"), number(in, "size"),
-                number(in, "start lsn"));
+                number(in, "start lsn"), decodeHistory(in));
         end(in, MessageType.WELCOME);
         return w;
+    }
+
+    private static void encodeHistory(List<Version> history, ByteBuf out) {
+        if (history.size() > History.MAX_WIRE_VERSIONS) {
+            throw new IllegalArgumentException(history.size() + " versions; at most " + History.MAX_WIRE_VERSIONS
+                    + " go on the wire");
+        }
+        out.writeShort(history.size());
+        for (Version v : history) {
+            out.writeLong(v.epoch()).writeLong(v.start());
+            string(out, v.node(), MAX_NAME);
+            out.writeBytes(v.prev());
+        }
+    }
+
+    private static List<Version> decodeHistory(ByteBuf in) {
+        need(in, 2, "history length");
+        int n = in.readUnsignedShort();
+        if (n > History.MAX_WIRE_VERSIONS) {
+            throw new ProtocolException(ErrorCode.PROTOCOL, "a history of " + n + " versions; at most "
+                    + History.MAX_WIRE_VERSIONS);
+        }
+        List<Version> versions = new java.util.ArrayList<>(n);
+        for (int i = 0; i < n; i++) {
+            long epoch = number(in, "version epoch");
+            long start = number(in, "version start");
+            String node = string(in, MAX_NAME);
+            byte[] prev = bytes(in, Version.DIGEST_LENGTH);
+            try {
+                versions.add(Version.start(epoch, node, start, prev));
+            } catch (IllegalArgumentException e) {
+                throw new ProtocolException(ErrorCode.PROTOCOL, "bad version in history: " + e.getMessage());
+            }
+        }
+        try {
+            History.of(versions);
+        } catch (IllegalArgumentException e) {
+            throw new ProtocolException(ErrorCode.PROTOCOL, "history does not chain: " + e.getMessage());
+        }
+        return versions;
     }
 
     public static void encode(Reject r, ByteBuf out) {

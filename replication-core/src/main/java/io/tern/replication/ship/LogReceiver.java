@@ -44,6 +44,7 @@ public final class LogReceiver implements AutoCloseable {
     private final InetSocketAddress primary;
     private volatile boolean compress;
     private volatile io.tern.links.LinkStore linkStore;
+    private volatile io.tern.replication.history.LocalHistory history;
     private volatile long rateLimit;
     private volatile FrameDecoder decoder;
     private final java.util.concurrent.atomic.AtomicLong wireBytesDone = new java.util.concurrent.atomic.AtomicLong();
@@ -79,6 +80,17 @@ public final class LogReceiver implements AutoCloseable {
     /** Exchanges this resource's links with the primary (optional). Before {@link #start()}. */
     public LogReceiver links(io.tern.links.LinkStore links) {
         this.linkStore = links;
+        return this;
+    }
+
+    /**
+     * This node's history of the resource (optional): sent in HELLO so that the primary can tell
+     * a fork, and extended by every EPOCH record received, before the record is stored. An EPOCH
+     * record that does not follow it, or a record of another epoch than its head's, stops the
+     * receiver as a split brain. Before {@link #start()}.
+     */
+    public LogReceiver history(io.tern.replication.history.LocalHistory history) {
+        this.history = history;
         return this;
     }
 
@@ -190,7 +202,9 @@ public final class LogReceiver implements AutoCloseable {
             stream = new RecordStream(ctx.alloc());
             long from = txlog.durableLsn() + 1;
             FrameCodec.send(ctx, MessageType.HELLO, b -> Messages.encode(
-                    Messages.Hello.of(clusterId, resource, node, from, Messages.Mode.STREAM, compress), b));
+                    Messages.Hello.of(clusterId, resource, node, history == null
+                            ? io.tern.replication.history.History.empty() : history.get(), from,
+                            Messages.Mode.STREAM, compress), b));
             ctx.fireChannelActive();
         }
 
@@ -264,6 +278,15 @@ public final class LogReceiver implements AutoCloseable {
         private void store(ChannelHandlerContext ctx, List<ByteBuffer> records) {
             for (int i = 0; i < records.size() && !refused; i++) {
                 ByteBuffer copy = records.get(i);
+                String diverged = followHistory(copy);
+                if (diverged != null) {
+                    refused = true;
+                    problem = diverged;
+                    refusal = new Messages.Reject(ErrorCode.SPLIT_BRAIN, diverged);
+                    log.error("{}: {}", resource, diverged);
+                    ctx.close();
+                    return;
+                }
                 boolean last = i == records.size() - 1;
                 txlog.appendReplica(copy, true, (lsn, error) -> {
                     if (error != null) {
@@ -292,6 +315,44 @@ public final class LogReceiver implements AutoCloseable {
                     }
                 });
             }
+        }
+
+        /**
+         * Checks a record against this node's history before it is stored: an EPOCH record must
+         * be the head or follow it (then it becomes the head, durably); any other record must
+         * carry the epoch of the version that holds its LSN here. Returns why it diverges, or {@code null}. A record whose header
+         * is bad is left to the log's own verification.
+         */
+        private String followHistory(ByteBuffer record) {
+            io.tern.replication.history.LocalHistory h = history;
+            if (h == null || io.tern.log.RecordCodec.checkHeader(record) != null) {
+                return null;
+            }
+            long lsn = io.tern.log.RecordCodec.lsnOf(record);
+            if (lsn <= txlog.lastLsn()) {
+                return null; // held already: the log compares it with its copy
+            }
+            long epoch = io.tern.log.RecordCodec.epochOf(record);
+            if (io.tern.log.RecordCodec.opOf(record) == io.tern.log.RecordOp.EPOCH) {
+                io.tern.log.LogRecord r = new io.tern.log.LogRecord();
+                if (io.tern.log.RecordCodec.decode(record.duplicate(), r) != null) {
+                    return null;
+                }
+                try {
+                    h.received(io.tern.replication.history.Version.fromEpochRecord(epoch, lsn, r.payload()));
+                    return null;
+                } catch (IllegalStateException | IllegalArgumentException e) {
+                    return "split brain: " + e.getMessage();
+                } catch (java.io.IOException e) {
+                    return "cannot store this node's history: " + e;
+                }
+            }
+            io.tern.replication.history.Version at = h.get().versionAt(lsn);
+            if (at != null && epoch != at.epoch()) {
+                return "split brain: the primary sent record lsn " + lsn + " of epoch " + epoch + " where this node's "
+                        + "history has " + at;
+            }
+            return null;
         }
 
         /** On the event loop: tells the primary the replay position when it moved since the last ACK. */

@@ -19,6 +19,10 @@ public final class LogShipper implements AutoCloseable {
     /** Members released from holding back the log, with the position they had then, until they return. */
     private final Map<String, Long> released = new java.util.concurrent.ConcurrentHashMap<>();
     private final ExecutorService syncReader;
+    /** Peers refused because their history forked from this one, with where. */
+    private final Map<String, io.tern.replication.history.History.Divergence> forks = new ConcurrentHashMap<>();
+    private volatile java.util.function.BiConsumer<String, io.tern.replication.history.History.Divergence> forkListener =
+            (node, d) -> { };
 
     public LogShipper(ShipperConfig config) {
         this.config = config.conclude();
@@ -63,6 +67,38 @@ public final class LogShipper implements AutoCloseable {
     /** The members released by {@link #release} that have not returned since, with their positions then. */
     public Map<String, Long> released() {
         return Map.copyOf(released);
+    }
+
+    /**
+     * Told of each change of a peer's fork state: a {@link io.tern.replication.history.History.Divergence}
+     * when it was refused for a fork, {@code null} when it was welcomed again.
+     */
+    public void onFork(java.util.function.BiConsumer<String, io.tern.replication.history.History.Divergence> listener) {
+        this.forkListener = listener;
+    }
+
+    /** A fork known from durable state, before the peer says HELLO again. */
+    public void restoreFork(String node, io.tern.replication.history.History.Divergence d) {
+        forks.put(node, d);
+    }
+
+    /** {@code node}'s history forked from this one's: it was refused. */
+    void forked(String node, io.tern.replication.history.History.Divergence d) {
+        if (!d.equals(forks.put(node, d))) {
+            forkListener.accept(node, d);
+        }
+    }
+
+    /** {@code node} was welcomed: whatever fork it had is resolved. */
+    void welcomed(String node) {
+        if (forks.remove(node) != null) {
+            forkListener.accept(node, null);
+        }
+    }
+
+    /** The peers whose history forked from this one, as last seen. */
+    public Map<String, io.tern.replication.history.History.Divergence> forks() {
+        return Map.copyOf(forks);
     }
 
     /** Whether {@code node} is running a full sync right now. */

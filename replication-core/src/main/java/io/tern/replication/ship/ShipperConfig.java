@@ -10,7 +10,8 @@ import io.tern.log.TransactionLog;
 public final class ShipperConfig {
     private String resource;
     private TransactionLog log;
-    private long epoch = 1;
+    private java.util.function.Supplier<io.tern.replication.history.History> history =
+            io.tern.replication.history.History::empty;
     private int maxBatchBytes = 1 << 20;
     private boolean sendfile = !"false".equals(System.getProperty("tern.replication.sendfile"));
     private BlockDevice device;
@@ -41,8 +42,9 @@ public final class ShipperConfig {
         return this;
     }
 
-    public ShipperConfig epoch(long epoch) {
-        this.epoch = epoch;
+    /** The primary's history now: a peer whose log left it is refused, and told it in WELCOME. */
+    public ShipperConfig history(java.util.function.Supplier<io.tern.replication.history.History> history) {
+        this.history = history;
         return this;
     }
 
@@ -115,8 +117,12 @@ public final class ShipperConfig {
         return log;
     }
 
+    public io.tern.replication.history.History history() {
+        return history.get();
+    }
+
     public long epoch() {
-        return epoch;
+        return history().epoch();
     }
 
     public int maxBatchBytes() {

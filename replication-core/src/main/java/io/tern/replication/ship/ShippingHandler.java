@@ -155,6 +155,8 @@ final class ShippingHandler extends ChannelInboundHandlerAdapter {
                         return;
                     }
                     shipper.pinned(peer, start);
+                } else if (h.mode() == Messages.Mode.STREAM && forked(ctx, h, txlog)) {
+                    return;
                 } else if (h.fromLsn() < txlog.firstLsn()) {
                     reject(ctx, ErrorCode.BEHIND_RETENTION, "lsn " + h.fromLsn() + " is no longer in the log (it starts at "
                             + txlog.firstLsn() + "): a full sync is needed");
@@ -169,8 +171,12 @@ final class ShippingHandler extends ChannelInboundHandlerAdapter {
                 }
             }
         }
-        Messages.Welcome welcome = new Messages.Welcome(config.epoch(), txlog.firstLsn(), txlog.durableLsn(),
-                config.device() != null ? config.device().size() : 0, start);
+        io.tern.replication.history.History history = config.history();
+        Messages.Welcome welcome = new Messages.Welcome(history.epoch(), txlog.firstLsn(), txlog.durableLsn(),
+                config.device() != null ? config.device().size() : 0, start, history.forWire());
+        if (h.mode() != Messages.Mode.PROBE) {
+            shipper.welcomed(peer);
+        }
         ChannelFuture sent = FrameCodec.send(ctx, MessageType.WELCOME, b -> Messages.encode(welcome, b));
         switch (h.mode()) {
             case PROBE -> {
@@ -194,6 +200,31 @@ final class ShippingHandler extends ChannelInboundHandlerAdapter {
                 pump(ctx);
             }
         }
+    }
+
+    /**
+     * Refuses a peer whose log up to {@code fromLsn - 1} does not lie on this node's history
+     * (log matching, by versions): records are never shipped across a fork.
+     */
+    private boolean forked(ChannelHandlerContext ctx, Messages.Hello h, TransactionLog txlog) {
+        io.tern.replication.history.History mine = shipper.config().history();
+        io.tern.replication.history.History theirs;
+        try {
+            theirs = io.tern.replication.history.History.of(h.history());
+        } catch (IllegalArgumentException e) {
+            throw new ProtocolException(ErrorCode.PROTOCOL, "history does not chain: " + e.getMessage());
+        }
+        io.tern.replication.history.History.Divergence d = io.tern.replication.history.History.compare(mine,
+                txlog.durableLsn(), theirs, h.fromLsn() - 1);
+        if (!d.forked()) {
+            return false;
+        }
+        shipper.forked(peer, d);
+        reject(ctx, ErrorCode.SPLIT_BRAIN, "split brain: the histories of " + shipper.config().resource() + " diverge after lsn "
+                + d.commonLsn() + "; this node (" + mine.head() + ") holds " + d.minePast() + " records past it, "
+                + peer + " (" + theirs.head() + ") holds " + d.theirsPast() + "; nothing is shipped until an operator "
+                + "decides (tern invalidate on the node whose changes are to be discarded)");
+        return true;
     }
 
     private void reject(ChannelHandlerContext ctx, ErrorCode code, String reason) {

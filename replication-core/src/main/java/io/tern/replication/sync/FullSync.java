@@ -68,6 +68,7 @@ public final class FullSync implements AutoCloseable {
     private volatile long bytesSent;
     private volatile long bytesSame;
     private volatile boolean connected;
+    private volatile io.tern.replication.history.History primaryHistory = io.tern.replication.history.History.empty();
     private final long resumedAt;
     private volatile boolean compress;
     private volatile BlockDigest digest = BlockDigest.XXH128;
@@ -120,6 +121,14 @@ public final class FullSync implements AutoCloseable {
             connector.execute(this::connect);
         }
         return done;
+    }
+
+    /**
+     * The primary's history as its last WELCOME told it: the copy holds its records up to the
+     * sync's start, so the versions that start by then are this node's history after the copy.
+     */
+    public io.tern.replication.history.History primaryHistory() {
+        return primaryHistory;
     }
 
     public SyncState state() {
@@ -176,7 +185,8 @@ public final class FullSync implements AutoCloseable {
             channel = ctx.channel();
             SyncState s = state;
             FrameCodec.send(ctx, MessageType.HELLO, b -> Messages.encode(
-                    Messages.Hello.of(clusterId, resource, node, s.start(), Messages.Mode.SYNC, compress), b));
+                    Messages.Hello.of(clusterId, resource, node, io.tern.replication.history.History.empty(), s.start(),
+                            Messages.Mode.SYNC, compress), b));
             ctx.fireChannelActive();
         }
 
@@ -221,6 +231,7 @@ public final class FullSync implements AutoCloseable {
                 log.info("{}: full sync of {} bytes from {} starts; the log follows from lsn {}; block digest {}",
                         resource, device.size(), primary, w.startLsn(), digest.label());
             }
+            primaryHistory = io.tern.replication.history.History.of(w.history());
             welcomed = true;
             connected = true;
             connector.welcomed();

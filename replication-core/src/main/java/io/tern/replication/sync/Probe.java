@@ -47,7 +47,8 @@ public final class Probe {
                                 @Override
                                 public void channelActive(ChannelHandlerContext ctx) {
                                     FrameCodec.send(ctx, MessageType.HELLO, b -> Messages.encode(Messages.Hello.of(
-                                            clusterId, resource, node, 0, Messages.Mode.PROBE, false), b));
+                                            clusterId, resource, node, io.tern.replication.history.History.empty(), 0,
+                                            Messages.Mode.PROBE, false), b));
                                 }
 
                                 @Override

@@ -10,18 +10,21 @@ import io.netty.buffer.Unpooled;
 import org.junit.jupiter.api.Test;
 
 class MessagesTest {
-    private static final byte[] HEAD = new byte[32];
+    private static final io.tern.replication.history.Version V1 =
+            io.tern.replication.history.Version.start(1, "a", 1, io.tern.replication.history.Version.ROOT);
+    private static final java.util.List<io.tern.replication.history.Version> HISTORY = java.util.List.of(V1,
+            io.tern.replication.history.Version.start(3, "b", 900, V1.digest()));
 
     @Test
     void everyMessageRoundTrips() {
-        Messages.Hello h = new Messages.Hello("cluster-1", "r0", "b", 3, HEAD, 1234, Messages.Mode.SYNC, Messages.Hello.COMPRESS);
+        Messages.Hello h = new Messages.Hello("cluster-1", "r0", "b", HISTORY, 1234, Messages.Mode.SYNC, Messages.Hello.COMPRESS);
         ByteBuf b = Unpooled.buffer();
         Messages.encode(h, b);
         assertThat(Messages.decodeHello(b)).isEqualTo(h);
 
         b.clear();
-        Messages.encode(new Messages.Welcome(3, 100, 2000, 1 << 30, 77), b);
-        assertThat(Messages.decodeWelcome(b)).isEqualTo(new Messages.Welcome(3, 100, 2000, 1 << 30, 77));
+        Messages.encode(new Messages.Welcome(3, 100, 2000, 1 << 30, 77, HISTORY), b);
+        assertThat(Messages.decodeWelcome(b)).isEqualTo(new Messages.Welcome(3, 100, 2000, 1 << 30, 77, HISTORY));
 
         b.clear();
         Messages.encode(new Messages.Reject(ErrorCode.WRONG_CLUSTER, "cluster 'x' is not 'cluster-1'"), b);
@@ -48,7 +51,7 @@ class MessagesTest {
     @Test
     void truncatedTrailingNegativeAndOversizedFieldsAreRefused() {
         ByteBuf hello = Unpooled.buffer();
-        Messages.encode(new Messages.Hello("c", "r0", "b", 1, HEAD, 5, Messages.Mode.STREAM, 0), hello);
+        Messages.encode(new Messages.Hello("c", "r0", "b", HISTORY, 5, Messages.Mode.STREAM, 0), hello);
         refused(Messages::decodeHello, hello.copy(0, hello.readableBytes() - 3), "ends inside");
         refused(Messages::decodeHello, Unpooled.buffer().writeBytes(hello.duplicate()).writeByte(0), "trailing");
         hello.release();
@@ -57,15 +60,19 @@ class MessagesTest {
         refused(Messages::decodeAck, Unpooled.buffer().writeLong(5).writeLong(9), "past received");
         refused(Messages::decodeReject, Unpooled.buffer().writeShort(999).writeShort(0), "unknown reject code");
         refused(Messages::decodeHello, Unpooled.buffer().writeShort(60000).writeZero(100), "exceeds");
-        assertThatThrownBy(() -> Messages.encode(new Messages.Hello("c".repeat(300), "r0", "b", 1, HEAD, 5,
+        assertThatThrownBy(() -> Messages.encode(new Messages.Hello("c".repeat(300), "r0", "b", HISTORY, 5,
                 Messages.Mode.STREAM, 0), Unpooled.buffer())).isInstanceOf(IllegalArgumentException.class);
         ByteBuf badMode = Unpooled.buffer();
-        Messages.encode(new Messages.Hello("c", "r0", "b", 1, HEAD, 5, Messages.Mode.STREAM, 0), badMode);
+        Messages.encode(new Messages.Hello("c", "r0", "b", HISTORY, 5, Messages.Mode.STREAM, 0), badMode);
         ByteBuf badFlags = badMode.copy();
         badMode.setByte(badMode.writerIndex() - 2, 7);
         refused(Messages::decodeHello, badMode, "mode");
         badFlags.setByte(badFlags.writerIndex() - 1, 0x80);
         refused(Messages::decodeHello, badFlags, "flags");
+        ByteBuf broken = Unpooled.buffer();
+        Messages.encode(new Messages.Hello("c", "r0", "b", java.util.List.of(V1,
+                io.tern.replication.history.Version.start(2, "b", 9, new byte[32])), 5, Messages.Mode.STREAM, 0), broken);
+        refused(Messages::decodeHello, broken, "does not chain");
     }
 
     @Test

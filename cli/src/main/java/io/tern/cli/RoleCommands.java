@@ -1,0 +1,86 @@
+package io.tern.cli;
+
+import java.net.URLEncoder;
+import java.nio.charset.StandardCharsets;
+import java.util.concurrent.Callable;
+
+import io.tern.node.NodeHome;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/** {@code tern primary RES --force} and {@code tern secondary RES}: switch this node's role for a resource. */
+final class RoleCommands {
+    private RoleCommands() {
+    }
+
+    private static int post(HomeOption home, String path) throws Exception {
+        NodeHome h = NodeHome.open(home.resolve());
+        Daemon.Answer a = Daemon.call(h, "POST", path);
+        if (a == null) {
+            throw new IllegalStateException("no daemon runs for " + h.dir() + ": start it with 'tern run'");
+        }
+        if (a.code() != 200) {
+            throw new IllegalStateException(a.body().strip());
+        }
+        System.out.print(a.body());
+        return 0;
+    }
+
+    @Command(name = "primary", mixinStandardHelpOptions = true,
+            description = "Make this node the resource's primary. With --force (a forced failover, for when the "
+                    + "old primary is lost): from what this node has received, which it replays first; a new epoch "
+                    + "starts, and if the old primary returns with writes this node never received, both report a "
+                    + "split brain.")
+    static final class Primary implements Callable<Integer> {
+        @Mixin
+        HomeOption home;
+
+        @Parameters(index = "0", paramLabel = "RES")
+        String resource;
+
+        @Option(names = "--force", description = "Forced failover: do not wait for the old primary.")
+        boolean force;
+
+        @Option(names = "--allow-inconsistent", description = "With --force: promote even while this node's disk "
+                + "is Inconsistent (a sync or replay incomplete), serving a half-copied image.")
+        boolean allowInconsistent;
+
+        @Override
+        public Integer call() throws Exception {
+            if (allowInconsistent && !force) {
+                throw new IllegalArgumentException("--allow-inconsistent goes with --force");
+            }
+            StringBuilder q = new StringBuilder();
+            if (force) {
+                q.append("force");
+            }
+            if (allowInconsistent) {
+                q.append("&allow-inconsistent");
+            }
+            return post(home, "/resources/" + resource + "/primary" + (q.length() > 0 ? "?" + q : ""));
+        }
+    }
+
+    @Command(name = "secondary", mixinStandardHelpOptions = true,
+            description = "Make this primary step down: it stops taking writes (its export turns read-only) and "
+                    + "follows the primary at --peer from its own log's end. If their histories forked, both "
+                    + "report a split brain and nothing moves.")
+    static final class Secondary implements Callable<Integer> {
+        @Mixin
+        HomeOption home;
+
+        @Parameters(index = "0", paramLabel = "RES")
+        String resource;
+
+        @Option(names = "--peer", paramLabel = "HOST:PORT", required = true,
+                description = "The replication address of the primary to follow.")
+        String peer;
+
+        @Override
+        public Integer call() throws Exception {
+            return post(home, "/resources/" + resource + "/secondary?peer=" + URLEncoder.encode(peer, StandardCharsets.UTF_8));
+        }
+    }
+}
