@@ -29,10 +29,11 @@ final class RoleCommands {
     }
 
     @Command(name = "primary", mixinStandardHelpOptions = true,
-            description = "Make this node the resource's primary. With --force (a forced failover, for when the "
-                    + "old primary is lost): from what this node has received, which it replays first; a new epoch "
-                    + "starts, and if the old primary returns with writes this node never received, both report a "
-                    + "split brain.")
+            description = "Make this node the resource's primary. Without --force, a handover: the primary stops "
+                    + "taking writes, this node replays to its last write and takes over in a new epoch, and the old "
+                    + "primary follows it; refused when the primary cannot be reached. With --force (a forced "
+                    + "failover, for when the old primary is lost): from what this node has received; if the old "
+                    + "primary returns with writes this node never received, both report a split brain.")
     static final class Primary implements Callable<Integer> {
         @Mixin
         HomeOption home;

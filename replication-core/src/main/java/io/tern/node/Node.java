@@ -22,6 +22,7 @@ import io.tern.block.nbd.NbdExports;
 import io.tern.block.nbd.NbdServer;
 import io.tern.block.nbd.NbdServerConfig;
 import io.tern.replication.protocol.ErrorCode;
+import io.tern.replication.protocol.Messages;
 import io.tern.replication.protocol.ProtocolException;
 import io.tern.replication.ship.ReplicationServer;
 import org.slf4j.Logger;
@@ -38,7 +39,7 @@ import org.slf4j.LoggerFactory;
  *  POST /resources/RES/open           serve a resource made by create or join while running
  *  POST /resources/RES/pause-replay   stop replay at a record boundary ({@code tern pause replay})
  *  POST /resources/RES/resume-replay
- *  POST /resources/RES/primary?force[&allow-inconsistent]   forced failover to this node
+ *  POST /resources/RES/primary[?force[&allow-inconsistent]]  handover (or forced failover) to this node
  *  POST /resources/RES/secondary?peer=H:P                    this primary steps down and follows
  * </pre>
  * The addresses it actually bound go to {@code run/daemon.properties}, so {@code tern status}
@@ -50,6 +51,15 @@ public final class Node implements AutoCloseable {
     private final NodeHome home;
     private final String name;
     private final Map<String, Resource> resources = new java.util.concurrent.ConcurrentSkipListMap<>();
+    private final Map<String, ResourceMesh> meshes = new java.util.concurrent.ConcurrentHashMap<>();
+    /** Role changes the mesh asks for, one at a time, off the tick thread. */
+    private final java.util.concurrent.ExecutorService roleChanges =
+            java.util.concurrent.Executors.newSingleThreadExecutor(r -> {
+                Thread t = new Thread(r, "tern-role");
+                t.setDaemon(true);
+                return t;
+            });
+    private final java.util.Set<String> roleChangePending = java.util.concurrent.ConcurrentHashMap.newKeySet();
     private final NbdExports exports = new NbdExports();
     private final PrometheusMeterRegistry metrics = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     private final java.util.concurrent.ScheduledExecutorService ticker =
@@ -74,7 +84,18 @@ public final class Node implements AutoCloseable {
                 node.open(r);
             }
             node.metrics.more().counter("tern.nbd.protocol.errors", List.of(), 0, x -> NbdServer.protocolErrors());
-            node.replication = ReplicationServer.start(home.address("listen").toAddress(), home.cluster(), node::shipper);
+            node.replication = ReplicationServer.start(home.address("listen").toAddress(), home.cluster(),
+                    new ReplicationServer.Directory() {
+                        @Override
+                        public io.tern.replication.ship.LogShipper shipper(String resource) {
+                            return node.shipper(resource);
+                        }
+
+                        @Override
+                        public io.tern.replication.ship.MeshMember member(String resource) {
+                            return node.meshes.get(resource);
+                        }
+                    });
             node.metrics.more().counter("tern.replication.protocol.errors", List.of(), node.replication,
                     ReplicationServer::protocolErrors);
             node.nbd = NbdServer.start(new NbdServerConfig().listen(home.address("nbd").toAddress()), node.exports);
@@ -104,14 +125,17 @@ public final class Node implements AutoCloseable {
      */
     public synchronized boolean open(String resource) throws IOException {
         Resource existing = resources.get(resource);
-        if (existing instanceof FailedResource) {
-            resources.remove(resource);
-        } else if (existing != null) {
+        if (existing != null && !(existing instanceof FailedResource)) {
             return false;
         }
-        Resource res;
+        serve(resource, openOrFailed(resource));
+        return true;
+    }
+
+    /** Opens a resource as its configuration says; one that cannot be opened comes back as {@link FailedResource}. */
+    private Resource openOrFailed(String resource) throws IOException {
         try {
-            res = Resource.open(home, resource);
+            return Resource.open(home, resource, mesh(resource).links());
         } catch (IOException | RuntimeException e) {
             // One resource that cannot be opened never stops the node's others: it is shown Failed.
             log.error("resource {} failed to open and is not served: {}", resource, e.getMessage(), e);
@@ -122,24 +146,62 @@ public final class Node implements AutoCloseable {
                 config = new ResourceConfig(resource, 0, home.resourceDir(resource), ResourceConfig.Role.Primary, 0,
                         io.tern.block.logged.Durability.SYNC, null, ResourceConfig.Pull.DEFAULT, LogSegment.DEFAULT);
             }
-            resources.put(resource, new FailedResource(config, e));
-            return true;
+            return new FailedResource(config, e);
         }
+    }
+
+    /** Lists a resource, its gauges and (unless it failed) its NBD export. */
+    private void serve(String resource, Resource res) {
+        removeMeters(resource); // gauges of an earlier object of this resource (a role change ago) read a closed one
         resources.put(resource, res);
+        if (res instanceof FailedResource) {
+            return;
+        }
         res.registerMetrics(metrics);
         String role = res.config().role() == ResourceConfig.Role.Primary ? "primary" : "secondary (read-only)";
         exports.add(new NbdExport(resource, "tern resource " + resource + " on " + name + ", " + role,
                 new MeteredDevice(res.exportDevice(), metrics, resource)));
-        return true;
+    }
+
+    private void removeMeters(String resource) {
+        for (io.micrometer.core.instrument.Meter m : List.copyOf(metrics.getMeters())) {
+            if (resource.equals(m.getId().getTag("resource"))) {
+                metrics.remove(m);
+            }
+        }
+    }
+
+    /** What a role change does between closing a resource's object and opening it again. */
+    @FunctionalInterface
+    private interface Reconfigure {
+        void run() throws IOException;
     }
 
     /**
-     * {@code tern primary RES --force}: this secondary becomes the resource's primary from what it
-     * holds, without its old primary. It stops pulling, replays everything it received, and opens
-     * as primary, which starts a new epoch ({@link PrimaryResource}); its export turns read-write.
-     * Refused while its disk is Inconsistent unless {@code allowInconsistent}, and while Failed.
-     * The planned handover (without {@code force}) needs the old primary's cooperation and is
-     * not available yet.
+     * Closes {@code old}, lets {@code reconfigure} change the resource's files, and serves it
+     * again as they now say. The resource stays listed throughout (its status reads the closed
+     * object for that moment); its export is gone in between, so NBD clients reconnect.
+     */
+    private void switchRole(String resource, Resource old, Reconfigure reconfigure) throws IOException {
+        exports.remove(resource);
+        old.close();
+        reconfigure.run();
+        serve(resource, openOrFailed(resource));
+    }
+
+    /**
+     * {@code tern primary RES [--force]}: this secondary becomes the resource's primary.
+     * <ul>
+     *   <li>Handover (no {@code force}): the current primary, reached over the mesh, stops taking
+     *       writes and says where its log ends; this node receives and replays up to there, then
+     *       starts the next epoch; the old primary sees it and follows by itself. Refused with the
+     *       reason when the primary cannot be reached or refuses.</li>
+     *   <li>Forced failover ({@code force}): from what this node holds, without the old primary.
+     *       Refused while its disk is Inconsistent unless {@code allowInconsistent}, and while
+     *       Failed.</li>
+     * </ul>
+     * Either way it stops pulling, replays everything it received, and opens as primary, which
+     * starts a new epoch ({@link PrimaryResource}); its export turns read-write.
      *
      * @return what was done, for the operator
      * @throws IllegalArgumentException if there is no such resource
@@ -157,37 +219,55 @@ public final class Node implements AutoCloseable {
         if (!(r instanceof SecondaryResource s)) {
             throw new IllegalStateException(resource + " failed to open on node " + name + "; repair it first");
         }
+        long until = 0;
+        String how = "forced failover";
         if (!force) {
-            throw new IllegalStateException(resource + ": a planned handover (tern primary without --force) is not "
-                    + "available yet; tern primary " + resource + " --force makes this node primary from what it "
-                    + "holds (a forced failover: writes the old primary took and this node did not receive are not here)");
+            ResourceMesh m = meshes.get(resource);
+            String primary = m == null ? null : m.currentPrimary();
+            if (primary == null) {
+                throw new IllegalStateException(resource + ": the primary cannot be reached from node " + name
+                        + " (no mesh session with it), so it cannot hand over; tern primary " + resource + " --force "
+                        + "makes this node primary from what it holds (a forced failover)");
+            }
+            Messages.Handover answer;
+            try {
+                answer = m.requestHandover(primary).get(60, java.util.concurrent.TimeUnit.SECONDS);
+            } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+                throw new IllegalStateException(resource + ": the primary " + primary + " did not answer the handover: "
+                        + (e.getCause() != null ? e.getCause().getMessage() : e.toString()));
+            }
+            if (answer.kind() != Messages.HandoverKind.READY) {
+                throw new IllegalStateException(resource + ": the primary " + primary + " refused the handover: "
+                        + answer.reason());
+            }
+            until = answer.lsn();
+            how = "handover from " + primary;
+            log.info("{}: {} stopped taking writes at lsn {}; replaying to there", resource, primary, until);
         }
         String disk = s.disk();
         if (disk.equals("Failed")) {
             throw new IllegalStateException(resource + ": the disk on node " + name + " is Failed; it cannot become primary");
         }
-        if (disk.equals("Inconsistent") && !allowInconsistent) {
+        if (disk.equals("Inconsistent") && !allowInconsistent && force) {
             throw new IllegalStateException(resource + ": the disk on node " + name + " is Inconsistent (a sync or "
                     + "replay is incomplete): as primary it would serve a half-copied image. Add --allow-inconsistent "
                     + "to promote it anyway");
         }
         long epochBefore = s.history().epoch();
-        log.warn("{}: forced failover: node {} becomes primary (disk {}, epoch {})", resource, name, disk, epochBefore);
-        long replayed = s.drain(java.time.Duration.ofMinutes(10));
-        exports.remove(resource);
-        resources.remove(resource);
-        s.close();
+        log.warn("{}: {}: node {} becomes primary (disk {}, epoch {})", resource, how, name, disk, epochBefore);
+        long replayed = s.drain(until, java.time.Duration.ofMinutes(10));
         java.nio.file.Path dir = home.resourceDir(resource);
-        Files.deleteIfExists(dir.resolve(SecondaryResource.SPLIT_BRAIN_FILE));
-        s.config().withRole(ResourceConfig.Role.Primary, epochBefore + 1, null).store(dir);
-        open(resource);
+        switchRole(resource, s, () -> {
+            Files.deleteIfExists(dir.resolve(SecondaryResource.SPLIT_BRAIN_FILE));
+            s.config().withRole(ResourceConfig.Role.Primary, epochBefore + 1, null).store(dir);
+        });
         Resource now = resources.get(resource);
         if (!(now instanceof PrimaryResource p)) {
             throw new IllegalStateException(resource + ": node " + name + " could not open as primary: "
                     + now.status().get("error"));
         }
         io.tern.replication.history.Version head = p.history().head();
-        return resource + ": node " + name + " is primary in " + head + "; forced failover from lsn " + replayed
+        return resource + ": node " + name + " is primary in " + head + "; " + how + " at lsn " + replayed
                 + " (disk was " + disk + ")";
     }
 
@@ -196,7 +276,7 @@ public final class Node implements AutoCloseable {
      * (its export turns read-only), checkpoints, and follows the primary at {@code peer} from its
      * own log's end; if the two histories forked, both report a split brain and nothing moves.
      */
-    public synchronized String demote(String resource, String peer) throws IOException {
+    public synchronized String demote(String resource, String peer, String why) throws IOException {
         Resource r = resources.get(resource);
         if (r == null) {
             throw new IllegalArgumentException("no resource '" + resource + "' on node " + name);
@@ -212,18 +292,74 @@ public final class Node implements AutoCloseable {
         }
         HostPort target = HostPort.parse(peer);
         long epoch = p.history().epoch();
-        exports.remove(resource);
-        resources.remove(resource);
-        p.close();
         java.nio.file.Path dir = home.resourceDir(resource);
-        long checkpoint = io.tern.block.logged.Checkpoint.load(dir.resolve("checkpoint")).lsn();
-        io.tern.replication.sync.SyncState done = new io.tern.replication.sync.SyncState(
-                io.tern.replication.sync.SyncState.Phase.DONE, checkpoint + 1, 0, checkpoint);
-        done.store(dir.resolve(SecondaryResource.SYNC_FILE));
-        r.config().withRole(ResourceConfig.Role.Secondary, epoch, target).store(dir);
-        log.warn("{}: node {} steps down at lsn {} and follows {}", resource, name, checkpoint, target);
-        open(resource);
-        return resource + ": node " + name + " is a secondary from lsn " + checkpoint + ", following " + target;
+        long[] checkpoint = new long[1];
+        switchRole(resource, p, () -> {
+            checkpoint[0] = io.tern.block.logged.Checkpoint.load(dir.resolve("checkpoint")).lsn();
+            new io.tern.replication.sync.SyncState(io.tern.replication.sync.SyncState.Phase.DONE, checkpoint[0] + 1, 0,
+                    checkpoint[0]).store(dir.resolve(SecondaryResource.SYNC_FILE));
+            r.config().withRole(ResourceConfig.Role.Secondary, epoch, target).store(dir);
+            log.warn("{}: node {} steps down at lsn {} and follows {} ({})", resource, name, checkpoint[0], target, why);
+        });
+        return resource + ": node " + name + " is a secondary from lsn " + checkpoint[0] + ", following " + target;
+    }
+
+    /** The resource's mesh, made (with its link store) the first time. */
+    private ResourceMesh mesh(String resource) throws IOException {
+        ResourceMesh m = meshes.get(resource);
+        if (m == null) {
+            io.tern.links.LinkStore links = io.tern.links.LinkStore.open(home.resourceDir(resource).resolve("links"), name);
+            m = new ResourceMesh(this, resource, name, home.cluster(), home.address("listen"), links);
+            meshes.put(resource, m);
+        }
+        return m;
+    }
+
+    /** The resource as served now, or {@code null}. */
+    Resource resource(String name) {
+        return resources.get(name);
+    }
+
+    /** Runs a role change the mesh asked for on the role thread, unless one for the resource is pending. */
+    void changeRoleLater(String resource, RoleChange change) {
+        if (!roleChangePending.add(resource)) {
+            return;
+        }
+        try {
+            roleChanges.execute(() -> {
+                try {
+                    log.info("{}: {}", resource, change.run());
+                } catch (Exception e) {
+                    log.error("{}: role change failed: {}", resource, e.getMessage(), e);
+                } finally {
+                    roleChangePending.remove(resource);
+                }
+            });
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            roleChangePending.remove(resource);
+        }
+    }
+
+    /** A role change; returns what was done. */
+    @FunctionalInterface
+    interface RoleChange {
+        String run() throws Exception;
+    }
+
+    /**
+     * This secondary follows the primary at {@code address} from now on (the mesh saw a primary
+     * of a higher epoch there): its log and disk stay, only the address it pulls from changes.
+     */
+    synchronized String retarget(String resource, HostPort address, String why) throws IOException {
+        Resource r = resources.get(resource);
+        if (!(r instanceof SecondaryResource s) || address.equals(s.config().peer())) {
+            return "nothing to do";
+        }
+        switchRole(resource, s, () -> {
+            s.config().withRole(ResourceConfig.Role.Secondary, s.history().epoch(), address).store(home.resourceDir(resource));
+            log.warn("{}: node {} now follows {} ({})", resource, name, address, why);
+        });
+        return "following " + address;
     }
 
     private io.tern.replication.ship.LogShipper shipper(String resource) {
@@ -238,6 +374,13 @@ public final class Node implements AutoCloseable {
     }
 
     private void tick() {
+        for (ResourceMesh m : meshes.values()) {
+            try {
+                m.tick();
+            } catch (RuntimeException e) {
+                log.error("mesh work failed: {}", e.toString(), e);
+            }
+        }
         for (Resource r : resources.values()) {
             try {
                 r.tick();
@@ -335,7 +478,7 @@ public final class Node implements AutoCloseable {
                 try {
                     String done = action.equals("primary")
                             ? promote(resource, q.containsKey("force"), q.containsKey("allow-inconsistent"))
-                            : demote(resource, q.get("peer"));
+                            : demote(resource, q.get("peer"), "tern secondary");
                     reply(ex, 200, done + "\n");
                 } catch (IllegalArgumentException e) {
                     reply(ex, 404, e.getMessage() + "\n");
@@ -399,6 +542,8 @@ public final class Node implements AutoCloseable {
     @Override
     public void close() {
         ticker.shutdownNow();
+        roleChanges.shutdownNow();
+        meshes.values().forEach(ResourceMesh::close);
         if (http != null) {
             http.stop(0);
         }

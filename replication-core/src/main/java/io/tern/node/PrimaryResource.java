@@ -58,14 +58,19 @@ final class PrimaryResource extends Resource {
         this.node = node;
     }
 
-    static PrimaryResource open(NodeHome home, ResourceConfig config) throws IOException {
+    static PrimaryResource open(NodeHome home, ResourceConfig config, LinkStore links) throws IOException {
         var dir = home.resourceDir(config.name());
-        LinkStore links = LinkStore.open(dir.resolve("links"), home.node());
+        String memberSuffix = "-" + home.node();
         // The members' positions bound retention from the first checkpoint on, before any reconnects.
         Map<String, Long> members = new HashMap<>();
         for (Link l : links.all()) {
-            if (l.name().startsWith(MEMBER) && !l.deleted() && !l.name().equals(MEMBER + home.node())) {
-                members.put(l.name().substring(MEMBER.length()), Long.parseLong(l.value()));
+            if (l.name().startsWith(MEMBER) && l.name().endsWith(memberSuffix) && !l.deleted()) {
+                String member = l.name().substring(MEMBER.length(), l.name().length() - memberSuffix.length());
+                try {
+                    members.put(member, Long.parseLong(l.value()));
+                } catch (NumberFormatException e) {
+                    log.warn("{}: ignoring link {} = {}: not a position", config.name(), l.name(), l.value());
+                }
             }
         }
         io.tern.replication.history.LocalHistory history = io.tern.replication.history.LocalHistory.open(
@@ -101,15 +106,8 @@ final class PrimaryResource extends Resource {
                 .log(device.log())
                 .history(history::get)
                 .device(device, device::appliedLsn, () -> device.log().lastLsn())
-                .members((node, lsn) -> links.put(MEMBER + node, Long.toString(lsn)))
+                .members((node, lsn) -> links.put(MEMBER + node + memberSuffix, Long.toString(lsn)))
                 .links(links));
-        // Who is primary and the size, for every member to see in its own links.
-        if (!links.get("primary").equals(java.util.Optional.of(home.node()))) {
-            links.put("primary", home.node());
-        }
-        if (!links.get("size").equals(java.util.Optional.of(Long.toString(config.size())))) {
-            links.put("size", Long.toString(config.size()));
-        }
         members.forEach(shipper::restore);
         for (Link l : links.all()) {
             String suffix = "-" + home.node();
@@ -250,7 +248,7 @@ final class PrimaryResource extends Resource {
             Long before = stored.get(p.node());
             if (before == null || before != p.replayedLsn()) {
                 try {
-                    links.put(MEMBER + p.node(), Long.toString(p.replayedLsn()));
+                    links.put(MEMBER + p.node() + "-" + node, Long.toString(p.replayedLsn()));
                     stored.put(p.node(), p.replayedLsn());
                 } catch (IOException e) {
                     log.error("{}: cannot store member {}'s position: {}", config.name(), p.node(), e.toString());
@@ -301,7 +299,7 @@ final class PrimaryResource extends Resource {
                     stored.remove(p.node());
                     device.checkpointSoon();
                     try {
-                        links.delete(MEMBER + p.node());
+                        links.delete(MEMBER + p.node() + "-" + node);
                     } catch (IOException e) {
                         log.error("{}: cannot delete member {}'s link: {}", config.name(), p.node(), e.toString());
                     }

@@ -66,8 +66,8 @@ final class SecondaryResource extends Resource {
     private volatile String splitBrain;
     static final String SPLIT_BRAIN_FILE = "split-brain";
 
-    private SecondaryResource(ResourceConfig config, String node, String cluster, Path dir, FileBlockDevice backing)
-            throws IOException {
+    private SecondaryResource(ResourceConfig config, String node, String cluster, Path dir, FileBlockDevice backing,
+                              io.tern.links.LinkStore links) throws IOException {
         super(config);
         this.node = node;
         this.cluster = cluster;
@@ -76,20 +76,20 @@ final class SecondaryResource extends Resource {
         this.export = new ReadOnlyDevice(backing, "resource '" + config.name() + "' is a secondary here: "
                 + "write to its primary");
         this.sync = SyncState.load(dir.resolve(SYNC_FILE));
-        this.links = io.tern.links.LinkStore.open(dir.resolve("links"), node);
+        this.links = links;
         this.history = io.tern.replication.history.LocalHistory.open(dir.resolve("history"));
         Path sb = dir.resolve(SPLIT_BRAIN_FILE);
         this.splitBrain = Files.exists(sb) ? Files.readString(sb).trim() : null;
     }
 
-    static SecondaryResource open(NodeHome home, ResourceConfig config) throws IOException {
+    static SecondaryResource open(NodeHome home, ResourceConfig config, io.tern.links.LinkStore links) throws IOException {
         if (config.peer() == null) {
             throw new IllegalStateException("secondary resource '" + config.name() + "' has no primary address");
         }
         FileBlockDevice backing = openBacking(config);
         try {
             SecondaryResource r = new SecondaryResource(config, home.node(), home.cluster(),
-                    home.resourceDir(config.name()), backing);
+                    home.resourceDir(config.name()), backing, links);
             r.start();
             return r;
         } catch (IOException | RuntimeException e) {
@@ -161,7 +161,7 @@ final class SecondaryResource extends Resource {
                 Duration.ofSeconds(1)).trimLogAtCheckpoint(true).start();
         replayer = rp;
         receiver = new LogReceiver(cluster, config.name(), node, l, config.peer().toAddress(), rp::replayedLsn)
-                .compress(config.pull().compress()).rateLimit(config.pull().fetchRate()).links(links).history(history).start();
+                .compress(config.pull().compress()).rateLimit(config.pull().fetchRate()).history(history).start();
         log.info("{}: following {} from lsn {}; consistent once replay passes lsn {}", config.name(), config.peer(),
                 l.durableLsn() + 1, consistentAt);
     }
@@ -268,6 +268,12 @@ final class SecondaryResource extends Resource {
         }
     }
 
+    /** The end of this node's log: what it has received. */
+    long receivedLsn() {
+        TransactionLog l = txlog;
+        return l == null ? Math.max(0, sync.start() - 1) : l.durableLsn();
+    }
+
     /** This node's history of the resource. */
     io.tern.replication.history.History history() {
         return history.get();
@@ -286,12 +292,22 @@ final class SecondaryResource extends Resource {
     }
 
     /**
-     * Stops pulling and waits until everything received is replayed and checkpointed: what a
-     * promotion starts from. Returns the last LSN replayed.
+     * Waits until the log holds {@code until} (0: whatever it holds now), stops pulling, and waits
+     * until everything received is replayed: what a promotion starts from. Returns the last LSN
+     * replayed.
      *
      * @throws IllegalStateException if replay does not catch up within {@code timeout} or failed
      */
-    synchronized long drain(Duration timeout) throws InterruptedException {
+    synchronized long drain(long until, Duration timeout) throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        TransactionLog received = txlog;
+        while (received != null && received.durableLsn() < until) {
+            if (System.nanoTime() > deadline) {
+                throw new IllegalStateException("received lsn " + received.durableLsn() + " of " + until + " within "
+                        + timeout.toSeconds() + " s");
+            }
+            Thread.sleep(10);
+        }
         LogReceiver rc = receiver;
         receiver = null;
         if (rc != null) {
@@ -309,7 +325,6 @@ final class SecondaryResource extends Resource {
         }
         rp.resume();
         long end = l.durableLsn();
-        long deadline = System.nanoTime() + timeout.toNanos();
         while (rp.replayedLsn() < end) {
             if (rp.failure() != null) {
                 throw new IllegalStateException("replay failed: " + rp.failure().getMessage(), rp.failure());

@@ -45,19 +45,21 @@ class NodeCommandsTest {
             Files.deleteIfExists(dir.resolve("command.out"));
             assertThat(node.command(60, "status", "r0", "--json", "--home", home)).isZero();
             String json = Files.readString(dir.resolve("command.out"));
+            // The log holds the EPOCH record that started the primary's first term (lsn 1) and the 10 writes.
             assertThat(json).contains("\"running\": true").contains("\"role\": \"Primary\"").contains("\"disk\": \"UpToDate\"")
-                    .contains("\"logged_lsn\": 10").contains("\"replayed_lsn\": 10").contains("\"split_brain\": false");
+                    .contains("\"logged_lsn\": 11").contains("\"replayed_lsn\": 11").contains("\"split_brain\": false")
+                    .contains("\"epoch\": 1").contains("\"chain_head_node\": \"a\"");
             assertThat(node.command(60, "status", "nope", "--home", home)).isEqualTo(2);
 
             String metrics = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
                     URI.create("http://127.0.0.1:" + node.httpAddress().getPort() + "/metrics")).build(),
                     HttpResponse.BodyHandlers.ofString()).body();
             assertThat(metrics).contains("tern_block_requests_seconds_count{op=\"write\",resource=\"r0\"} 10")
-                    .contains("tern_log_logged_lsn{resource=\"r0\"} 10.0");
+                    .contains("tern_log_logged_lsn{resource=\"r0\"} 11.0");
             node.stop();
         }
         Files.deleteIfExists(dir.resolve("command.out"));
         assertThat(node.command(60, "status", "--json", "--home", home)).isZero();
-        assertThat(Files.readString(dir.resolve("command.out"))).contains("\"running\": false").contains("\"checkpoint_lsn\": 10");
+        assertThat(Files.readString(dir.resolve("command.out"))).contains("\"running\": false").contains("\"checkpoint_lsn\": 11");
     }
 }

@@ -76,11 +76,13 @@ class ReplicationSystemTest {
             Map<String, Object> viaZstd = peers(c.resource(RES)).get(0);
             assertThat(number(viaZstd, "compressed_bytes")).isPositive()
                     .isLessThan(number(viaZstd, "decompressed_bytes") * 3 / 4);
-            // The links travel both ways: each secondary sees the primary's, the primary sees
-            // theirs, and relays each secondary's to the other.
+            // The links travel the full mesh, each straight from the node that owns it (the last
+            // part of its name): b and c learn each other's address from a's, and talk directly.
             await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> {
-                assertThat(link(b, "primary")).startsWith("a@").endsWith(".a");
-                assertThat(link(c, "member-b")).endsWith(".a");
+                assertThat(link(b, "version-1-a")).startsWith("1,").endsWith(".a");
+                assertThat(link(c, "member-b-a")).endsWith(".a");
+                assertThat(link(c, "address-b")).endsWith(".b");
+                assertThat(link(b, "address-c")).endsWith(".c");
                 assertThat(link(a, "replay-b")).startsWith("1,").endsWith(".b");
                 assertThat(link(a, "sync-c")).startsWith("done@").endsWith(".c");
                 assertThat(link(c, "replay-b")).startsWith("1,").endsWith(".b");

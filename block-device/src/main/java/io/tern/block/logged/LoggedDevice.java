@@ -62,6 +62,10 @@ public final class LoggedDevice implements BlockDevice {
     private final java.util.concurrent.ExecutorService overflow;
     private final Object checkpointLock = new Object();
     private volatile long appliedLsn;
+    /** Writes between their check and their completion: a freeze waits for them. */
+    private final java.util.concurrent.atomic.AtomicInteger writesInFlight = new java.util.concurrent.atomic.AtomicInteger();
+    /** Why new writes are refused (a primary handing over), or {@code null}. */
+    private volatile String frozen;
     /** The epoch stamped on new records: the current term's ({@link #startEpoch}). */
     private volatile long epoch;
     private volatile long checkpointLsn;
@@ -280,9 +284,52 @@ public final class LoggedDevice implements BlockDevice {
         return backing.read(offset, dst);
     }
 
+    /**
+     * Refuses every new write, trim and zeroing with EPERM ({@code why} in the message), waits
+     * until the writes already accepted completed, and syncs the log: when this returns, the
+     * log ends at the returned LSN and nothing more will be appended until {@link #thaw}.
+     *
+     * @throws IllegalStateException if writes in flight do not complete within {@code timeout}
+     */
+    public long freeze(String why, java.time.Duration timeout) throws InterruptedException {
+        frozen = why;
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (writesInFlight.get() > 0) {
+            if (System.nanoTime() > deadline) {
+                frozen = null;
+                throw new IllegalStateException(writesInFlight.get() + " writes still in flight after "
+                        + timeout.toSeconds() + " s");
+            }
+            Thread.sleep(1);
+        }
+        try {
+            return txlog.sync().get(timeout.toSeconds(), java.util.concurrent.TimeUnit.SECONDS);
+        } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+            frozen = null;
+            throw new IllegalStateException("the log could not be synced: " + e, e);
+        }
+    }
+
+    /** Takes writes again after {@link #freeze}. */
+    public void thaw() {
+        frozen = null;
+    }
+
+    /** Why writes are refused now, or {@code null}. */
+    public String frozen() {
+        return frozen;
+    }
+
     @Override
     public CompletableFuture<Void> write(long offset, ByteBuffer src, boolean fua) {
         int length = src.remaining();
+        writesInFlight.incrementAndGet();
+        CompletableFuture<Void> result = writeCounted(offset, src, fua, length);
+        result.whenComplete((v, e) -> writesInFlight.decrementAndGet());
+        return result;
+    }
+
+    private CompletableFuture<Void> writeCounted(long offset, ByteBuffer src, boolean fua, int length) {
         try {
             checkWritable(offset, length);
             if (length > txlog.config().maxPayload()) {
@@ -372,6 +419,13 @@ public final class LoggedDevice implements BlockDevice {
 
     @Override
     public CompletableFuture<Void> writeZeroes(long offset, long length, boolean fua) {
+        writesInFlight.incrementAndGet();
+        CompletableFuture<Void> result = zeroCounted(offset, length, fua);
+        result.whenComplete((v, e) -> writesInFlight.decrementAndGet());
+        return result;
+    }
+
+    private CompletableFuture<Void> zeroCounted(long offset, long length, boolean fua) {
         try {
             checkWritable(offset, length);
             if (length == 0) {
@@ -462,6 +516,10 @@ public final class LoggedDevice implements BlockDevice {
         }
         if (backing.isReadOnly()) {
             throw new BlockDeviceException(BlockError.EPERM, "device is read-only");
+        }
+        String why = frozen;
+        if (why != null) {
+            throw new BlockDeviceException(BlockError.EPERM, why);
         }
         BlockDevice.checkRange(offset, length, backing.size(), true);
     }

@@ -8,9 +8,13 @@ public enum MessageType {
      * records back to back, split across frames anywhere ({@link RecordStream} puts them back
      * together). Its frame checksum covers the frame header only; every record carries its own.
      */
-    RECORD_STREAM(10);
+    RECORD_STREAM(10),
+    /** A member's role, last LSN and history, on a mesh session: sent at its start and whenever they change. */
+    STATE(11),
+    /** A planned handover between a secondary and its primary, on a mesh session. */
+    HANDOVER(12);
 
-    private static final MessageType[] BY_CODE = new MessageType[11];
+    private static final MessageType[] BY_CODE = new MessageType[13];
 
     static {
         for (MessageType t : values()) {

@@ -20,6 +20,8 @@ import io.tern.replication.history.Version;
  *               epoch i64 | start lsn i64 | node (str) | previous digest 32 bytes; each must
  *               follow the one before it (its digest is computed, never sent)
  *  REJECT       code u16 | reason (str)
+ *  STATE        node (str) | role u8 (0 secondary, 1 primary, 2 failed) | last lsn i64 | history
+ *  HANDOVER     kind u8 (1 request, 2 ready, 3 refused) | lsn i64 | reason (str)
  *  ACK          received lsn i64 | replayed lsn i64
  *  PING         sender's nanotime i64
  *  LINKS        count u16 | per link: name (str) | value (str) | lamport i64 | node (str) | deleted u8
@@ -29,7 +31,8 @@ import io.tern.replication.history.Version;
  *               differs, LSB first) | the bytes of the differing blocks, in order
  * </pre>
  * A HELLO's mode says what the session is for: {@link Mode#STREAM} records from {@code from lsn};
- * {@link Mode#SYNC} a full copy of the device, chunk by chunk, that the secondary will follow with
+ * {@link Mode#LINKS} the mesh session every member keeps with every other (LINKS, STATE and
+ * HANDOVER both ways, whatever the roles); {@link Mode#SYNC} a full copy of the device, chunk by chunk, that the secondary will follow with
  * records from {@code from lsn} (0: "give me a start", answered in WELCOME's start lsn, which the
  * primary keeps in its log from then on); {@link Mode#PROBE} only the WELCOME (size, epoch) that
  * {@code tern join} needs.
@@ -43,7 +46,7 @@ public final class Messages {
     public static final int MAX_LINKS = 4096;
 
     /** What a session is for. */
-    public enum Mode { STREAM, SYNC, PROBE }
+    public enum Mode { STREAM, SYNC, PROBE, LINKS }
 
     private Messages() {
     }
@@ -103,6 +106,23 @@ public final class Messages {
     public record Reject(ErrorCode code, String reason) {
     }
 
+    /** A member's role for a resource. */
+    public enum Role { SECONDARY, PRIMARY, FAILED }
+
+    /** What a member tells its peers on the mesh: its role, the last LSN its log holds, its history. */
+    public record State(String node, Role role, long lastLsn, List<Version> history) {
+        public State {
+            history = List.copyOf(history);
+        }
+    }
+
+    /** Steps of a planned handover: asked by the new primary, answered by the old one. */
+    public enum HandoverKind { REQUEST, READY, REFUSED }
+
+    /** A handover step: READY carries the LSN the old primary's log ends at, REFUSED the reason. */
+    public record Handover(HandoverKind kind, long lsn, String reason) {
+    }
+
     public record Ack(long receivedLsn, long replayedLsn) {
     }
 
@@ -158,6 +178,40 @@ public final class Messages {
                 number(in, "start lsn"), decodeHistory(in));
         end(in, MessageType.WELCOME);
         return w;
+    }
+
+    public static void encode(State st, ByteBuf out) {
+        string(out, st.node(), MAX_NAME);
+        out.writeByte(st.role().ordinal()).writeLong(st.lastLsn());
+        encodeHistory(st.history(), out);
+    }
+
+    public static State decodeState(ByteBuf in) {
+        String node = string(in, MAX_NAME);
+        need(in, 1, "role");
+        int role = in.readUnsignedByte();
+        if (role >= Role.values().length) {
+            throw new ProtocolException(ErrorCode.PROTOCOL, "unknown role " + role);
+        }
+        State st = new State(node, Role.values()[role], number(in, "last lsn"), decodeHistory(in));
+        end(in, MessageType.STATE);
+        return st;
+    }
+
+    public static void encode(Handover h, ByteBuf out) {
+        out.writeByte(h.kind().ordinal() + 1).writeLong(h.lsn());
+        string(out, h.reason(), MAX_REASON);
+    }
+
+    public static Handover decodeHandover(ByteBuf in) {
+        need(in, 1, "handover kind");
+        int kind = in.readUnsignedByte();
+        if (kind < 1 || kind > HandoverKind.values().length) {
+            throw new ProtocolException(ErrorCode.PROTOCOL, "unknown handover kind " + kind);
+        }
+        Handover h = new Handover(HandoverKind.values()[kind - 1], number(in, "handover lsn"), string(in, MAX_REASON));
+        end(in, MessageType.HANDOVER);
+        return h;
     }
 
     private static void encodeHistory(List<Version> history, ByteBuf out) {

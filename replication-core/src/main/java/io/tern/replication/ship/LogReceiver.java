@@ -43,7 +43,6 @@ public final class LogReceiver implements AutoCloseable {
     private final TransactionLog txlog;
     private final InetSocketAddress primary;
     private volatile boolean compress;
-    private volatile io.tern.links.LinkStore linkStore;
     private volatile io.tern.replication.history.LocalHistory history;
     private volatile long rateLimit;
     private volatile FrameDecoder decoder;
@@ -75,12 +74,6 @@ public final class LogReceiver implements AutoCloseable {
         this.primary = primary;
         this.connector = new io.tern.replication.protocol.PeerConnector(resource, primary, this::initChannel,
                 () -> stopped || refusal != null);
-    }
-
-    /** Exchanges this resource's links with the primary (optional). Before {@link #start()}. */
-    public LogReceiver links(io.tern.links.LinkStore links) {
-        this.linkStore = links;
-        return this;
     }
 
     /**
@@ -193,7 +186,6 @@ public final class LogReceiver implements AutoCloseable {
         private volatile boolean refused;
         private long lastAckedReplayed = -1;
         private io.netty.util.concurrent.ScheduledFuture<?> acker;
-        private LinkExchange links;
         private RecordStream stream;
 
         @Override
@@ -222,10 +214,6 @@ public final class LogReceiver implements AutoCloseable {
                         connects++;
                         acker = ctx.executor().scheduleAtFixedRate(() -> ackIfMoved(ctx), ACK_INTERVAL_MS,
                                 ACK_INTERVAL_MS, TimeUnit.MILLISECONDS);
-                        if (linkStore != null) {
-                            links = new LinkExchange(linkStore);
-                            links.start(ctx);
-                        }
                     }
                     case REJECT -> {
                         Messages.Reject r = Messages.decodeReject(f.payload());
@@ -257,12 +245,6 @@ public final class LogReceiver implements AutoCloseable {
                         }
                     }
                     case PING -> Messages.decodePing(f.payload());
-                    case LINKS -> {
-                        List<io.tern.links.Link> received = Messages.decodeLinks(f.payload());
-                        if (links != null) {
-                            links.received(received);
-                        }
-                    }
                     default -> throw new ProtocolException(ErrorCode.PROTOCOL, "unexpected " + f.type());
                 }
             } finally {
@@ -372,9 +354,6 @@ public final class LogReceiver implements AutoCloseable {
             }
             if (acker != null) {
                 acker.cancel(false);
-            }
-            if (links != null) {
-                links.stop();
             }
             channel = null;
             connected = false;

@@ -82,9 +82,16 @@ public final class LogShipper implements AutoCloseable {
         forks.put(node, d);
     }
 
+    /** A fork with {@code node} seen elsewhere (the mesh: another primary whose history forked). */
+    public void reportFork(String node, io.tern.replication.history.History.Divergence d) {
+        forked(node, d);
+    }
+
     /** {@code node}'s history forked from this one's: it was refused. */
     void forked(String node, io.tern.replication.history.History.Divergence d) {
-        if (!d.equals(forks.put(node, d))) {
+        io.tern.replication.history.History.Divergence before = forks.put(node, d);
+        if (before == null || before.commonLsn() != d.commonLsn() || before.minePast() != d.minePast()
+                || before.theirsPast() != d.theirsPast()) {
             forkListener.accept(node, d);
         }
     }

@@ -30,6 +30,11 @@ public final class ReplicationServer implements AutoCloseable {
     public interface Directory {
         /** @throws ProtocolException with UNKNOWN_RESOURCE or NOT_PRIMARY */
         LogShipper shipper(String resource);
+
+        /** The resource's member for mesh sessions, whatever this node's role; {@code null} if there is no such resource. */
+        default MeshMember member(String resource) {
+            return null;
+        }
     }
 
     private final String clusterId;

@@ -62,7 +62,6 @@ final class ShippingHandler extends ChannelInboundHandlerAdapter {
     /** Whether a wake-up from the log is armed (set here, cleared on the log's thread). */
     private final java.util.concurrent.atomic.AtomicBoolean armed = new java.util.concurrent.atomic.AtomicBoolean();
     private long shippedLsn;
-    private LinkExchange links;
     /** The last chunk answer of this sync session, sent or failed (event loop only). */
     private java.util.concurrent.CompletableFuture<Void> syncSent = java.util.concurrent.CompletableFuture.completedFuture(null);
     private io.netty.util.concurrent.ScheduledFuture<?> fallback;
@@ -89,12 +88,6 @@ final class ShippingHandler extends ChannelInboundHandlerAdapter {
                             shipper.acked(peer, a.receivedLsn(), a.replayedLsn());
                         }
                         case PING -> Messages.decodePing(f.payload());
-                        case LINKS -> {
-                            List<io.tern.links.Link> received = Messages.decodeLinks(f.payload());
-                            if (links != null) {
-                                links.received(received);
-                            }
-                        }
                         default -> throw new ProtocolException(ErrorCode.PROTOCOL, "unexpected " + f.type() + " while shipping");
                     }
                 }
@@ -120,6 +113,10 @@ final class ShippingHandler extends ChannelInboundHandlerAdapter {
         if (!h.clusterId().equals(server.clusterId())) {
             reject(ctx, ErrorCode.WRONG_CLUSTER, "cluster '" + h.clusterId() + "' is not this node's cluster '"
                     + server.clusterId() + "'");
+            return;
+        }
+        if (h.mode() == Messages.Mode.LINKS) {
+            mesh(ctx, h);
             return;
         }
         try {
@@ -193,10 +190,6 @@ final class ShippingHandler extends ChannelInboundHandlerAdapter {
                 state = State.SHIPPING;
                 shipper.connected(peer, h.fromLsn());
                 log.info("{}: shipping to {} from lsn {}", config.resource(), peer, h.fromLsn());
-                if (config.links() != null) {
-                    links = new LinkExchange(config.links());
-                    links.start(ctx);
-                }
                 pump(ctx);
             }
         }
@@ -225,6 +218,27 @@ final class ShippingHandler extends ChannelInboundHandlerAdapter {
                 + peer + " (" + theirs.head() + ") holds " + d.theirsPast() + "; nothing is shipped until an operator "
                 + "decides (tern invalidate on the node whose changes are to be discarded)");
         return true;
+    }
+
+    /** A mesh session: WELCOME, then the session's own handler takes over this connection. */
+    private void mesh(ChannelHandlerContext ctx, Messages.Hello h) {
+        MeshMember member = server.directory().member(h.resource());
+        if (member == null) {
+            reject(ctx, ErrorCode.UNKNOWN_RESOURCE, "no resource '" + h.resource() + "' here");
+            return;
+        }
+        if (h.node().equals(member.node())) {
+            reject(ctx, ErrorCode.PROTOCOL, "a mesh session with itself");
+            return;
+        }
+        Messages.State st = member.state();
+        Messages.Welcome welcome = new Messages.Welcome(st.history().isEmpty() ? 0
+                : st.history().get(st.history().size() - 1).epoch(), 0, st.lastLsn(), 0, 0, st.history());
+        state = State.CLOSED;
+        FrameCodec.send(ctx, MessageType.WELCOME, b -> Messages.encode(welcome, b));
+        MeshSession session = new MeshSession(member, h.resource(), h.node());
+        ctx.pipeline().replace(this, "mesh", session);
+        session.start(ctx.pipeline().context(session));
     }
 
     private void reject(ChannelHandlerContext ctx, ErrorCode code, String reason) {
@@ -397,9 +411,6 @@ final class ShippingHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
-        if (links != null) {
-            links.stop();
-        }
         if (state == State.SHIPPING) {
             shipper.disconnected(peer);
         }
