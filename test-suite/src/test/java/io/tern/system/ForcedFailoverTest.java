@@ -26,10 +26,10 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * Forced failover between real node processes: the primary is killed with SIGKILL, the secondary
  * is made primary with {@code tern primary --force} and takes writes in a new epoch, then the old
- * primary comes back and is told to follow it ({@code tern secondary --peer}). If the old primary
- * holds writes the new one never received, both report a split brain with the fork LSN and
- * nothing moves (both images stay as they were, across restarts too); if it holds nothing past
- * the fork, it follows and the images converge.
+ * primary comes back as it was. If it holds writes the new one never received, both report a
+ * split brain with the fork LSN and the records each holds past it, and nothing moves (both
+ * images stay as they were, across restarts, and when the old primary is told to follow); if it
+ * holds nothing past the fork, it follows the new primary by itself and the images converge.
  */
 class ForcedFailoverTest {
     private static final String RES = "r0";
@@ -46,49 +46,57 @@ class ForcedFailoverTest {
             tern(a, "create", RES, "--size", "32M");
             b.start();
             tern(b, "join", RES, "--peer", a.peer());
+            awaitCaughtUp(a, RES, Duration.ofSeconds(60), b);
             try (Workload load = new Workload(a::nbdAddress, RES, SIZE, random.nextLong()).start()) {
-                load.awaitMore(500 + random.nextInt(2000), 60);
-                a.kill(); // mid-write: b may lack the last records a logged
+                load.awaitMore(200 + random.nextInt(1000), 60);
+                b.kill(); // the secondary's site goes first: a goes on alone
+                load.awaitMore(100 + random.nextInt(500), 60);
+                a.kill(); // then the primary's, mid-write
             }
-            promote(b);
-            Map<String, Object> nb = b.resource(RES);
-            long forkAt = number(nb, "chain_head_start_lsn") - 1;
+            b.start();
+            promote(b); // from what b had received: a's last writes are not there
+            long forkAt = number(b.resource(RES), "chain_head_start_lsn") - 1;
             writeSome(b, random, 20); // the new primary's own writes, epoch 2
 
-            a.start(); // the old primary comes back as it was: primary of epoch 1
-            assertThat(a.resource(RES).get("role")).isEqualTo("Primary");
-            assertThat(number(a.resource(RES), "epoch")).isEqualTo(1);
-            writeSome(a, random, 10); // writes the new primary will never have: past the fork
-            long aLast = number(a.resource(RES), "logged_lsn");
-            assertThat(aLast).isGreaterThan(forkAt);
-            String aImage = exportDigest(a, RES, dir);
-            String bImage = exportDigest(b, RES, dir);
-
-            tern(a, "secondary", RES, "--peer", b.peer());
+            a.start(); // the old primary comes back as it was: primary of epoch 1, with writes b never had
             await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(100)).until(() ->
                     Boolean.TRUE.equals(a.resource(RES).get("split_brain"))
                             && Boolean.TRUE.equals(b.resource(RES).get("split_brain")));
-            checkSplitBrain(a, b, forkAt, aLast);
+            Map<String, Object> ra = a.resource(RES);
+            assertThat(ra.get("role")).as("the old primary stays as it is").isEqualTo("Primary");
+            assertThat(ra.get("chain_head_node")).isEqualTo("a");
+            long aLast = number(ra, "logged_lsn");
+            assertThat(aLast).isGreaterThan(forkAt);
+            checkForkOnBoth(a, b, forkAt, aLast);
+            String aImage = exportDigest(a, RES, dir);
+            String bImage = exportDigest(b, RES, dir);
 
-            // Nothing moved: both images are what they were, and both refuse again after a restart.
-            assertThat(exportDigest(a, RES, dir)).as("the old primary's image").isEqualTo(aImage);
-            assertThat(exportDigest(b, RES, dir)).as("the new primary's image").isEqualTo(bImage);
+            // Both sides keep it across restarts, and nothing moves.
             a.kill();
             b.kill();
             b.start();
             a.start();
             assertThat(a.resource(RES).get("split_brain")).as("a after a restart").isEqualTo(true);
             assertThat(b.resource(RES).get("split_brain")).as("b after a restart").isEqualTo(true);
+            checkForkOnBoth(a, b, forkAt, aLast);
+            assertThat(exportDigest(a, RES, dir)).as("the old primary's image").isEqualTo(aImage);
+            assertThat(exportDigest(b, RES, dir)).as("the new primary's image").isEqualTo(bImage);
+
+            // Told to follow b, a is refused: it stays a secondary that reports the split brain.
+            tern(a, "secondary", RES, "--peer", b.peer());
             await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(100)).until(() ->
                     "SplitBrain".equals(peers(a.resource(RES)).get(0).get("state")));
-            checkSplitBrain(a, b, forkAt, aLast);
-            assertThat(exportDigest(a, RES, dir)).as("the old primary's image after restarts").isEqualTo(aImage);
-            assertThat(exportDigest(b, RES, dir)).as("the new primary's image after restarts").isEqualTo(bImage);
+            ra = a.resource(RES);
+            assertThat(ra.get("role")).isEqualTo("Secondary");
+            assertThat(ra.get("split_brain")).isEqualTo(true);
+            assertThat(String.valueOf(peers(ra).get(0).get("split_brain"))).contains("diverge after lsn " + forkAt);
+            assertThat(exportDigest(a, RES, dir)).as("the old primary's image, as a secondary").isEqualTo(aImage);
+            assertThat(exportDigest(b, RES, dir)).as("the new primary's image").isEqualTo(bImage);
         }
     }
 
     @Test
-    void anOldPrimaryWithNothingPastTheForkFollowsTheNewOne() throws Exception {
+    void anOldPrimaryWithNothingPastTheForkFollowsTheNewOneByItself() throws Exception {
         Random random = new Random(Seeds.seed("ForcedFailoverTest.follows"));
         try (TernNode a = init(dir, "a", "c1"); TernNode b = init(dir, "b", "c1")) {
             a.start();
@@ -103,11 +111,10 @@ class ForcedFailoverTest {
             promote(b);
             writeSome(b, random, 20);
             a.start();
-            tern(a, "secondary", RES, "--peer", b.peer());
-            Map<String, Object> ra = a.resource(RES);
-            assertThat(ra.get("role")).isEqualTo("Secondary");
+            await("the old primary follows the new one").atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(100))
+                    .until(() -> "Secondary".equals(a.resource(RES).get("role")));
             awaitCaughtUp(b, RES, Duration.ofSeconds(60), a);
-            ra = a.resource(RES);
+            Map<String, Object> ra = a.resource(RES);
             assertThat(ra.get("split_brain")).isEqualTo(false);
             assertThat(number(ra, "epoch")).as("a followed b into its epoch").isEqualTo(2);
             assertThat(exportDigest(a, RES, dir)).isEqualTo(exportDigest(b, RES, dir));
@@ -140,18 +147,23 @@ class ForcedFailoverTest {
         }
     }
 
-    private static void checkSplitBrain(TernNode a, TernNode b, long forkAt, long aLast) throws Exception {
-        Map<String, Object> ra = a.resource(RES);
-        assertThat(ra.get("role")).isEqualTo("Secondary");
-        assertThat(peers(ra).get(0).get("state")).isEqualTo("SplitBrain");
-        assertThat(String.valueOf(peers(ra).get(0).get("split_brain"))).contains("diverge after lsn " + forkAt);
-        Map<String, Object> rb = b.resource(RES);
-        assertThat(peers(rb)).anySatisfy(p -> {
-            assertThat(p.get("node")).isEqualTo("a");
-            assertThat(p.get("state")).isEqualTo("SplitBrain");
-            assertThat(number(p, "fork_lsn")).isEqualTo(forkAt);
-            assertThat(number(p, "records_past_fork_there")).isEqualTo(aLast - forkAt);
-            assertThat(number(p, "records_past_fork_here")).isGreaterThanOrEqualTo(21); // its EPOCH record and 20 writes
+    /** Both report the split brain with the peer, at the fork LSN, with the records each holds past it. */
+    private static void checkForkOnBoth(TernNode a, TernNode b, long forkAt, long aLast) throws Exception {
+        await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(100)).untilAsserted(() -> {
+            assertThat(peers(a.resource(RES))).anySatisfy(p -> {
+                assertThat(p.get("node")).isEqualTo("b");
+                assertThat(p.get("state")).isEqualTo("SplitBrain");
+                assertThat(number(p, "fork_lsn")).isEqualTo(forkAt);
+                assertThat(number(p, "records_past_fork_here")).isEqualTo(aLast - forkAt);
+                assertThat(number(p, "records_past_fork_there")).isGreaterThanOrEqualTo(21); // its EPOCH record, 20 writes
+            });
+            assertThat(peers(b.resource(RES))).anySatisfy(p -> {
+                assertThat(p.get("node")).isEqualTo("a");
+                assertThat(p.get("state")).isEqualTo("SplitBrain");
+                assertThat(number(p, "fork_lsn")).isEqualTo(forkAt);
+                assertThat(number(p, "records_past_fork_there")).isEqualTo(aLast - forkAt);
+                assertThat(number(p, "records_past_fork_here")).isGreaterThanOrEqualTo(21);
+            });
         });
     }
 }
