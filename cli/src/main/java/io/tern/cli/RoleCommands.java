@@ -84,4 +84,22 @@ final class RoleCommands {
             return post(home, "/resources/" + resource + "/secondary?peer=" + URLEncoder.encode(peer, StandardCharsets.UTF_8));
         }
     }
+
+    @Command(name = "invalidate", mixinStandardHelpOptions = true,
+            description = "On the node whose changes since a split brain are to be discarded: it drops its "
+                    + "divergent tail and becomes a secondary of the primary it forked from; only the chunks "
+                    + "touched past the fork are resynced (then that primary's log replays from the fork), or a "
+                    + "fast full sync when a log no longer reaches back to the fork. Prints what it resyncs and why.")
+    static final class Invalidate implements Callable<Integer> {
+        @Mixin
+        HomeOption home;
+
+        @Parameters(index = "0", paramLabel = "RES")
+        String resource;
+
+        @Override
+        public Integer call() throws Exception {
+            return post(home, "/resources/" + resource + "/invalidate");
+        }
+    }
 }

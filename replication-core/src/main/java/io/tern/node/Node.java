@@ -41,6 +41,7 @@ import org.slf4j.LoggerFactory;
  *  POST /resources/RES/resume-replay
  *  POST /resources/RES/primary[?force[&allow-inconsistent]]  handover (or forced failover) to this node
  *  POST /resources/RES/secondary?peer=H:P                    this primary steps down and follows
+ *  POST /resources/RES/invalidate                            discard this node's side of a split brain
  * </pre>
  * The addresses it actually bound go to {@code run/daemon.properties}, so {@code tern status}
  * finds it even when a port was 0.
@@ -347,6 +348,100 @@ public final class Node implements AutoCloseable {
     }
 
     /**
+     * {@code tern invalidate RES}, on the node whose changes since a split brain are to go: it
+     * discards its divergent tail and becomes a secondary of the primary it forked from (the
+     * connected primary of the highest epoch). Only the chunks its own log touched past the fork
+     * are copied from there (a fuzzy copy: blocks that differ move), and that primary's log from
+     * the fork on replays over them, which also brings what the primary changed past the fork;
+     * the disk is Inconsistent until replay passes the copy's end. When this node's log no longer
+     * reaches back to the fork, a fast full sync runs instead; when the primary's no longer does,
+     * the sync falls back to one by itself.
+     *
+     * @return what was done, for the operator
+     * @throws IllegalStateException if refused, with the reason
+     */
+    public synchronized String invalidate(String resource) throws IOException {
+        Resource r = resources.get(resource);
+        if (r == null) {
+            throw new IllegalArgumentException("no resource '" + resource + "' on node " + name);
+        }
+        ResourceMesh m = meshes.get(resource);
+        String winner = m == null ? null : m.currentPrimary();
+        Messages.State theirs = winner == null ? null : m.peerStates().get(winner);
+        HostPort at = winner == null ? null : m.addresses().get(winner);
+        if (theirs == null || at == null) {
+            throw new IllegalStateException(resource + ": no primary can be reached from node " + name
+                    + " to resync from (it must be connected on the mesh)");
+        }
+        io.tern.replication.history.History mine;
+        long myLast;
+        io.tern.log.TransactionLog myLog;
+        if (r instanceof PrimaryResource p) {
+            mine = p.history();
+            myLast = p.device().log().durableLsn();
+            myLog = p.device().log();
+        } else if (r instanceof SecondaryResource s) {
+            mine = s.history();
+            myLast = s.receivedLsn();
+            myLog = s.log();
+        } else {
+            throw new IllegalStateException(resource + " failed to open on node " + name + "; repair it first");
+        }
+        io.tern.replication.history.History.Divergence d = io.tern.replication.history.History.compare(mine, myLast,
+                io.tern.replication.history.History.of(theirs.history()), theirs.lastLsn());
+        if (!d.forked()) {
+            throw new IllegalStateException(resource + ": node " + name + " has not forked from " + winner + " (its log "
+                    + (d.minePast() == 0 ? "is a prefix of " + winner + "'s" : "holds " + winner + "'s whole log")
+                    + "): nothing to invalidate");
+        }
+        long fork = d.commonLsn();
+        java.util.BitSet chunks = null;
+        long records = 0;
+        long bytes = 0;
+        if (myLog != null && myLog.firstLsn() <= fork + 1) {
+            chunks = new java.util.BitSet();
+            try (io.tern.log.LogReader reader = myLog.reader(fork + 1)) {
+                io.tern.log.LogRecord rec = new io.tern.log.LogRecord();
+                while (reader.next(rec)) {
+                    records++;
+                    if (rec.op() != io.tern.log.RecordOp.EPOCH && rec.length() > 0) {
+                        bytes += rec.length();
+                        chunks.set((int) (rec.offset() / SecondaryResource.SYNC_CHUNK),
+                                (int) ((rec.offset() + rec.length() - 1) / SecondaryResource.SYNC_CHUNK) + 1);
+                    }
+                }
+            }
+        }
+        long epoch = mine.epoch();
+        java.nio.file.Path dir = home.resourceDir(resource);
+        String reason;
+        if (chunks != null) {
+            reason = "invalidate: split brain with " + winner + " after lsn " + fork + "; " + records + " records ("
+                    + bytes + " bytes) of this node past it discarded; copying the " + chunks.cardinality()
+                    + " chunks of " + (SecondaryResource.SYNC_CHUNK >> 10) + " KiB they touched (blocks that differ), then "
+                    + winner + "'s log from lsn " + (fork + 1);
+        } else {
+            reason = "invalidate: split brain with " + winner + " after lsn " + fork + "; this node's log no longer "
+                    + "holds lsn " + (fork + 1) + ", so a full sync (blocks that differ) runs";
+        }
+        java.util.BitSet copy = chunks;
+        log.warn("{}: {}", resource, reason);
+        switchRole(resource, r, () -> {
+            Files.deleteIfExists(dir.resolve(SecondaryResource.SPLIT_BRAIN_FILE));
+            if (copy != null) {
+                new Resync(reason, copy).store(dir.resolve(SecondaryResource.RESYNC_FILE));
+                new io.tern.replication.sync.SyncState(io.tern.replication.sync.SyncState.Phase.COPYING, fork + 1, 0, 0)
+                        .store(dir.resolve(SecondaryResource.SYNC_FILE));
+            } else {
+                Files.deleteIfExists(dir.resolve(SecondaryResource.RESYNC_FILE));
+                io.tern.replication.sync.SyncState.NEW.store(dir.resolve(SecondaryResource.SYNC_FILE));
+            }
+            r.config().withRole(ResourceConfig.Role.Secondary, epoch, at).store(dir);
+        });
+        return resource + ": " + reason;
+    }
+
+    /**
      * This secondary follows the primary at {@code address} from now on (the mesh saw a primary
      * of a higher epoch there): its log and disk stay, only the address it pulls from changes.
      */
@@ -465,7 +560,7 @@ public final class Node implements AutoCloseable {
                 }
                 return;
             }
-            if (action.equals("primary") || action.equals("secondary")) {
+            if (action.equals("primary") || action.equals("secondary") || action.equals("invalidate")) {
                 String query = ex.getRequestURI().getQuery();
                 Map<String, String> q = new java.util.HashMap<>();
                 if (query != null) {
@@ -476,9 +571,11 @@ public final class Node implements AutoCloseable {
                     }
                 }
                 try {
-                    String done = action.equals("primary")
-                            ? promote(resource, q.containsKey("force"), q.containsKey("allow-inconsistent"))
-                            : demote(resource, q.get("peer"), "tern secondary");
+                    String done = switch (action) {
+                        case "primary" -> promote(resource, q.containsKey("force"), q.containsKey("allow-inconsistent"));
+                        case "secondary" -> demote(resource, q.get("peer"), "tern secondary");
+                        default -> invalidate(resource);
+                    };
                     reply(ex, 200, done + "\n");
                 } catch (IllegalArgumentException e) {
                     reply(ex, 404, e.getMessage() + "\n");

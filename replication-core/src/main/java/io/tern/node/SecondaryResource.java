@@ -57,6 +57,8 @@ final class SecondaryResource extends Resource {
     private volatile Replayer replayer;
     private volatile LogReceiver receiver;
     private volatile Throwable failure;
+    /** Bytes the last completed copy wrote here (the blocks that differed), for status. */
+    private volatile long lastCopySent = -1;
     /** Replay must pass this LSN before the disk is consistent. */
     private volatile long consistentAt;
     private volatile boolean closed;
@@ -65,6 +67,8 @@ final class SecondaryResource extends Resource {
     /** Why the primary refused this node as forked (durable in {@link #SPLIT_BRAIN_FILE}), or {@code null}. */
     private volatile String splitBrain;
     static final String SPLIT_BRAIN_FILE = "split-brain";
+    /** A resync of some chunks only (after a split brain): why, and which ({@link Resync}). */
+    static final String RESYNC_FILE = "resync.properties";
 
     private SecondaryResource(ResourceConfig config, String node, String cluster, Path dir, FileBlockDevice backing,
                               io.tern.links.LinkStore links) throws IOException {
@@ -103,6 +107,10 @@ final class SecondaryResource extends Resource {
             FullSync s = new FullSync(cluster, config.name(), node, config.peer().toAddress(), backing,
                     dir.resolve(SYNC_FILE), SYNC_CHUNK, config.pull().syncRate()).compress(config.pull().compress())
                     .digest(config.pull().syncDigest());
+            Resync resync = Resync.load(dir.resolve(RESYNC_FILE));
+            if (resync != null && sync.start() != 0) {
+                s.chunks(resync.chunks()); // only what either side touched past the fork; the log does the rest
+            }
             fullSync = s;
             s.start().whenCompleteAsync((state, error) -> {
                 if (error != null) {
@@ -138,9 +146,11 @@ final class SecondaryResource extends Resource {
         SyncState next = state.end() < state.start() ? state.done() : state.replaying();
         next.store(dir.resolve(SYNC_FILE));
         sync = next;
+        Files.deleteIfExists(dir.resolve(RESYNC_FILE));
         if (next.phase() == SyncState.Phase.DONE) {
             log.info("{}: full sync complete, the disk is consistent from lsn {}", config.name(), state.start() - 1);
         }
+        lastCopySent = fullSync.bytesSent();
         fullSync.close();
         fullSync = null;
         follow();
@@ -266,6 +276,11 @@ final class SecondaryResource extends Resource {
         } catch (IOException e) {
             log.error("{}: cannot store the split-brain state: {}", config.name(), e.toString());
         }
+    }
+
+    /** This node's log while it follows a primary, else {@code null} (a full sync runs). */
+    TransactionLog log() {
+        return txlog;
     }
 
     /** The end of this node's log: what it has received. */
@@ -442,6 +457,19 @@ final class SecondaryResource extends Resource {
         s.put("end_lsn", progress.end());
         s.put("copied_bytes", progress.next());
         s.put("digest", config.pull().syncDigest().label());
+        try {
+            Resync resync = progress.phase() == SyncState.Phase.COPYING ? Resync.load(dir.resolve(RESYNC_FILE)) : null;
+            if (resync != null && progress.start() != 0) {
+                s.put("reason", resync.reason());
+                s.put("resync_chunks", resync.chunks().cardinality());
+                s.put("resync_chunk_bytes", SYNC_CHUNK);
+            }
+        } catch (IOException | RuntimeException e) {
+            s.put("reason", "cannot read " + RESYNC_FILE + ": " + e.getMessage());
+        }
+        if (fs == null && lastCopySent >= 0) {
+            s.put("sent_bytes", lastCopySent);
+        }
         if (fs != null) {
             double rate = fs.rate();
             s.put("sent_bytes", fs.bytesSent());

@@ -28,8 +28,10 @@ import org.junit.jupiter.api.io.TempDir;
  * is made primary with {@code tern primary --force} and takes writes in a new epoch, then the old
  * primary comes back as it was. If it holds writes the new one never received, both report a
  * split brain with the fork LSN and the records each holds past it, and nothing moves (both
- * images stay as they were, across restarts, and when the old primary is told to follow); if it
- * holds nothing past the fork, it follows the new primary by itself and the images converge.
+ * images stay as they were, across restarts, and when the old primary is told to follow) until
+ * {@code tern invalidate} on the old primary resyncs at most the blocks either side touched past
+ * the fork and the images converge; if it holds nothing past the fork, it follows the new primary
+ * by itself.
  */
 class ForcedFailoverTest {
     private static final String RES = "r0";
@@ -39,7 +41,8 @@ class ForcedFailoverTest {
     Path dir;
 
     @Test
-    void anOldPrimaryWithWritesPastTheForkIsASplitBrainOnBothSidesAndNothingMoves() throws Exception {
+    @SuppressWarnings("unchecked")
+    void anOldPrimaryWithWritesPastTheForkIsASplitBrainUntilInvalidateResyncsWhatForked() throws Exception {
         Random random = new Random(Seeds.seed("ForcedFailoverTest.splitBrain"));
         try (TernNode a = init(dir, "a", "c1"); TernNode b = init(dir, "b", "c1")) {
             a.start();
@@ -49,14 +52,15 @@ class ForcedFailoverTest {
             awaitCaughtUp(a, RES, Duration.ofSeconds(60), b);
             try (Workload load = new Workload(a::nbdAddress, RES, SIZE, random.nextLong()).start()) {
                 load.awaitMore(200 + random.nextInt(1000), 60);
-                b.kill(); // the secondary's site goes first: a goes on alone
-                load.awaitMore(100 + random.nextInt(500), 60);
-                a.kill(); // then the primary's, mid-write
             }
+            awaitCaughtUp(a, RES, Duration.ofSeconds(60), b);
+            b.kill(); // the secondary's site goes first: a goes on alone
+            java.util.Set<Long> touched = new java.util.TreeSet<>(writeSome(a, random, 30)); // past the fork
+            a.kill(); // then the primary's
             b.start();
             promote(b); // from what b had received: a's last writes are not there
             long forkAt = number(b.resource(RES), "chain_head_start_lsn") - 1;
-            writeSome(b, random, 20); // the new primary's own writes, epoch 2
+            touched.addAll(writeSome(b, random, 20)); // the new primary's own writes, epoch 2
 
             a.start(); // the old primary comes back as it was: primary of epoch 1, with writes b never had
             await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(100)).until(() ->
@@ -92,6 +96,28 @@ class ForcedFailoverTest {
             assertThat(String.valueOf(peers(ra).get(0).get("split_brain"))).contains("diverge after lsn " + forkAt);
             assertThat(exportDigest(a, RES, dir)).as("the old primary's image, as a secondary").isEqualTo(aImage);
             assertThat(exportDigest(b, RES, dir)).as("the new primary's image").isEqualTo(bImage);
+
+            // The operator decides for b: a discards its side, resyncs only what either side touched past
+            // the fork, and follows b.
+            tern(a, "invalidate", RES);
+            assertThat(java.nio.file.Files.readString(a.logs().resolve("command.out")))
+                    .contains("split brain with b after lsn " + forkAt).contains("30 records");
+            awaitCaughtUp(b, RES, Duration.ofSeconds(60), a);
+            ra = a.resource(RES);
+            assertThat(ra.get("split_brain")).isEqualTo(false);
+            assertThat(number(ra, "epoch")).isEqualTo(2);
+            assertThat(exportDigest(a, RES, dir)).as("a's image after invalidate").isEqualTo(exportDigest(b, RES, dir));
+            long sent = number((Map<String, Object>) ra.get("sync"), "sent_bytes");
+            System.err.printf("invalidate: fork after lsn %d; %d bytes resynced for %d blocks touched past it on both "
+                    + "sides%n", forkAt, sent, touched.size());
+            assertThat(sent).as("bytes resynced: at most the blocks touched past the fork on either side")
+                    .isPositive().isLessThanOrEqualTo(touched.size() * 4096L);
+            await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(100)).until(() ->
+                    Boolean.FALSE.equals(b.resource(RES).get("split_brain")));
+            assertThat(peers(b.resource(RES))).anySatisfy(p -> {
+                assertThat(p.get("node")).isEqualTo("a");
+                assertThat(p.get("state")).isEqualTo("Replicating");
+            });
         }
     }
 
@@ -136,15 +162,19 @@ class ForcedFailoverTest {
         assertThat(r.get("chain_head_node")).isEqualTo("b");
     }
 
-    /** Writes {@code n} random 4 KiB blocks through the node's export and waits for each reply. */
-    private static void writeSome(TernNode node, Random random, int n) throws Exception {
+    /** Writes {@code n} random 4 KiB blocks through the node's export, waiting for each reply; returns their offsets. */
+    private static List<Long> writeSome(TernNode node, Random random, int n) throws Exception {
+        List<Long> offsets = new java.util.ArrayList<>();
         try (NbdClient c = NbdClient.connect(node.nbdAddress(), RES)) {
             for (int i = 0; i < n; i++) {
                 byte[] data = new byte[4096];
                 random.nextBytes(data);
-                c.write((long) random.nextInt((int) (SIZE / 4096)) * 4096, data, false).get(30, TimeUnit.SECONDS);
+                long offset = (long) random.nextInt((int) (SIZE / 4096)) * 4096;
+                c.write(offset, data, false).get(30, TimeUnit.SECONDS);
+                offsets.add(offset);
             }
         }
+        return offsets;
     }
 
     /** Both report the split brain with the peer, at the fork LSN, with the records each holds past it. */

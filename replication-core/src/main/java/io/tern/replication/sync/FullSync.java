@@ -72,6 +72,8 @@ public final class FullSync implements AutoCloseable {
     private final long resumedAt;
     private volatile boolean compress;
     private volatile BlockDigest digest = BlockDigest.XXH128;
+    /** The chunks to copy (by index), or {@code null} for all: a resync after a split brain. */
+    private volatile java.util.BitSet only;
 
     public FullSync(String clusterId, String resource, String node, InetSocketAddress primary, BlockDevice device,
                     Path stateFile, int chunk, long bytesPerSecond) throws IOException {
@@ -99,6 +101,27 @@ public final class FullSync implements AutoCloseable {
     public FullSync compress(boolean compress) {
         this.compress = compress;
         return this;
+    }
+
+    /**
+     * Copies only these chunks (index = offset / chunk size), skipping the rest: a resync of the
+     * extents touched past a fork. Before {@link #start()}.
+     */
+    public FullSync chunks(java.util.BitSet chunks) {
+        this.only = (java.util.BitSet) chunks.clone();
+        return this;
+    }
+
+    /** The start of the first chunk to copy at or after {@code offset}; the device's size if none. */
+    private long nextChunk(long offset) {
+        long size = device.size();
+        java.util.BitSet set = only;
+        if (set == null || offset >= size) {
+            return Math.min(offset, size);
+        }
+        int index = (int) ((offset + chunk - 1) / chunk);
+        int next = set.nextSetBit(index);
+        return next < 0 ? size : Math.min(size, (long) next * chunk);
     }
 
     /** The digest blocks are compared by. Before {@link #start()}. */
@@ -174,6 +197,8 @@ public final class FullSync implements AutoCloseable {
         /** Offset of the next chunk to ask about, and of the next answer expected. */
         private long asked;
         private long expected;
+        /** Chunk requests sent and not answered yet. */
+        private int outstanding;
         private long lastStore = System.nanoTime();
         private final long sessionStart = System.nanoTime();
         private long askedThisSession;
@@ -235,8 +260,18 @@ public final class FullSync implements AutoCloseable {
             welcomed = true;
             connected = true;
             connector.welcomed();
-            asked = state.next();
-            expected = state.next();
+            asked = nextChunk(state.next());
+            expected = asked;
+            outstanding = 0;
+            if (expected >= device.size()) {
+                SyncState copied = state.copied(device.size(), 0);
+                copied.store(stateFile);
+                state = copied;
+                log.info("{}: nothing to copy; replay from lsn {} follows", resource, state.start());
+                done.complete(copied);
+                ctx.close();
+                return;
+            }
             prefetcher = new Prefetcher(ctx, asked);
             prefetcher.start();
         }
@@ -260,7 +295,7 @@ public final class FullSync implements AutoCloseable {
                 return;
             }
             long size = device.size();
-            while (asked < size && asked - expected < (long) WINDOW * chunk) {
+            while (asked < size && outstanding < WINDOW) {
                 if (rate > 0) {
                     double allowed = rate * ((System.nanoTime() - sessionStart) / 1e9) + chunk;
                     if (askedThisSession >= allowed) {
@@ -284,7 +319,8 @@ public final class FullSync implements AutoCloseable {
                 }
                 int length = d.length();
                 FrameCodec.send(ctx, MessageType.SYNC_DIGESTS, b -> Messages.encode(d, b));
-                asked += length;
+                asked = nextChunk(asked + length);
+                outstanding++;
                 askedThisSession += length;
             }
         }
@@ -303,9 +339,10 @@ public final class FullSync implements AutoCloseable {
             }
             bytesSent += sent;
             bytesSame += d.length() - sent;
-            expected += d.length();
+            outstanding--;
+            expected = nextChunk(expected + d.length());
             SyncState copied = state.copied(expected, d.lsn());
-            boolean finished = expected == device.size();
+            boolean finished = expected >= device.size();
             if (finished || System.nanoTime() - lastStore > STORE_EVERY_NANOS) {
                 device.flush().join();
                 copied.store(stateFile);
@@ -362,7 +399,7 @@ public final class FullSync implements AutoCloseable {
             BlockDigest algorithm = digest;
             ByteBuffer mine = ByteBuffer.allocateDirect(chunk); // reused: only the digests leave this thread
             try {
-                for (long offset = from; offset < size && !stopped; ) {
+                for (long offset = from; offset < size && !stopped; offset = nextChunk(offset)) {
                     int length = (int) Math.min(chunk, size - offset);
                     mine.clear().limit(length);
                     device.read(offset, mine).join();
