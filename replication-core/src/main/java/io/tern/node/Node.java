@@ -99,6 +99,7 @@ public final class Node implements AutoCloseable {
                     });
             node.metrics.more().counter("tern.replication.protocol.errors", List.of(), node.replication,
                     ReplicationServer::protocolErrors);
+            node.metrics.more().counter("tern.replication.links.refused", List.of(), 0, x -> ReplicationServer.linksRefused());
             node.nbd = NbdServer.start(new NbdServerConfig().listen(home.address("nbd").toAddress()), node.exports);
             node.http = HttpServer.create(home.address("http").toAddress(), 16);
             node.http.createContext("/status", node::serveStatus);

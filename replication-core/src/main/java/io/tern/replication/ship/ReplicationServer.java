@@ -84,6 +84,11 @@ public final class ReplicationServer implements AutoCloseable {
         return directory;
     }
 
+    /** Links refused on mesh sessions since start because the sender does not own them (all sessions of this process). */
+    public static long linksRefused() {
+        return LinkExchange.refused();
+    }
+
     /** Connections closed for a malformed frame or message since start. */
     public long protocolErrors() {
         return protocolErrors.get();
