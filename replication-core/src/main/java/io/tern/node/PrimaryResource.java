@@ -159,13 +159,22 @@ final class PrimaryResource extends Resource {
         }
         io.tern.replication.history.Version head = history.get().head();
         boolean cut = device.recovery().cut();
+        String ahead = memberAhead(links, node, last);
         String why = head == null ? "a new history"
                 : !head.node().equals(node) ? "this node takes over from " + head
-                : cut ? "recovery cut the log's tail after lsn " + last : null;
+                : cut ? "recovery cut the log's tail after lsn " + last
+                : ahead != null ? ahead + " holds records past this log's end (lsn " + last + "): it lost records" : null;
         if (why == null) {
             log.info("{}: primary in {}", config.name(), head);
             return;
         }
+        startTerm(node, config, device, history, links, last, why);
+    }
+
+    /** Appends the next version to the history, then its EPOCH record at {@code last + 1}, then its link. */
+    private static io.tern.replication.history.Version startTerm(String node, ResourceConfig config, LoggedDevice device,
+                                                                 io.tern.replication.history.LocalHistory history,
+                                                                 LinkStore links, long last, String why) throws IOException {
         long epoch = Math.max(Math.max(history.get().epoch(), config.epoch() - 1), highestKnownEpoch(links)) + 1;
         io.tern.replication.history.Version v = io.tern.replication.history.Version.start(epoch, node, last + 1,
                 history.get().headDigest());
@@ -179,7 +188,62 @@ final class PrimaryResource extends Resource {
             throw new IOException(config.name() + ": interrupted writing the EPOCH record of " + v, e);
         }
         links.put(VERSION + epoch + "-" + node, v.start() + "," + v.id());
-        log.info("{}: primary starts {} ({})", config.name(), v, why);
+        log.warn("{}: primary starts {} ({})", config.name(), v, why);
+        return v;
+    }
+
+    /**
+     * A member holds more of this node's current version than its log does: records were lost
+     * here (a disk that dropped acknowledged writes, or state restored from a copy). Starts a new
+     * term at this log's end, with writes held back for the moment, so that the LSNs past it are
+     * never reused within the version the member holds; the member is then a fork.
+     */
+    synchronized String startTermAfterLoss(String member, long theirLast) throws IOException, InterruptedException {
+        long last = device.log().durableLsn();
+        io.tern.replication.history.Version head = versions.get().head();
+        if (last >= theirLast || head == null || !head.node().equals(node)) {
+            return "nothing to do";
+        }
+        device.freeze("resource " + config.name() + " starts a new term", java.time.Duration.ofSeconds(30));
+        try {
+            last = device.log().durableLsn();
+            io.tern.replication.history.Version v = startTerm(node, config, device, versions, links, last, member
+                    + " holds records up to lsn " + theirLast + ", past this log's end (lsn " + last + "): records were "
+                    + "lost here");
+            return "started " + v;
+        } finally {
+            device.thaw();
+        }
+    }
+
+    /**
+     * A member whose log reaches past {@code last} by its own {@code received-} link, or by the
+     * position this node stored for it, or {@code null}: if this log ends below what a member
+     * holds, records were lost here, and LSNs past the end must not be reused in this version.
+     */
+    private static String memberAhead(LinkStore links, String node, long last) {
+        for (Link l : links.all()) {
+            if (l.deleted()) {
+                continue;
+            }
+            String member = null;
+            if (l.name().startsWith("received-")) {
+                member = l.name().substring("received-".length());
+            } else if (l.name().startsWith(MEMBER) && l.name().endsWith("-" + node)) {
+                member = l.name().substring(MEMBER.length(), l.name().length() - node.length() - 1);
+            }
+            if (member == null || member.equals(node)) {
+                continue;
+            }
+            try {
+                if (Long.parseLong(l.value()) > last) {
+                    return "member " + member + " (" + l.name() + " = " + l.value() + ")";
+                }
+            } catch (NumberFormatException e) {
+                // not a position
+            }
+        }
+        return null;
     }
 
     /** The highest epoch any version link names: a new term goes past every epoch heard of. */

@@ -192,13 +192,20 @@ final class ResourceMesh implements MeshMember {
         for (Map.Entry<String, Messages.State> e : peers.entrySet()) {
             String peer = e.getKey();
             Messages.State st = e.getValue();
-            if (st.role() != Messages.Role.PRIMARY) {
-                continue;
-            }
             History theirs = History.of(st.history());
             History.Divergence d = History.compare(mine, myLast, theirs, st.lastLsn());
             if (d.forked()) {
                 p.shipper().reportFork(peer, d);
+                continue;
+            }
+            if (st.role() == Messages.Role.SECONDARY && d.theirsPast() > 0 && mine.head() != null
+                    && mine.head().sameAs(theirs.head())) {
+                // It holds more of this version than this log: records were lost here.
+                long theirLast = st.lastLsn();
+                node.changeRoleLater(resource, () -> p.startTermAfterLoss(peer, theirLast));
+                continue;
+            }
+            if (st.role() != Messages.Role.PRIMARY) {
                 continue;
             }
             if (theirs.epoch() > mine.epoch() && d.minePast() == 0) {

@@ -102,6 +102,47 @@ public final class LogFiles {
         return m;
     }
 
+    /**
+     * Tears the log at record {@code lsn}, as writes lost in the middle of a batch would: its
+     * header stays, its payload and everything after it in its segment file become zeros, and
+     * the segment files after it are deleted. Recovery finds a torn tail there and cuts it. The
+     * record must carry a payload that is not all zeros. The node must be down.
+     */
+    public static void tearAt(Path logDir, long lsn) throws IOException {
+        RecordAt at = find(logDir, lsn);
+        if (at.payloadLength() == 0) {
+            throw new AssertionError("record lsn " + lsn + " has no payload to tear");
+        }
+        zeroFrom(logDir, at, at.payload(0));
+    }
+
+    /**
+     * Takes back record {@code lsn} and all after it without a trace, as a disk that lost
+     * acknowledged writes would: zeros from its header on, later segment files deleted. Recovery
+     * sees a log that simply ends before it. The node must be down.
+     */
+    public static void loseFrom(Path logDir, long lsn) throws IOException {
+        RecordAt at = find(logDir, lsn);
+        zeroFrom(logDir, at, at.position());
+    }
+
+    private static void zeroFrom(Path logDir, RecordAt at, long from) throws IOException {
+        try (FileChannel ch = FileChannel.open(at.file(), StandardOpenOption.WRITE)) {
+            ByteBuffer zeros = ByteBuffer.allocate(1 << 20);
+            long size = ch.size();
+            for (long p = from; p < size; ) {
+                zeros.clear().limit((int) Math.min(zeros.capacity(), size - p));
+                p += ch.write(zeros, p);
+            }
+            ch.force(false);
+        }
+        for (Path f : segments(logDir)) {
+            if (f.getFileName().toString().compareTo(at.file().getFileName().toString()) > 0) {
+                Files.delete(f);
+            }
+        }
+    }
+
     private static List<Path> segments(Path logDir) throws IOException {
         try (Stream<Path> s = Files.list(logDir)) {
             return s.filter(p -> p.getFileName().toString().endsWith(".seg")).sorted().toList();

@@ -29,7 +29,9 @@ import org.slf4j.LoggerFactory;
  * durable. Any disconnect — a cut link, a restart on either side — is followed by a reconnect
  * with exponential backoff and jitter, which resumes exactly from the durable end: the pull
  * model needs no state but the log. A REJECT for a reason that waiting cannot cure (another
- * cluster, an unknown resource, a split brain, records gone) stops it; {@link #refusal()} says why.
+ * cluster, an unknown resource, records gone) stops it; {@link #refusal()} says why. A split
+ * brain is asked about again with backoff (nothing is received while it lasts), so that the
+ * refusal's reason stays current and a resolved fork is welcomed.
  *
  * <p>Thread contract: network events run on the receiver's event loop; appends complete on the
  * log's thread and only write ACKs to the channel.
@@ -72,8 +74,10 @@ public final class LogReceiver implements AutoCloseable {
         this.node = node;
         this.txlog = txlog;
         this.primary = primary;
+        // A split brain is not given up on: the primary is asked again (with backoff), so what it says
+        // about the fork stays current, and a resolved fork is welcomed.
         this.connector = new io.tern.replication.protocol.PeerConnector(resource, primary, this::initChannel,
-                () -> stopped || refusal != null);
+                () -> stopped || refusal != null && refusal.code() != ErrorCode.SPLIT_BRAIN);
     }
 
     /**
@@ -207,6 +211,7 @@ public final class LogReceiver implements AutoCloseable {
                 switch (f.type()) {
                     case WELCOME -> {
                         primaryLsn = Messages.decodeWelcome(f.payload()).lastLsn();
+                        refusal = null;
                         welcomed = true;
                         connected = true;
                         // While records cannot be stored, the retries keep backing off.
