@@ -42,6 +42,8 @@ final class PrimaryResource extends Resource {
     private final LinkStore links;
     private final io.tern.replication.history.LocalHistory versions;
     private final String node;
+    /** Per forked peer: the fork LSN and records it was computed for, and the bytes of writes past it here. */
+    private final Map<String, long[]> forkBytes = new java.util.concurrent.ConcurrentHashMap<>();
     private final Map<String, Long> stored = new HashMap<>();
     private final io.tern.replication.ship.LsnHistory history = new io.tern.replication.ship.LsnHistory();
     /** The log's durable bytes and the time at the last tick: its write rate, for the low-space margin. */
@@ -121,19 +123,13 @@ final class PrimaryResource extends Resource {
             }
         }
         String self = home.node();
+        // Logged here (on whichever thread saw it); stored by tick(), off the event loops.
         shipper.onFork((peer, d) -> {
-            String name = FORK + peer + "-" + self;
-            try {
-                if (d == null) {
-                    links.delete(name);
-                    log.info("{}: {} follows this node's history again; its split brain is resolved", config.name(), peer);
-                } else {
-                    links.put(name, d.commonLsn() + "," + d.minePast() + "," + d.theirsPast());
-                    log.warn("{}: split brain with {}: the histories diverge after lsn {}; this node holds {} records "
-                            + "past it, {} holds {}", config.name(), peer, d.commonLsn(), d.minePast(), peer, d.theirsPast());
-                }
-            } catch (IOException e) {
-                log.error("{}: cannot store the fork state of {}: {}", config.name(), peer, e.toString());
+            if (d == null) {
+                log.info("{}: {} follows this node's history again; its split brain is resolved", config.name(), peer);
+            } else {
+                log.warn("{}: split brain with {}: the histories diverge after lsn {}; this node holds {} records "
+                        + "past it, {} holds {}", config.name(), peer, d.commonLsn(), d.minePast(), peer, d.theirsPast());
             }
         });
         shipperRef[0] = shipper;
@@ -264,8 +260,8 @@ final class PrimaryResource extends Resource {
 
     static io.tern.replication.history.History.Divergence parseFork(String value) {
         String[] f = value.split(",");
-        if (f.length != 3) {
-            throw new IllegalArgumentException("fork state '" + value + "' is not lsn,mine,theirs");
+        if (f.length != 3 && f.length != 4) {
+            throw new IllegalArgumentException("fork state '" + value + "' is not lsn,mine,theirs[,bytes]");
         }
         return new io.tern.replication.history.History.Divergence(Long.parseLong(f[0]), Long.parseLong(f[1]),
                 Long.parseLong(f[2]), null);
@@ -308,6 +304,7 @@ final class PrimaryResource extends Resource {
     @Override
     public synchronized void tick() {
         releaseWhenLogSpaceRunsLow();
+        storeForks();
         for (MemberPosition p : shipper.members().values()) {
             Long before = stored.get(p.node());
             if (before == null || before != p.replayedLsn()) {
@@ -429,10 +426,73 @@ final class PrimaryResource extends Resource {
         return m;
     }
 
-    private static void putFork(Map<String, Object> peer, io.tern.replication.history.History.Divergence d) {
+    /**
+     * Keeps a link {@code fork-<peer>-<this node>} per forked peer, {@code lsn,records here,records
+     * there,bytes here} (the peer shows the bytes from it), with the bytes of writes this node's log
+     * holds past the fork (-1 when the log no longer reaches back to it); deletes resolved ones.
+     */
+    private void storeForks() {
+        Map<String, io.tern.replication.history.History.Divergence> forks = shipper.forks();
+        String suffix = "-" + node;
+        try {
+            for (Map.Entry<String, io.tern.replication.history.History.Divergence> e : forks.entrySet()) {
+                io.tern.replication.history.History.Divergence d = e.getValue();
+                long[] known = forkBytes.get(e.getKey());
+                if (known == null || known[0] != d.commonLsn() || known[1] != d.minePast()) {
+                    known = new long[] {d.commonLsn(), d.minePast(), bytesPast(d.commonLsn())};
+                    forkBytes.put(e.getKey(), known);
+                }
+                String value = d.commonLsn() + "," + d.minePast() + "," + d.theirsPast() + "," + known[2];
+                String name = FORK + e.getKey() + suffix;
+                if (!links.get(name).equals(java.util.Optional.of(value))) {
+                    links.put(name, value);
+                }
+            }
+            for (Link l : links.all()) {
+                if (l.name().startsWith(FORK) && l.name().endsWith(suffix) && !l.deleted()
+                        && !forks.containsKey(l.name().substring(FORK.length(), l.name().length() - suffix.length()))) {
+                    links.delete(l.name());
+                }
+            }
+            forkBytes.keySet().retainAll(forks.keySet());
+        } catch (IOException | RuntimeException e) {
+            log.error("{}: cannot store the fork state: {}", config.name(), e.toString());
+        }
+    }
+
+    /** Bytes of writes (and zeroings) this log holds after {@code lsn}; -1 if it no longer reaches back there. */
+    private long bytesPast(long lsn) {
+        io.tern.log.TransactionLog l = device.log();
+        if (l.firstLsn() > lsn + 1) {
+            return -1;
+        }
+        long bytes = 0;
+        try (io.tern.log.LogReader reader = l.reader(lsn + 1)) {
+            io.tern.log.LogRecord rec = new io.tern.log.LogRecord();
+            while (reader.next(rec)) {
+                bytes += rec.op() == io.tern.log.RecordOp.EPOCH ? 0 : rec.length();
+            }
+        } catch (RuntimeException e) {
+            return -1; // retired while read
+        }
+        return bytes;
+    }
+
+    private void putFork(Map<String, Object> peer, io.tern.replication.history.History.Divergence d) {
         peer.put("fork_lsn", d.commonLsn());
         peer.put("records_past_fork_here", d.minePast());
         peer.put("records_past_fork_there", d.theirsPast());
+        long[] known = forkBytes.get((String) peer.get("node"));
+        if (known != null && known[0] == d.commonLsn()) {
+            peer.put("bytes_past_fork_here", known[2]);
+        }
+        // What the peer says of its own side, in its link about this node.
+        links.get(FORK + node + "-" + peer.get("node")).ifPresent(v -> {
+            String[] f = v.split(",");
+            if (f.length == 4 && f[0].equals(Long.toString(d.commonLsn()))) {
+                peer.put("bytes_past_fork_there", Long.parseLong(f[3]));
+            }
+        });
     }
 
     @Override

@@ -203,7 +203,7 @@ class ForcedFailoverTest {
     private static void checkForkOnBoth(TernNode a, TernNode b, long forkAt, long aLast) throws Exception {
         String aName = a.home().getFileName().toString();
         String bName = b.home().getFileName().toString();
-        await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(100)).untilAsserted(() -> {
+        await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(100)).ignoreExceptions().untilAsserted(() -> {
             assertThat(peers(a.resource(RES))).anySatisfy(p -> {
                 assertThat(p.get("node")).isEqualTo(bName);
                 assertThat(p.get("state")).isEqualTo("SplitBrain");
@@ -218,6 +218,13 @@ class ForcedFailoverTest {
                 assertThat(number(p, "records_past_fork_there")).isEqualTo(aLast - forkAt);
                 assertThat(number(p, "records_past_fork_here")).isGreaterThanOrEqualTo(6); // its EPOCH record and 5+ writes
             });
+            // The bytes of writes each side holds past the fork, as it counts them and as its peer shows them.
+            Map<String, Object> onA = peers(a.resource(RES)).stream().filter(p -> bName.equals(p.get("node"))).findFirst()
+                    .orElseThrow();
+            Map<String, Object> onB = peers(b.resource(RES)).stream().filter(p -> aName.equals(p.get("node"))).findFirst()
+                    .orElseThrow();
+            assertThat(number(onA, "bytes_past_fork_here")).isPositive().isEqualTo(number(onB, "bytes_past_fork_there"));
+            assertThat(number(onB, "bytes_past_fork_here")).isPositive().isEqualTo(number(onA, "bytes_past_fork_there"));
         });
     }
 
