@@ -293,6 +293,8 @@ final class PrimaryResource extends Resource {
         registry.gauge("tern.log.checkpoint.lsn", tags, device, LoggedDevice::checkpointLsn);
         registry.gauge("tern.log.first.lsn", tags, device, d -> d.log().firstLsn());
         registry.gauge("tern.resource.failed", tags, device, d -> d.failure() == null ? 0 : 1);
+        registry.gauge("tern.resource.epoch", tags, this, r -> r.versions.get().epoch());
+        registry.gauge("tern.resource.split.brain", tags, shipper, s -> s.forks().size());
     }
 
     @Override

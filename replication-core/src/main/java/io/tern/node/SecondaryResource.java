@@ -205,6 +205,8 @@ final class SecondaryResource extends Resource {
         registry.gauge("tern.log.applied.lsn", tags, this, r -> r.replayer == null ? 0 : r.replayer.replayedLsn());
         registry.gauge("tern.sync.copied.bytes", tags, this, r -> r.fullSync != null ? r.fullSync.state().next() : r.sync.next());
         registry.gauge("tern.resource.failed", tags, this, r -> r.failure() == null ? 0 : 1);
+        registry.gauge("tern.resource.epoch", tags, this, r -> r.history.get().epoch());
+        registry.gauge("tern.resource.split.brain", tags, this, r -> r.splitBrain == null ? 0 : 1);
     }
 
     private Throwable failure() {

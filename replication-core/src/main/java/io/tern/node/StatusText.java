@@ -33,10 +33,25 @@ public final class StatusText {
                     b.append(String.format(", %s/s, eta %ss", Sizes.format(rate.longValue()), sync.get("eta_seconds")));
                 }
                 b.append(String.format(", replay must pass lsn %s%n", sync.get("end_lsn")));
+                if (sync.get("reason") != null) {
+                    b.append("    ").append(sync.get("reason")).append('\n');
+                }
             }
             if (r.get("peers") instanceof List<?> peers) {
                 for (Object p : peers) {
                     Map<?, ?> peer = (Map<?, ?>) p;
+                    if ("SplitBrain".equals(peer.get("state")) && peer.containsKey("fork_lsn")) {
+                        b.append(String.format("    peer %-12s SplitBrain  histories diverge after lsn %s: %s records%s here, "
+                                        + "%s records%s there; resolve with 'tern invalidate %s' on the node whose changes go%n",
+                                peer.get("node"), peer.get("fork_lsn"), peer.get("records_past_fork_here"),
+                                bytes(peer.get("bytes_past_fork_here")), peer.get("records_past_fork_there"),
+                                bytes(peer.get("bytes_past_fork_there")), r.get("name")));
+                        continue;
+                    }
+                    if (peer.get("split_brain") != null) {
+                        b.append(String.format("    peer %-12s SplitBrain  %s%n", peer.get("node"), peer.get("split_brain")));
+                        continue;
+                    }
                     b.append(String.format("    peer %-12s %-11s received %-10s replayed %-10s lag %s records%s%n",
                             peer.get("node"), peer.get("state"), peer.get("received_lsn"), peer.get("replayed_lsn"),
                             peer.get("lag_records"), peer.containsKey("error") ? "  error: " + peer.get("error") : ""));
@@ -44,5 +59,10 @@ public final class StatusText {
             }
         }
         return b.toString();
+    }
+
+    /** " (N bytes)" for a known byte count, else nothing. */
+    private static String bytes(Object n) {
+        return n instanceof Number v && v.longValue() >= 0 ? " (" + Sizes.format(v.longValue()) + ")" : "";
     }
 }

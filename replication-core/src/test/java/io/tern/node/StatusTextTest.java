@@ -36,4 +36,29 @@ class StatusTextTest {
                 .contains("replay must pass lsn 7")
                 .contains("peer primary").contains("lag 42129 records  error: no space for the log in /x");
     }
+
+    @Test
+    void aSplitBrainShowsWhereTheHistoriesDivergeAndWhatEachSideHolds() {
+        Map<String, Object> peer = new LinkedHashMap<>();
+        peer.put("node", "a");
+        peer.put("state", "SplitBrain");
+        peer.put("fork_lsn", 474);
+        peer.put("records_past_fork_here", 21);
+        peer.put("records_past_fork_there", 91);
+        peer.put("bytes_past_fork_here", 81920L);
+        peer.put("bytes_past_fork_there", -1L);
+        Map<String, Object> r = new LinkedHashMap<>();
+        r.put("name", "r0");
+        r.put("role", "Primary");
+        r.put("disk", "UpToDate");
+        r.put("epoch", 2);
+        r.put("logged_lsn", 495);
+        r.put("replayed_lsn", 495);
+        r.put("size", 1L << 30);
+        r.put("peers", List.of(peer));
+        String text = StatusText.render(Map.of("node", "b", "running", true, "pid", 9, "nbd", "127.0.0.1:1",
+                "resources", List.of(r)));
+        assertThat(text).contains("peer a            SplitBrain  histories diverge after lsn 474: 21 records (80.0 KiB) "
+                + "here, 91 records there; resolve with 'tern invalidate r0' on the node whose changes go");
+    }
 }
