@@ -23,12 +23,17 @@ final class Daemon {
 
     /** GET or POST {@code path} on the daemon; {@code null} if no daemon runs for this home. */
     static Answer call(NodeHome home, String method, String path) throws IOException, InterruptedException {
+        return call(home, method, path, Duration.ofSeconds(30));
+    }
+
+    private static Answer call(NodeHome home, String method, String path, Duration timeout)
+            throws IOException, InterruptedException {
         Path run = home.runDir().resolve("daemon.properties");
         if (!Files.exists(run)) {
             return null;
         }
         HostPort http = HostPort.parse(NodeHome.load(run).getProperty("http"));
-        HttpRequest.Builder req = HttpRequest.newBuilder(URI.create("http://" + http + path)).timeout(Duration.ofSeconds(30));
+        HttpRequest.Builder req = HttpRequest.newBuilder(URI.create("http://" + http + path)).timeout(timeout);
         req = "POST".equals(method) ? req.POST(HttpRequest.BodyPublishers.noBody()) : req.GET();
         try {
             HttpResponse<String> r = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build()
@@ -52,5 +57,24 @@ final class Daemon {
             throw new IllegalStateException("the running daemon cannot open it: " + a.body().strip());
         }
         return "the running daemon serves it now";
+    }
+
+    /**
+     * POSTs an action to the running daemon of {@code home} and prints its answer. Actions may
+     * take minutes (a handover waits for a replay), so the wait is long.
+     *
+     * @throws IllegalStateException with the daemon's answer unless it succeeded, or if none runs
+     */
+    static int act(HomeOption home, String path) throws IOException, InterruptedException {
+        NodeHome h = NodeHome.open(home.resolve());
+        Answer a = call(h, "POST", path, Duration.ofMinutes(15));
+        if (a == null) {
+            throw new IllegalStateException("no daemon runs for " + h.dir() + ": start it with 'tern run'");
+        }
+        if (a.code() != 200) {
+            throw new IllegalStateException(a.body().strip());
+        }
+        System.out.print(a.body());
+        return 0;
     }
 }

@@ -2,7 +2,6 @@ package io.tern.cli;
 
 import java.util.concurrent.Callable;
 
-import io.tern.node.NodeHome;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Parameters;
@@ -17,16 +16,7 @@ final class ReplayCommands {
             throw new IllegalArgumentException("only 'replay' can be " + (pause ? "paused" : "resumed") + " so far, not '"
                     + what + "'");
         }
-        NodeHome h = NodeHome.open(home.resolve());
-        Daemon.Answer a = Daemon.call(h, "POST", "/resources/" + resource + "/" + (pause ? "pause" : "resume") + "-replay");
-        if (a == null) {
-            throw new IllegalStateException("no daemon runs for " + h.dir() + ": start it with 'tern run'");
-        }
-        if (a.code() != 200) {
-            throw new IllegalStateException(a.body().strip());
-        }
-        System.out.print(a.body());
-        return 0;
+        return Daemon.act(home, "/resources/" + resource + "/" + (pause ? "pause" : "resume") + "-replay");
     }
 
     /** What both commands take: what to act on, and the resource. */

@@ -4,7 +4,6 @@ import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.Callable;
 
-import io.tern.node.NodeHome;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -13,19 +12,6 @@ import picocli.CommandLine.Parameters;
 /** {@code tern primary RES --force} and {@code tern secondary RES}: switch this node's role for a resource. */
 final class RoleCommands {
     private RoleCommands() {
-    }
-
-    private static int post(HomeOption home, String path) throws Exception {
-        NodeHome h = NodeHome.open(home.resolve());
-        Daemon.Answer a = Daemon.call(h, "POST", path);
-        if (a == null) {
-            throw new IllegalStateException("no daemon runs for " + h.dir() + ": start it with 'tern run'");
-        }
-        if (a.code() != 200) {
-            throw new IllegalStateException(a.body().strip());
-        }
-        System.out.print(a.body());
-        return 0;
     }
 
     @Command(name = "primary", mixinStandardHelpOptions = true,
@@ -60,7 +46,7 @@ final class RoleCommands {
             if (allowInconsistent) {
                 q.append("&allow-inconsistent");
             }
-            return post(home, "/resources/" + resource + "/primary" + (q.length() > 0 ? "?" + q : ""));
+            return Daemon.act(home, "/resources/" + resource + "/primary" + (q.length() > 0 ? "?" + q : ""));
         }
     }
 
@@ -81,7 +67,7 @@ final class RoleCommands {
 
         @Override
         public Integer call() throws Exception {
-            return post(home, "/resources/" + resource + "/secondary?peer=" + URLEncoder.encode(peer, StandardCharsets.UTF_8));
+            return Daemon.act(home, "/resources/" + resource + "/secondary?peer=" + URLEncoder.encode(peer, StandardCharsets.UTF_8));
         }
     }
 
@@ -99,7 +85,7 @@ final class RoleCommands {
 
         @Override
         public Integer call() throws Exception {
-            return post(home, "/resources/" + resource + "/invalidate");
+            return Daemon.act(home, "/resources/" + resource + "/invalidate");
         }
     }
 }

@@ -49,6 +49,8 @@ final class ResourceMesh implements MeshMember {
     private final Map<String, MeshLink> outgoing = new ConcurrentHashMap<>();
     private final Map<String, Messages.State> peers = new ConcurrentHashMap<>();
     private final Map<String, MeshSession> sessions = new ConcurrentHashMap<>();
+    /** Who answers at each address this node connects to (an address may be a proxy's, not in any link). */
+    private final Map<String, String> nodeAtTarget = new ConcurrentHashMap<>();
     private final Map<String, CompletableFuture<Messages.Handover>> handovers = new ConcurrentHashMap<>();
     /** The peer this primary is handing over to, and until when it waits for it to take over. */
     private volatile String handingOverTo;
@@ -90,6 +92,10 @@ final class ResourceMesh implements MeshMember {
     public void session(String peer, MeshSession session, boolean open) {
         if (open) {
             sessions.put(peer, session);
+            String remote = session.remoteAddress();
+            if (outgoing.containsKey(remote)) {
+                nodeAtTarget.put(remote, peer);
+            }
         } else if (sessions.remove(peer, session)) {
             peers.remove(peer);
             CompletableFuture<Messages.Handover> pending = handovers.remove(peer);
@@ -230,26 +236,15 @@ final class ResourceMesh implements MeshMember {
     }
 
     private void evaluateSecondary(SecondaryResource s) {
-        String best = null;
-        long bestEpoch = -1;
-        boolean tie = false;
-        for (Map.Entry<String, Messages.State> e : peers.entrySet()) {
-            Messages.State st = e.getValue();
-            if (st.role() != Messages.Role.PRIMARY) {
-                continue;
-            }
-            long epoch = History.of(st.history()).epoch();
-            if (epoch > bestEpoch) {
-                best = e.getKey();
-                bestEpoch = epoch;
-                tie = false;
-            } else if (epoch == bestEpoch) {
-                tie = true;
-            }
-        }
-        if (best == null || tie) {
+        String best = currentPrimary();
+        if (best == null) {
             return;
         }
+        Messages.State bestState = peers.get(best);
+        if (bestState == null) {
+            return; // its session just closed
+        }
+        long bestEpoch = History.of(bestState.history()).epoch();
         HostPort at = addresses().get(best);
         if (at == null || at.equals(s.config().peer())) {
             return;
@@ -265,8 +260,12 @@ final class ResourceMesh implements MeshMember {
         }
     }
 
-    /** The member whose address is {@code address}, or {@code null}. */
+    /** The member whose address is {@code address} (as its mesh session there said, or its links), or {@code null}. */
     private String nodeAt(HostPort address) {
+        String answered = nodeAtTarget.get(address.toString());
+        if (answered != null) {
+            return answered;
+        }
         for (Map.Entry<String, HostPort> e : addresses().entrySet()) {
             if (e.getValue().equals(address)) {
                 return e.getKey();

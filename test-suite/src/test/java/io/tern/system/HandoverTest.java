@@ -32,7 +32,7 @@ import org.junit.jupiter.api.io.TempDir;
 class HandoverTest {
     private static final String RES = "r0";
     private static final long SIZE = 32L << 20;
-    private static final int ROUNDS = 6;
+    private static final int ROUNDS = 5;
 
     @TempDir
     Path dir;

@@ -72,6 +72,8 @@ class ReplicationFullDiskTest {
                     tern(b, "join", RES, "--peer", a.peer(), "--data", dir.resolve("b-data.img").toString(),
                             "--log-segment", "1M");
                     awaitCaughtUp(a, RES, Duration.ofSeconds(60), b);
+                    // Replay paused: no checkpoint retires (and recycles) segments, so the log must grow.
+                    tern(b, "pause", "replay", RES);
                     Path filler = fs.fillLeaving(RESERVE + (1 << 20));
                     // 4 MiB of writes: the secondary's log has room for about 1 MiB of them.
                     writeRandomBlocks(a, 1024, "ReplicationFullDiskTest");
@@ -89,6 +91,7 @@ class ReplicationFullDiskTest {
                     assertThat(number(a.resource(RES), "logged_lsn")).isEqualTo(logged + 1);
 
                     Files.delete(filler); // the operator frees space: the secondary catches up by itself
+                    tern(b, "resume", "replay", RES);
                     awaitCaughtUp(a, RES, Duration.ofSeconds(120), b);
                     Map<String, Object> r = b.resource(RES);
                     assertThat(r.get("disk")).isEqualTo("UpToDate");

@@ -18,7 +18,7 @@ import org.slf4j.LoggerFactory;
 /**
  * A mesh session between two members of a resource, whatever their roles (both ends run this
  * once the LINKS-mode HELLO is welcomed): each sends its STATE (role, last LSN, history) at once
- * and again whenever it changes, its own links ({@link LinkExchange}), and HANDOVER steps. The
+ * and again whenever it changes (and every 5 s), its own links ({@link LinkExchange}), and HANDOVER steps. The
  * peer's name is known from its HELLO (accepting end) or its first STATE (connecting end); links
  * are taken only from then on.
  *
@@ -40,6 +40,9 @@ public final class MeshSession extends ChannelInboundHandlerAdapter {
     private ChannelHandlerContext ctx;
     private LinkExchange links;
     private Messages.State sent;
+    private long sentAt;
+    /** A state is sent again after this long even if unchanged (a peer that dropped it on another session's close). */
+    private static final long RESEND_NANOS = TimeUnit.SECONDS.toNanos(5);
     private ScheduledFuture<?> timer;
 
     /** {@code peer} is {@code null} on the connecting end, until the peer's first STATE names it. */
@@ -47,6 +50,12 @@ public final class MeshSession extends ChannelInboundHandlerAdapter {
         this.member = member;
         this.resource = resource;
         this.peer = peer;
+    }
+
+    /** The address this session's connection goes to ({@code host:port}). */
+    public String remoteAddress() {
+        java.net.SocketAddress a = ctx == null ? null : ctx.channel().remoteAddress();
+        return a instanceof java.net.InetSocketAddress i ? i.getHostString() + ":" + i.getPort() : String.valueOf(a);
     }
 
     /** The peer's node name, or {@code null} before its first STATE. */
@@ -76,8 +85,9 @@ public final class MeshSession extends ChannelInboundHandlerAdapter {
             return;
         }
         Messages.State now = member.state();
-        if (!now.equals(sent)) {
+        if (!now.equals(sent) || System.nanoTime() - sentAt > RESEND_NANOS) {
             sent = now;
+            sentAt = System.nanoTime();
             FrameCodec.send(ctx, MessageType.STATE, b -> Messages.encode(now, b));
         }
     }

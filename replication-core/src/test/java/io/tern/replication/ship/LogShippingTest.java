@@ -67,6 +67,7 @@ class LogShippingTest {
                 for (int round = 0; round < 4; round++) {
                     List<CompletableFuture<Long>> acks = write(primary, random, 1500);
                     if (round > 0) {
+                        await().atMost(Duration.ofSeconds(30)).until(receiver::connected); // a session to cut
                         receiver.dropConnection();
                     }
                     for (CompletableFuture<Long> a : acks) {
