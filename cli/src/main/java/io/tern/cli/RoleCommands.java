@@ -52,8 +52,8 @@ final class RoleCommands {
 
     @Command(name = "secondary", mixinStandardHelpOptions = true,
             description = "Make this primary step down: it stops taking writes (its export turns read-only) and "
-                    + "follows the primary at --peer from its own log's end. If their histories forked, both "
-                    + "report a split brain and nothing moves.")
+                    + "follows the primary at --peer (or the one the mesh knows, or whoever becomes primary) from its "
+                    + "own log's end. If their histories forked, both report a split brain and nothing moves.")
     static final class Secondary implements Callable<Integer> {
         @Mixin
         HomeOption home;
@@ -61,13 +61,15 @@ final class RoleCommands {
         @Parameters(index = "0", paramLabel = "RES")
         String resource;
 
-        @Option(names = "--peer", paramLabel = "HOST:PORT", required = true,
-                description = "The replication address of the primary to follow.")
+        @Option(names = "--peer", paramLabel = "HOST:PORT",
+                description = "The replication address of the primary to follow (default: the primary the mesh "
+                        + "knows, or whoever becomes primary).")
         String peer;
 
         @Override
         public Integer call() throws Exception {
-            return Daemon.act(home, "/resources/" + resource + "/secondary?peer=" + URLEncoder.encode(peer, StandardCharsets.UTF_8));
+            return Daemon.act(home, "/resources/" + resource + "/secondary"
+                    + (peer == null ? "" : "?peer=" + URLEncoder.encode(peer, StandardCharsets.UTF_8)));
         }
     }
 

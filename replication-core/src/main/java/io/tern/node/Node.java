@@ -40,7 +40,7 @@ import org.slf4j.LoggerFactory;
  *  POST /resources/RES/pause-replay   stop replay at a record boundary ({@code tern pause replay})
  *  POST /resources/RES/resume-replay
  *  POST /resources/RES/primary[?force[&allow-inconsistent]]  handover (or forced failover) to this node
- *  POST /resources/RES/secondary?peer=H:P                    this primary steps down and follows
+ *  POST /resources/RES/secondary[?peer=H:P]                  this primary steps down and follows
  *  POST /resources/RES/invalidate                            discard this node's side of a split brain
  * </pre>
  * The addresses it actually bound go to {@code run/daemon.properties}, so {@code tern status}
@@ -274,9 +274,11 @@ public final class Node implements AutoCloseable {
     }
 
     /**
-     * {@code tern secondary RES --peer H:P}: this primary steps down. It stops taking writes
+     * {@code tern secondary RES [--peer H:P]}: this primary steps down. It stops taking writes
      * (its export turns read-only), checkpoints, and follows the primary at {@code peer} from its
-     * own log's end; if the two histories forked, both report a split brain and nothing moves.
+     * own log's end — without {@code peer}, the primary the mesh knows, or, when there is none
+     * yet, whoever becomes primary. If the two histories forked, both report a split brain and
+     * nothing moves.
      */
     public synchronized String demote(String resource, String peer, String why) throws IOException {
         Resource r = resources.get(resource);
@@ -289,10 +291,13 @@ public final class Node implements AutoCloseable {
         if (!(r instanceof PrimaryResource p)) {
             throw new IllegalStateException(resource + " failed to open on node " + name + "; repair it first");
         }
-        if (peer == null || peer.isBlank()) {
-            throw new IllegalStateException(resource + ": name the primary to follow (--peer HOST:PORT)");
+        HostPort target;
+        if (peer != null && !peer.isBlank()) {
+            target = HostPort.parse(peer);
+        } else {
+            ResourceMesh m = meshes.get(resource);
+            target = m == null ? null : m.currentPrimaryAddress(); // null: none yet, it follows whoever becomes one
         }
-        HostPort target = HostPort.parse(peer);
         long epoch = p.history().epoch();
         java.nio.file.Path dir = home.resourceDir(resource);
         long[] checkpoint = new long[1];
@@ -303,7 +308,8 @@ public final class Node implements AutoCloseable {
             r.config().withRole(ResourceConfig.Role.Secondary, epoch, target).store(dir);
             log.warn("{}: node {} steps down at lsn {} and follows {} ({})", resource, name, checkpoint[0], target, why);
         });
-        return resource + ": node " + name + " is a secondary from lsn " + checkpoint[0] + ", following " + target;
+        return resource + ": node " + name + " is a secondary from lsn " + checkpoint[0] + ", "
+                + (target == null ? "following whoever becomes primary" : "following " + target);
     }
 
     /** The resource's mesh, made (with its link store) the first time. */

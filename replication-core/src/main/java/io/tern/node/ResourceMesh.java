@@ -262,6 +262,9 @@ final class ResourceMesh implements MeshMember {
 
     /** The member whose address is {@code address} (as its mesh session there said, or its links), or {@code null}. */
     private String nodeAt(HostPort address) {
+        if (address == null) {
+            return null;
+        }
         String answered = nodeAtTarget.get(address.toString());
         if (answered != null) {
             return answered;
@@ -272,6 +275,12 @@ final class ResourceMesh implements MeshMember {
             }
         }
         return null;
+    }
+
+    /** The address of {@link #currentPrimary()}, or {@code null}. */
+    HostPort currentPrimaryAddress() {
+        String p = currentPrimary();
+        return p == null ? null : addresses().get(p);
     }
 
     /** The connected primary of the highest epoch, if exactly one holds it; else {@code null}. */

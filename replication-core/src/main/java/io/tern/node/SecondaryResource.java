@@ -87,8 +87,9 @@ final class SecondaryResource extends Resource {
     }
 
     static SecondaryResource open(NodeHome home, ResourceConfig config, io.tern.links.LinkStore links) throws IOException {
-        if (config.peer() == null) {
-            throw new IllegalStateException("secondary resource '" + config.name() + "' has no primary address");
+        if (config.peer() == null && SyncState.load(home.resourceDir(config.name()).resolve(SYNC_FILE)).phase()
+                == SyncState.Phase.COPYING) {
+            throw new IllegalStateException("secondary resource '" + config.name() + "' has no primary address to sync from");
         }
         FileBlockDevice backing = openBacking(config);
         try {
@@ -170,6 +171,11 @@ final class SecondaryResource extends Resource {
         Replayer rp = new Replayer(config.name(), l, backing, dir.resolve("checkpoint"), config.epoch(),
                 Duration.ofSeconds(1)).trimLogAtCheckpoint(true).start();
         replayer = rp;
+        if (config.peer() == null) {
+            log.info("{}: no primary to follow yet (a primary that stepped down); follows whoever becomes primary",
+                    config.name());
+            return;
+        }
         receiver = new LogReceiver(cluster, config.name(), node, l, config.peer().toAddress(), rp::replayedLsn)
                 .compress(config.pull().compress()).rateLimit(config.pull().fetchRate()).history(history).start();
         log.info("{}: following {} from lsn {}; consistent once replay passes lsn {}", config.name(), config.peer(),
@@ -483,7 +489,7 @@ final class SecondaryResource extends Resource {
         List<Object> peers = new ArrayList<>();
         Map<String, Object> peer = new LinkedHashMap<>();
         peer.put("node", "primary");
-        peer.put("address", config.peer().toString());
+        peer.put("address", config.peer() == null ? "(none)" : config.peer().toString());
         peer.put("connected", connected);
         peer.put("state", sb != null ? "SplitBrain" : sync.phase() == SyncState.Phase.COPYING ? "Syncing"
                 : connected ? "Replicating" : "Connecting");
