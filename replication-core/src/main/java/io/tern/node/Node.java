@@ -257,7 +257,15 @@ public final class Node implements AutoCloseable {
         }
         long epochBefore = s.history().epoch();
         log.warn("{}: {}: node {} becomes primary (disk {}, epoch {})", resource, how, name, disk, epochBefore);
-        long replayed = s.drain(until, java.time.Duration.ofMinutes(10));
+        long replayed;
+        try {
+            replayed = s.drain(until, java.time.Duration.ofMinutes(10));
+        } catch (IllegalStateException e) {
+            // It may have stopped pulling already: serve it again as the secondary it still is.
+            switchRole(resource, s, () -> { });
+            throw new IllegalStateException(resource + ": node " + name + " cannot take over: " + e.getMessage()
+                    + "; it stays a secondary", e);
+        }
         java.nio.file.Path dir = home.resourceDir(resource);
         switchRole(resource, s, () -> {
             Files.deleteIfExists(dir.resolve(SecondaryResource.SPLIT_BRAIN_FILE));

@@ -271,8 +271,10 @@ final class SecondaryResource extends Resource {
                 if (!reason.equals(splitBrain)) {
                     DurableFiles.writeAtomically(file, java.nio.ByteBuffer.wrap(
                             (reason + "\n").getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+                    if (splitBrain == null) { // once per episode: the counts in the reason move while the primary writes
+                        log.error("{}: split brain with the primary at {}: {}", config.name(), config.peer(), reason);
+                    }
                     splitBrain = reason;
-                    log.error("{}: split brain with the primary at {}: {}", config.name(), config.peer(), reason);
                 }
             } else if (rc.connected() && splitBrain != null) {
                 Files.deleteIfExists(file);
