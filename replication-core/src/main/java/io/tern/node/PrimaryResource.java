@@ -108,8 +108,7 @@ final class PrimaryResource extends Resource {
                 .log(device.log())
                 .history(history::get)
                 .device(device, device::appliedLsn, () -> device.log().lastLsn())
-                .members((node, lsn) -> links.put(MEMBER + node + memberSuffix, Long.toString(lsn)))
-                .links(links));
+                .members((node, lsn) -> links.put(MEMBER + node + memberSuffix, Long.toString(lsn))));
         members.forEach(shipper::restore);
         for (Link l : links.all()) {
             String suffix = "-" + home.node();

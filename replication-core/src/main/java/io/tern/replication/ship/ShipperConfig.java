@@ -18,7 +18,6 @@ public final class ShipperConfig {
     private LongSupplier appliedLsn;
     private LongSupplier loggedLsn;
     private MemberStore members = (node, lsn) -> { };
-    private io.tern.links.LinkStore links;
     private boolean concluded;
 
     /** Where a primary keeps what its members need, durably. */
@@ -84,16 +83,6 @@ public final class ShipperConfig {
     public ShipperConfig members(MemberStore members) {
         this.members = members;
         return this;
-    }
-
-    /** The resource's links, exchanged with every streaming secondary (optional). */
-    public ShipperConfig links(io.tern.links.LinkStore links) {
-        this.links = links;
-        return this;
-    }
-
-    public io.tern.links.LinkStore links() {
-        return links;
     }
 
     public ShipperConfig conclude() {

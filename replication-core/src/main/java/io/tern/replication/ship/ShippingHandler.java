@@ -232,8 +232,8 @@ final class ShippingHandler extends ChannelInboundHandlerAdapter {
             return;
         }
         Messages.State st = member.state();
-        Messages.Welcome welcome = new Messages.Welcome(st.history().isEmpty() ? 0
-                : st.history().get(st.history().size() - 1).epoch(), 0, st.lastLsn(), 0, 0, st.history());
+        Messages.Welcome welcome = new Messages.Welcome(io.tern.replication.history.History.of(st.history()).epoch(), 0,
+                st.lastLsn(), 0, 0, st.history());
         state = State.CLOSED;
         FrameCodec.send(ctx, MessageType.WELCOME, b -> Messages.encode(welcome, b));
         MeshSession session = new MeshSession(member, h.resource(), h.node());
