@@ -42,6 +42,12 @@ final class CreateCommand implements Callable<Integer> {
                     + "so it holds at least one segment of writes.")
     String logSegment;
 
+    @Option(names = "--log-quota", paramLabel = "SIZE", description = "Most bytes of log segments kept for members "
+            + "that lag, e.g. 10G (default: a quarter of the device, at least 4 segments, at most 64G). Past it the "
+            + "primary goes Ahead: it keeps taking writes, notes the blocks a lagging member misses and resyncs only "
+            + "those when it returns.")
+    String logQuota;
+
     @Override
     public Integer call() throws Exception {
         NodeHome h = NodeHome.open(home.resolve());
@@ -52,7 +58,7 @@ final class CreateCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--durability must be sync or flush, not '" + durability + "'");
         }
         ResourceConfig c = Resource.create(h, name, Sizes.parse(size), data, preallocate, mode,
-                LogSegment.parse(logSegment));
+                LogSegment.parse(logSegment), logQuota == null ? 0 : Sizes.parse(logQuota));
         System.out.println("resource " + c.name() + " created: " + c.size() + " bytes in " + c.data()
                 + "; this node is its primary; " + Daemon.open(h, c.name()));
         return 0;

@@ -57,7 +57,7 @@ final class DemoCommand implements Callable<Integer> {
         NodeHome homeA = NodeHome.init(root.resolve("node-a"), "a", NodeHome.DEFAULT_CLUSTER, aListen, any, any);
         NodeHome homeB = NodeHome.init(root.resolve("node-b"), "b", NodeHome.DEFAULT_CLUSTER, any, any, any);
         Resource.create(homeA, RES, SIZE, null, false, io.tern.block.logged.Durability.SYNC,
-                io.tern.node.LogSegment.DEFAULT);
+                io.tern.node.LogSegment.DEFAULT, 0);
         System.out.println("node homes: " + homeA.dir() + ", " + homeB.dir());
 
         int slots = (int) (SIZE / BLOCK);
@@ -74,7 +74,7 @@ final class DemoCommand implements Callable<Integer> {
                 written += writeLoad(nbd, version, random, () -> {
                     Messages.Welcome w = Probe.ask(homeB.cluster(), RES, "b", aListen.toAddress(), Duration.ofSeconds(10));
                     Resource.join(homeB, RES, w.size(), w.epoch(), aListen, null, io.tern.node.ResourceConfig.Pull.DEFAULT,
-                            io.tern.node.LogSegment.DEFAULT);
+                            io.tern.node.LogSegment.DEFAULT, 0);
                     System.out.println("  node b joins r0 while the writes go on (full sync, then the log) ...");
                     return Node.start(homeB);
                 });

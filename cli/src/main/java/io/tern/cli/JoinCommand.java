@@ -56,6 +56,12 @@ final class JoinCommand implements Callable<Integer> {
             description = "Size of each segment file of this node's copy of the log (default 64M, at least 1M).")
     String logSegment;
 
+    @Option(names = "--log-quota", paramLabel = "SIZE", description = "Most bytes of log segments kept for members "
+            + "that lag, e.g. 10G (default: a quarter of the device, at least 4 segments, at most 64G). Past it the "
+            + "primary goes Ahead: it keeps taking writes, notes the blocks a lagging member misses and resyncs only "
+            + "those when it returns.")
+    String logQuota;
+
     @Override
     public Integer call() throws Exception {
         NodeHome h = NodeHome.open(home.resolve());
@@ -65,7 +71,8 @@ final class JoinCommand implements Callable<Integer> {
         Messages.Welcome w = Probe.ask(h.cluster(), name, h.node(), primary.toAddress(), Duration.ofSeconds(10));
         ResourceConfig c = Resource.join(h, name, w.size(), w.epoch(), primary, data, new ResourceConfig.Pull(
                 syncRate == null ? 0 : Sizes.parse(syncRate), fetchRate == null ? 0 : Sizes.parse(fetchRate), compress,
-                digest), io.tern.node.LogSegment.parse(logSegment));
+                digest), io.tern.node.LogSegment.parse(logSegment),
+                logQuota == null ? 0 : Sizes.parse(logQuota));
         System.out.println("resource " + c.name() + " joined: " + c.size() + " bytes in " + c.data() + " from primary "
                 + primary + "; " + Daemon.open(h, c.name()));
         return 0;

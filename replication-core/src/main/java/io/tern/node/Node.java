@@ -146,7 +146,7 @@ public final class Node implements AutoCloseable {
                 config = ResourceConfig.load(home.resourceDir(resource));
             } catch (IOException | RuntimeException unreadable) {
                 config = new ResourceConfig(resource, 0, home.resourceDir(resource), ResourceConfig.Role.Primary, 0,
-                        io.tern.block.logged.Durability.SYNC, null, ResourceConfig.Pull.DEFAULT, LogSegment.DEFAULT);
+                        io.tern.block.logged.Durability.SYNC, null, ResourceConfig.Pull.DEFAULT, LogSegment.DEFAULT, 0);
             }
             return new FailedResource(config, e);
         }

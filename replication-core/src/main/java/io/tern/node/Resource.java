@@ -30,12 +30,12 @@ public abstract class Resource implements AutoCloseable {
      * zeros when {@code preallocate}), an empty log and the resource's settings.
      */
     public static ResourceConfig create(NodeHome home, String name, long size, Path data, boolean preallocate,
-                                        Durability durability, LogSegment logSegment) throws IOException {
+                                        Durability durability, LogSegment logSegment, long logQuota) throws IOException {
         Path dir = newResourceDir(home, name, size);
         Path dataPath = (data != null ? data : dir.resolve("data.img")).toAbsolutePath();
         FileBlockDevice.create(dataPath, size, preallocate).close();
         ResourceConfig config = new ResourceConfig(name, size, dataPath, ResourceConfig.Role.Primary, 1, durability, null,
-                ResourceConfig.Pull.DEFAULT, logSegment);
+                ResourceConfig.Pull.DEFAULT, logSegment, logQuota);
         config.store(dir);
         return config;
     }
@@ -48,7 +48,7 @@ public abstract class Resource implements AutoCloseable {
      * written last: a crash before it leaves no resource.
      */
     public static ResourceConfig join(NodeHome home, String name, long size, long epoch, HostPort peer, Path data,
-                                      ResourceConfig.Pull pull, LogSegment logSegment) throws IOException {
+                                      ResourceConfig.Pull pull, LogSegment logSegment, long logQuota) throws IOException {
         Path dir = newResourceDir(home, name, size);
         Path dataPath = (data != null ? data : dir.resolve("data.img")).toAbsolutePath();
         if (Files.exists(dataPath)) {
@@ -63,7 +63,7 @@ public abstract class Resource implements AutoCloseable {
         }
         SyncState.NEW.store(dir.resolve(SecondaryResource.SYNC_FILE));
         ResourceConfig config = new ResourceConfig(name, size, dataPath, ResourceConfig.Role.Secondary, epoch,
-                Durability.SYNC, peer, pull, logSegment);
+                Durability.SYNC, peer, pull, logSegment, logQuota);
         config.store(dir);
         return config;
     }
