@@ -35,6 +35,8 @@ final class PrimaryResource extends Resource {
     private static final long LOW_SPACE_SECONDS = 10;
 
     private static final String FORK = "fork-";
+    /** The dirty map of a member this primary went Ahead of: {@code dirty-<node>} in the resource's folder. */
+    private static final String DIRTY = "dirty-";
     private static final String VERSION = "version-";
 
     private final LoggedDevice device;
@@ -42,17 +44,21 @@ final class PrimaryResource extends Resource {
     private final LinkStore links;
     private final io.tern.replication.history.LocalHistory versions;
     private final String node;
+    private final java.nio.file.Path dir;
     /** Per forked peer: the fork LSN and records it was computed for, and the bytes of writes past it here. */
     private final Map<String, long[]> forkBytes = new java.util.concurrent.ConcurrentHashMap<>();
     private final Map<String, Long> stored = new HashMap<>();
+    /** The members whose dirty map file exists (tick() deletes a map once its member caught up). */
+    private final java.util.Set<String> dirtyStored = new java.util.HashSet<>();
     private final io.tern.replication.ship.LsnHistory history = new io.tern.replication.ship.LsnHistory();
     /** The log's durable bytes and the time at the last tick: its write rate, for the low-space margin. */
     private long lastTickBytes;
     private long lastTickNanos;
 
     private PrimaryResource(ResourceConfig config, LoggedDevice device, LogShipper shipper, LinkStore links,
-                            io.tern.replication.history.LocalHistory history, String node) {
+                            io.tern.replication.history.LocalHistory history, String node, java.nio.file.Path dir) {
         super(config);
+        this.dir = dir;
         this.device = device;
         this.shipper = shipper;
         this.links = links;
@@ -131,9 +137,24 @@ final class PrimaryResource extends Resource {
                         + "past it, {} holds {}", config.name(), peer, d.commonLsn(), d.minePast(), peer, d.theirsPast());
             }
         });
+        try (java.nio.file.DirectoryStream<java.nio.file.Path> maps = java.nio.file.Files.newDirectoryStream(dir, DIRTY + "*")) {
+            for (java.nio.file.Path f : maps) {
+                String peer = f.getFileName().toString().substring(DIRTY.length());
+                if (peer.endsWith(".tmp")) {
+                    continue;
+                }
+                try {
+                    shipper.restoreBehind(peer, io.tern.replication.ship.DirtyMap.load(f));
+                } catch (IOException e) {
+                    // Without the map this member cannot resync by chunks: it full-syncs when it returns.
+                    log.error("{}: {}; {} will need a full sync", config.name(), e.getMessage(), peer);
+                }
+            }
+        }
         shipperRef[0] = shipper;
-        PrimaryResource r = new PrimaryResource(config, device, shipper, links, history, home.node());
+        PrimaryResource r = new PrimaryResource(config, device, shipper, links, history, home.node(), dir);
         r.stored.putAll(members);
+        r.dirtyStored.addAll(shipper.behind().keySet());
         return r;
     }
 
@@ -294,6 +315,16 @@ final class PrimaryResource extends Resource {
         registry.gauge("tern.resource.failed", tags, device, d -> d.failure() == null ? 0 : 1);
         registry.gauge("tern.resource.epoch", tags, this, r -> r.versions.get().epoch());
         registry.gauge("tern.resource.split.brain", tags, shipper, s -> s.forks().size());
+        registry.gauge("tern.log.disk.bytes", tags, this, PrimaryResource::logBytes);
+        registry.gauge("tern.log.quota.bytes", tags, this, r -> r.config.logQuotaBytes());
+        registry.gauge("tern.replication.behind.peers", tags, shipper, s -> s.behind().size());
+        registry.gauge("tern.replication.behind.bytes", tags, shipper,
+                s -> s.behind().values().stream().mapToLong(io.tern.replication.ship.DirtyMap::bytes).sum());
+    }
+
+    /** Bytes the log's segment files take (each is allocated whole). */
+    private long logBytes() {
+        return (long) device.log().segmentStarts().length * config.logSegment().bytes();
     }
 
     @Override
@@ -304,6 +335,8 @@ final class PrimaryResource extends Resource {
     /** Stores the members' positions that moved; releases a disconnected member when the log runs out of room. */
     @Override
     public synchronized void tick() {
+        goAheadWhenOverQuota();
+        dropCaughtUpMaps();
         releaseWhenLogSpaceRunsLow();
         storeForks();
         for (MemberPosition p : shipper.members().values()) {
@@ -314,6 +347,119 @@ final class PrimaryResource extends Resource {
                     stored.put(p.node(), p.replayedLsn());
                 } catch (IOException e) {
                     log.error("{}: cannot store member {}'s position: {}", config.name(), p.node(), e.toString());
+                }
+            }
+        }
+    }
+
+    /**
+     * Ahead mode. When the log's segment files pass the quota, the oldest segments below the
+     * checkpoint go, down to one segment less than the quota, whoever still needs them: the
+     * primary never waits for a secondary. Each member that had not replayed their records gets
+     * a durable dirty map of the chunks those records wrote (stored before anything is deleted),
+     * its sessions are cut, and its place moves to the cut. It shows {@code Behind}; when it
+     * returns it copies those chunks only (blocks that differ move) and follows the log from the
+     * cut, which the log keeps for it.
+     */
+    private void goAheadWhenOverQuota() {
+        io.tern.log.TransactionLog txlog = device.log();
+        long segment = config.logSegment().bytes();
+        long quota = config.logQuotaBytes();
+        long[] starts = txlog.segmentStarts();
+        if ((long) starts.length * segment <= quota) {
+            return;
+        }
+        int keep = (int) Math.max(2, quota / segment - 1);
+        long limit = Math.min(starts[starts.length - keep], device.checkpointLsn() + 1);
+        long cut = 0;
+        for (long start : starts) {
+            if (start <= limit) {
+                cut = start;
+            }
+        }
+        long first = txlog.firstLsn();
+        if (cut <= first) {
+            device.checkpointSoon(); // the checkpoint holds the log: retention can go only as far as it
+            return;
+        }
+        Map<String, io.tern.replication.ship.DirtyMap> maps = shipper.behind();
+        Map<String, Long> from = new java.util.TreeMap<>(); // each lagging member: the first LSN its map lacks
+        for (MemberPosition p : shipper.members().values()) {
+            if (p.replayedLsn() + 1 >= cut) {
+                continue;
+            }
+            io.tern.replication.ship.DirtyMap m = maps.get(p.node());
+            long next = m != null ? Math.max(m.through(), p.replayedLsn()) + 1 : p.replayedLsn() + 1;
+            if (next < first) {
+                continue; // records it needs are gone already (a stale position): retention will not wait for it
+            }
+            from.put(p.node(), next);
+        }
+        if (from.isEmpty()) {
+            device.checkpointSoon();
+            return;
+        }
+        Map<String, java.util.BitSet> chunks = new HashMap<>();
+        from.keySet().forEach(n -> chunks.put(n, new java.util.BitSet()));
+        long scanFrom = from.values().stream().mapToLong(Long::longValue).min().orElseThrow();
+        io.tern.log.LogRecord record = new io.tern.log.LogRecord();
+        try (io.tern.log.LogReader reader = txlog.reader(scanFrom)) {
+            while (reader.nextLsn() < cut && reader.next(record)) {
+                if (record.op() == io.tern.log.RecordOp.EPOCH) {
+                    continue;
+                }
+                for (Map.Entry<String, Long> e : from.entrySet()) {
+                    if (record.lsn() >= e.getValue()) {
+                        io.tern.replication.ship.DirtyMap.mark(chunks.get(e.getKey()), record.offset(), record.length());
+                    }
+                }
+            }
+        } catch (RuntimeException e) {
+            log.error("{}: cannot read the log to go Ahead of {}: {}", config.name(), from.keySet(), e.toString());
+            return;
+        }
+        long through = cut - 1;
+        for (String member : from.keySet()) {
+            io.tern.replication.ship.DirtyMap before = maps.get(member);
+            io.tern.replication.ship.DirtyMap map = before != null ? before.extended(through, chunks.get(member))
+                    : new io.tern.replication.ship.DirtyMap(from.get(member) - 1, through, chunks.get(member));
+            try {
+                map.store(dirtyFile(member));
+                dirtyStored.add(member);
+                links.put(MEMBER + member + "-" + node, Long.toString(through));
+                stored.put(member, through);
+            } catch (IOException e) {
+                log.error("{}: cannot store the dirty map of {}: {}; the log keeps its records", config.name(), member,
+                        e.toString());
+                continue;
+            }
+            shipper.goAhead(member, map);
+            if (before == null) {
+                log.warn("{}: the log passed its quota of {} bytes: this node goes Ahead of {} (it replayed up to lsn {}); "
+                        + "writes go on, and {} copies the chunks it misses ({} so far) when it returns", config.name(),
+                        quota, member, map.base(), member, map.chunks().cardinality());
+            }
+        }
+        device.checkpointSoon();
+    }
+
+    private java.nio.file.Path dirtyFile(String member) {
+        return dir.resolve(DIRTY + member);
+    }
+
+    /** Deletes the dirty map of every member that follows the log again. */
+    private void dropCaughtUpMaps() {
+        Map<String, io.tern.replication.ship.DirtyMap> behind = shipper.behind();
+        for (java.util.Iterator<String> it = dirtyStored.iterator(); it.hasNext(); ) {
+            String member = it.next();
+            if (!behind.containsKey(member)) {
+                try {
+                    java.nio.file.Files.deleteIfExists(dirtyFile(member));
+                    io.tern.log.DurableFiles.syncDirectory(dirtyFile(member).getParent());
+                    it.remove();
+                    log.info("{}: {} follows the log again; its dirty map is dropped", config.name(), member);
+                } catch (IOException e) {
+                    log.error("{}: cannot delete the dirty map of {}: {}", config.name(), member, e.toString());
                 }
             }
         }
@@ -377,6 +523,9 @@ final class PrimaryResource extends Resource {
         Map<String, Object> m = baseStatus(device.failure() == null ? "UpToDate" : "Failed", logged, device.appliedLsn());
         m.put("checkpoint_lsn", device.checkpointLsn());
         m.put("log_first_lsn", device.log().firstLsn());
+        m.put("log_bytes", logBytes());
+        m.put("log_quota_bytes", config.logQuotaBytes());
+        Map<String, io.tern.replication.ship.DirtyMap> behind = shipper.behind();
         List<Object> peers = new ArrayList<>();
         Map<String, io.tern.replication.history.History.Divergence> forks = shipper.forks();
         putHistory(m, versions.get());
@@ -397,10 +546,16 @@ final class PrimaryResource extends Resource {
             peer.put("node", p.node());
             peer.put("connected", p.connected());
             io.tern.replication.history.History.Divergence fork = forks.get(p.node());
-            peer.put("state", fork != null ? "SplitBrain" : !p.connected() ? "Connecting"
-                    : shipper.syncing(p.node()) ? "Syncing" : "Replicating");
+            io.tern.replication.ship.DirtyMap dirty = behind.get(p.node());
+            peer.put("state", fork != null ? "SplitBrain" : p.connected() && shipper.syncing(p.node()) ? "Syncing"
+                    : dirty != null ? "Behind" : !p.connected() ? "Connecting" : "Replicating");
             if (fork != null) {
                 putFork(peer, fork);
+            }
+            if (dirty != null) {
+                // What it missed while this node ran Ahead of it: copied by chunks when it returns.
+                peer.put("dirty_bytes", dirty.bytes());
+                peer.put("dirty_since_lsn", dirty.base());
             }
             peer.put("received_lsn", p.receivedLsn());
             peer.put("replayed_lsn", p.replayedLsn());

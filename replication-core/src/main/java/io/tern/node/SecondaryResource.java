@@ -59,6 +59,13 @@ final class SecondaryResource extends Resource {
     private volatile Throwable failure;
     /** Bytes the last completed copy wrote here (the blocks that differed), for status. */
     private volatile long lastCopySent = -1;
+    /** Bytes the last completed copy compared (the chunks it covered), for status. */
+    private volatile long lastCopyCompared = -1;
+    /**
+     * The LSN this node's disk was consistent at when its primary turned it away as Behind (its
+     * next sync asks for the chunks changed since only), or -1.
+     */
+    private volatile long consistentFrom = -1;
     /** Replay must pass this LSN before the disk is consistent. */
     private volatile long consistentAt;
     private volatile boolean closed;
@@ -77,8 +84,8 @@ final class SecondaryResource extends Resource {
         this.cluster = cluster;
         this.dir = dir;
         this.backing = backing;
-        this.export = new ReadOnlyDevice(backing, "resource '" + config.name() + "' is a secondary here: "
-                + "write to its primary");
+        this.export = new ReadOnlyDevice(new ConsistentReads(backing), "resource '" + config.name()
+                + "' is a secondary here: write to its primary");
         this.sync = SyncState.load(dir.resolve(SYNC_FILE));
         this.links = links;
         this.history = io.tern.replication.history.LocalHistory.open(dir.resolve("history"));
@@ -112,6 +119,20 @@ final class SecondaryResource extends Resource {
             if (resync != null && sync.start() != 0) {
                 s.chunks(resync.chunks()); // only what either side touched past the fork; the log does the rest
             }
+            long from = consistentFrom;
+            if (from >= 0) {
+                s.changedSince(from);
+            }
+            s.onStart(chunks -> {
+                Path file = dir.resolve(RESYNC_FILE);
+                if (chunks == null) {
+                    Files.deleteIfExists(file);
+                    DurableFiles.syncDirectory(dir);
+                } else {
+                    new Resync("the primary went Ahead of this node: only the chunks written since lsn " + from
+                            + " are copied", chunks).store(file);
+                }
+            });
             fullSync = s;
             s.start().whenCompleteAsync((state, error) -> {
                 if (error != null) {
@@ -152,6 +173,7 @@ final class SecondaryResource extends Resource {
             log.info("{}: full sync complete, the disk is consistent from lsn {}", config.name(), state.start() - 1);
         }
         lastCopySent = fullSync.bytesSent();
+        lastCopyCompared = fullSync.bytesSent() + fullSync.bytesSame();
         fullSync.close();
         fullSync = null;
         follow();
@@ -192,6 +214,28 @@ final class SecondaryResource extends Resource {
             }
         }
         DurableFiles.syncDirectory(root.getParent());
+    }
+
+    /**
+     * Reads only while the disk is consistent: an Inconsistent disk (a sync copying, or replay
+     * short of where the copy ended) holds a mix of old and new blocks that no prefix of the
+     * primary's history ever held, so its reads fail with EIO and a message that says why.
+     */
+    private final class ConsistentReads extends io.tern.block.ForwardingBlockDevice {
+        ConsistentReads(BlockDevice inner) {
+            super(inner);
+        }
+
+        @Override
+        public java.util.concurrent.CompletableFuture<Void> read(long offset, java.nio.ByteBuffer dst) {
+            if ("Inconsistent".equals(disk())) {
+                return java.util.concurrent.CompletableFuture.failedFuture(new io.tern.block.BlockDeviceException(
+                        io.tern.block.BlockError.EIO, "resource '" + config.name() + "' is Inconsistent on this node "
+                        + "(a sync is running or replay has not passed its end): read it from the primary, or wait "
+                        + "until tern status shows it UpToDate"));
+            }
+            return super.read(offset, dst);
+        }
     }
 
     @Override
@@ -394,8 +438,12 @@ final class SecondaryResource extends Resource {
         if (closed) {
             return;
         }
-        log.warn("{}: {}; starting a full sync", config.name(), why);
+        Replayer rp = replayer;
+        boolean consistent = sync.phase() == SyncState.Phase.DONE && rp != null && rp.failure() == null
+                && rp.replayedLsn() >= consistentAt;
+        log.warn("{}: {}; starting a {}", config.name(), why, consistent ? "resync of what changed" : "full sync");
         stopFollowing();
+        consistentFrom = consistent && rp != null ? rp.checkpointLsn() : -1;
         try {
             SyncState.NEW.store(dir.resolve(SYNC_FILE));
             sync = SyncState.NEW;
@@ -479,6 +527,7 @@ final class SecondaryResource extends Resource {
         }
         if (fs == null && lastCopySent >= 0) {
             s.put("sent_bytes", lastCopySent);
+            s.put("compared_bytes", lastCopyCompared);
         }
         if (fs != null) {
             double rate = fs.rate();

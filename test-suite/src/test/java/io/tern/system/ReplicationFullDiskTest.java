@@ -112,8 +112,9 @@ class ReplicationFullDiskTest {
             try (TernNode a = init(fs.path(), "a", "c1"); TernNode b = init(dir, "b", "c1")) {
                 try {
                     a.start();
-                    // Small segments, so that retention can free the log within the test.
-                    tern(a, "create", RES, "--size", "16M", "--log-segment", "1M", "--data",
+                    // Small segments, so that retention can free the log within the test; a log quota
+                    // larger than the file system, so that room runs out before the quota does.
+                    tern(a, "create", RES, "--size", "16M", "--log-segment", "1M", "--log-quota", "1G", "--data",
                             dir.resolve("a-data.img").toString());
                     b.start();
                     tern(b, "join", RES, "--peer", a.peer());

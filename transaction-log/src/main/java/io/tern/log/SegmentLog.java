@@ -362,6 +362,11 @@ final class SegmentLog implements AutoCloseable {
         }
     }
 
+    /** The first LSN of each segment the log holds, oldest first (the tail's included). */
+    long[] segmentStarts() {
+        return segments.keySet().stream().mapToLong(Long::longValue).toArray();
+    }
+
     /** Spare segments prepared on the appender thread because none was ready. */
     long sparesPreparedOnAppender() {
         return preparer.preparedOnAppender();

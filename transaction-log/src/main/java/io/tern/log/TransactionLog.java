@@ -290,6 +290,14 @@ public final class TransactionLog implements AutoCloseable {
         return store.deleteSegmentsBelow(safeLsn);
     }
 
+    /**
+     * The first LSN of each segment file the log holds, oldest first: the points where
+     * {@link #deleteSegmentsBelow} can cut it. Each file takes the configured segment size.
+     */
+    public long[] segmentStarts() {
+        return store.segmentStarts();
+    }
+
     /** The error that failed the log, or {@code null} while it is healthy. */
     public LogFailedException failure() {
         return appender.failure();

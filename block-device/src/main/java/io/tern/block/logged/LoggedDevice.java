@@ -588,17 +588,20 @@ public final class LoggedDevice implements BlockDevice {
         synchronized (checkpointLock) {
             // Never past what the log holds durably: a checkpoint beyond it would outlive the records.
             long lsn = Math.min(appliedLsn, txlog.durableLsn());
-            if (lsn == checkpointLsn || failure != null) {
+            if (failure != null) {
                 return;
             }
-            try {
-                await(backing.flush());
-            } catch (BlockDeviceException e) {
-                fail(e);
-                throw e;
+            if (lsn != checkpointLsn) {
+                try {
+                    await(backing.flush());
+                } catch (BlockDeviceException e) {
+                    fail(e);
+                    throw e;
+                }
+                new Checkpoint(epoch, lsn).store(config.checkpointFile());
+                checkpointLsn = lsn;
             }
-            new Checkpoint(epoch, lsn).store(config.checkpointFile());
-            checkpointLsn = lsn;
+            // Even when the checkpoint stands still: what others need may have moved (a primary going Ahead).
             if (trimLog) {
                 long below = Math.min(lsn + 1, config.retainFrom().getAsLong());
                 if (below > txlog.firstLsn()) {

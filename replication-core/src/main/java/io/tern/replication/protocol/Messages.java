@@ -14,8 +14,11 @@ import io.tern.replication.history.Version;
  *
  * <pre>
  *  HELLO        cluster id (str) | resource (str) | node (str) | history | from lsn i64 | mode u8
- *               | flags u8 (1: compress what you send me)
+ *               | flags u8 (1: compress what you send me; 2: SYNC only: my disk is consistent at
+ *               from lsn - 1, send only the chunks changed since if you kept them)
  *  WELCOME      epoch i64 | first lsn i64 | last lsn i64 | size i64 | start lsn i64 | history
+ *               | dirty u8 (0: none; 1: then a u32 byte count and a bitmap, a bit per
+ *               {@link #DIRTY_CHUNK} bytes of the device, LSB first: the only chunks a SYNC copies)
  *  history      count u16 (at most {@link History#MAX_WIRE_VERSIONS}), oldest first, per version:
  *               epoch i64 | start lsn i64 | node (str) | previous digest 32 bytes; each must
  *               follow the one before it (its digest is computed, never sent)
@@ -42,6 +45,10 @@ public final class Messages {
     public static final int MAX_REASON = 1024;
     /** The largest chunk a full sync may ask for. */
     public static final int MAX_CHUNK = 4 << 20;
+    /** The unit of a WELCOME's dirty map: a bit per this many bytes of the device. */
+    public static final int DIRTY_CHUNK = 1 << 20;
+    /** The largest dirty map a WELCOME may carry, in bytes (8 TiB of device). */
+    public static final int MAX_DIRTY_BYTES = 1 << 20;
     /** Links per LINKS message, at most. */
     public static final int MAX_LINKS = 4096;
 
@@ -60,6 +67,11 @@ public final class Messages {
                         Mode mode, int flags) {
         /** Flag: the peer wants what it is sent compressed ({@link FrameCodec#FLAG_ZSTD}). */
         public static final int COMPRESS = 1;
+        /**
+         * Flag (SYNC): the sender's disk is consistent at {@code fromLsn - 1}; if the primary kept
+         * a dirty map for it from there (it went Ahead of this node), only those chunks are copied.
+         */
+        public static final int DIRTY = 2;
 
         public static Hello of(String clusterId, String resource, String node, History history, long fromLsn, Mode mode,
                                boolean compress) {
@@ -77,9 +89,21 @@ public final class Messages {
     }
 
     /** The primary's answer: its epoch, its log's first and last durable LSN, the device size, and for SYNC the start LSN. */
-    public record Welcome(long epoch, long firstLsn, long lastLsn, long size, long startLsn, List<Version> history) {
+    public record Welcome(long epoch, long firstLsn, long lastLsn, long size, long startLsn, List<Version> history,
+                          java.util.BitSet dirty) {
         public Welcome {
             history = List.copyOf(history);
+            dirty = dirty == null ? null : (java.util.BitSet) dirty.clone();
+        }
+
+        public Welcome(long epoch, long firstLsn, long lastLsn, long size, long startLsn, List<Version> history) {
+            this(epoch, firstLsn, lastLsn, size, startLsn, history, null);
+        }
+
+        /** The only chunks ({@link #DIRTY_CHUNK} bytes each) a SYNC copies, or {@code null} for the whole device. */
+        @Override
+        public java.util.BitSet dirty() {
+            return dirty == null ? null : (java.util.BitSet) dirty.clone();
         }
     }
 
@@ -160,7 +184,7 @@ public final class Messages {
         }
         need(in, 1, "flags");
         int flags = in.readUnsignedByte();
-        if ((flags & ~Hello.COMPRESS) != 0) {
+        if ((flags & ~(Hello.COMPRESS | Hello.DIRTY)) != 0) {
             throw new ProtocolException(ErrorCode.PROTOCOL, "unknown HELLO flags " + flags);
         }
         Hello h = new Hello(cluster, resource, node, history, from, Mode.values()[mode], flags);
@@ -171,11 +195,35 @@ public final class Messages {
     public static void encode(Welcome w, ByteBuf out) {
         out.writeLong(w.epoch()).writeLong(w.firstLsn()).writeLong(w.lastLsn()).writeLong(w.size()).writeLong(w.startLsn());
         encodeHistory(w.history(), out);
+        if (w.dirty == null) {
+            out.writeByte(0);
+        } else {
+            byte[] map = w.dirty.toByteArray();
+            out.writeByte(1).writeInt(map.length).writeBytes(map);
+        }
     }
 
     public static Welcome decodeWelcome(ByteBuf in) {
-        Welcome w = new Welcome(number(in, "epoch"), number(in, "first lsn"), number(in, "last lsn"), number(in, "size"),
-                number(in, "start lsn"), decodeHistory(in));
+        long epoch = number(in, "epoch");
+        long first = number(in, "first lsn");
+        long last = number(in, "last lsn");
+        long size = number(in, "size");
+        long start = number(in, "start lsn");
+        List<Version> history = decodeHistory(in);
+        need(in, 1, "dirty");
+        java.util.BitSet dirty = null;
+        int present = in.readUnsignedByte();
+        if (present == 1) {
+            need(in, 4, "dirty map length");
+            long n = in.readUnsignedInt();
+            if (n > MAX_DIRTY_BYTES || n > (size / DIRTY_CHUNK + 8) / 8 + 1) {
+                throw new ProtocolException(ErrorCode.PROTOCOL, "a dirty map of " + n + " bytes for a device of " + size);
+            }
+            dirty = java.util.BitSet.valueOf(bytes(in, (int) n));
+        } else if (present != 0) {
+            throw new ProtocolException(ErrorCode.PROTOCOL, "dirty map marker " + present);
+        }
+        Welcome w = new Welcome(epoch, first, last, size, start, history, dirty);
         end(in, MessageType.WELCOME);
         return w;
     }

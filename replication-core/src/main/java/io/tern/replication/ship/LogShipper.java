@@ -15,7 +15,11 @@ import java.util.concurrent.TimeUnit;
 public final class LogShipper implements AutoCloseable {
     private final ShipperConfig config;
     private final Map<String, MemberPosition> members = new ConcurrentHashMap<>();
+    /** Each member's open sessions (log stream or full sync): it is connected while it has one. */
+    private final Map<String, java.util.Set<io.netty.channel.Channel>> sessions = new ConcurrentHashMap<>();
     private final Map<String, Boolean> syncing = new ConcurrentHashMap<>();
+    /** Members this primary went Ahead of, with what they missed; until one follows the log past it. */
+    private final Map<String, DirtyMap> behind = new ConcurrentHashMap<>();
     /** Members released from holding back the log, with the position they had then, until they return. */
     private final Map<String, Long> released = new java.util.concurrent.ConcurrentHashMap<>();
     private final ExecutorService syncReader;
@@ -43,9 +47,49 @@ public final class LogShipper implements AutoCloseable {
         members.putIfAbsent(node, new MemberPosition(node, replayedLsn, replayedLsn, false));
     }
 
-    /** Each secondary's last acknowledged position, connected or not. */
+    /** Each secondary's last acknowledged position, connected (it has a session open) or not. */
     public Map<String, MemberPosition> members() {
-        return Map.copyOf(members);
+        Map<String, MemberPosition> copy = new java.util.HashMap<>();
+        members.forEach((node, p) -> copy.put(node, new MemberPosition(node, p.receivedLsn(), p.replayedLsn(),
+                !sessions.getOrDefault(node, java.util.Set.of()).isEmpty())));
+        return Map.copyOf(copy);
+    }
+
+    /** Whether {@code node} has a session open now. */
+    public boolean connected(String node) {
+        return !sessions.getOrDefault(node, java.util.Set.of()).isEmpty();
+    }
+
+    /**
+     * Goes Ahead of {@code node}: it no longer holds the log back beyond {@code map.through()};
+     * what it misses up to there is in {@code map} (stored by the caller before this). Its
+     * sessions are closed: the records they would read next are about to go. When it returns it
+     * is refused the log below {@code map.through() + 1} and resyncs the map's chunks.
+     */
+    public void goAhead(String node, DirtyMap map) {
+        behind.put(node, map);
+        released.remove(node);
+        members.put(node, new MemberPosition(node, map.through(), map.through(), false));
+        for (io.netty.channel.Channel c : sessions.getOrDefault(node, java.util.Set.of())) {
+            c.close();
+        }
+    }
+
+    /** A dirty map known from durable state, before the member returns. */
+    public void restoreBehind(String node, DirtyMap map) {
+        behind.put(node, map);
+        members.merge(node, new MemberPosition(node, map.through(), map.through(), false),
+                (old, now) -> old.replayedLsn() >= map.through() ? old : now);
+    }
+
+    /** The members this primary is Ahead of, with what each missed. */
+    public Map<String, DirtyMap> behind() {
+        return Map.copyOf(behind);
+    }
+
+    /** {@code node}'s dirty map, or {@code null} if this primary is not Ahead of it. */
+    DirtyMap dirty(String node) {
+        return behind.get(node);
     }
 
     /**
@@ -57,7 +101,7 @@ public final class LogShipper implements AutoCloseable {
      */
     public long release(String node) {
         MemberPosition p = members.get(node);
-        if (p == null || p.connected() || !members.remove(node, p)) {
+        if (p == null || connected(node) || !members.remove(node, p)) {
             return -1;
         }
         released.put(node, p.replayedLsn());
@@ -126,35 +170,52 @@ public final class LogShipper implements AutoCloseable {
         return syncReader;
     }
 
+    /** A session of {@code node} opened (welcomed): it is connected until its last session closes. */
+    void opened(String node, io.netty.channel.Channel channel) {
+        sessions.computeIfAbsent(node, n -> ConcurrentHashMap.newKeySet()).add(channel);
+    }
+
+    /** A session of {@code node} closed: a full sync it ran ends with it. */
+    void closed(String node, io.netty.channel.Channel channel, boolean wasSyncing) {
+        sessions.computeIfPresent(node, (n, set) -> {
+            set.remove(channel);
+            return set.isEmpty() ? null : set;
+        });
+        if (wasSyncing) {
+            syncing.remove(node);
+        }
+    }
+
     /** A member starting a full sync from {@code start}: it needs the log from there. */
     void pinned(String node, long start) {
         released.remove(node);
-        members.put(node, new MemberPosition(node, start - 1, start - 1, true));
+        members.put(node, new MemberPosition(node, start - 1, start - 1, false));
         syncing.put(node, true);
     }
 
-    void syncEnded(String node) {
-        syncing.remove(node);
-    }
-
+    /** A member follows the log from {@code from}: if this primary was Ahead of it, it has caught up. */
     void connected(String node, long from) {
         released.remove(node);
-        members.merge(node, new MemberPosition(node, from - 1, from - 1, true),
-                (old, now) -> new MemberPosition(node, from - 1, Math.min(old.replayedLsn(), from - 1), true));
+        DirtyMap map = behind.get(node);
+        if (map != null && from - 1 >= map.through()) {
+            behind.remove(node, map);
+        }
+        members.merge(node, new MemberPosition(node, from - 1, from - 1, false),
+                (old, now) -> new MemberPosition(node, from - 1, Math.min(old.replayedLsn(), from - 1), false));
     }
 
     void acked(String node, long received, long replayed) {
         released.remove(node);
-        members.put(node, new MemberPosition(node, received, replayed, true));
-    }
-
-    void disconnected(String node) {
-        members.computeIfPresent(node, (n, p) -> new MemberPosition(n, p.receivedLsn(), p.replayedLsn(), false));
+        if (behind.containsKey(node)) {
+            return; // a late ACK of a session being closed: the member's place is the map's end now
+        }
+        members.put(node, new MemberPosition(node, received, replayed, false));
     }
 
     @Override
     public void close() {
-        syncReader.shutdownNow();
+        // Not shutdownNow: an interrupt inside a read of the device's shared file channel would close it.
+        syncReader.shutdown();
         try {
             syncReader.awaitTermination(5, TimeUnit.SECONDS);
         } catch (InterruptedException e) {

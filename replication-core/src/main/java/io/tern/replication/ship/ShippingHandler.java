@@ -56,6 +56,8 @@ final class ShippingHandler extends ChannelInboundHandlerAdapter {
     private LogReader reader;
     private String peer = "?";
     private boolean pumpScheduled;
+    /** This session counts as one of the peer's open sessions ({@link LogShipper#opened}). */
+    private boolean opened;
     private int syncOutstanding;
     /** The peer asked for compressed frames (HELLO flag). */
     private boolean compress;
@@ -132,6 +134,9 @@ final class ShippingHandler extends ChannelInboundHandlerAdapter {
         ShipperConfig config = shipper.config();
         TransactionLog txlog = config.log();
         long start = 0;
+        java.util.BitSet dirty = null;
+        DirtyMap map = shipper.dirty(peer);
+        boolean fresh = h.mode() == Messages.Mode.SYNC && (h.fromLsn() == 0 || (h.flags() & Messages.Hello.DIRTY) != 0);
         switch (h.mode()) {
             case PROBE -> {
                 // nothing to check beyond cluster and resource
@@ -141,9 +146,16 @@ final class ShippingHandler extends ChannelInboundHandlerAdapter {
                     reject(ctx, ErrorCode.PROTOCOL, "this node cannot serve a full sync of '" + h.resource() + "'");
                     return;
                 }
-                if (h.mode() == Messages.Mode.SYNC && h.fromLsn() == 0) {
-                    // Everything up to the applied LSN is in the device before any chunk is read.
-                    start = config.appliedLsn() + 1;
+                if (fresh) {
+                    if ((h.flags() & Messages.Hello.DIRTY) != 0 && map != null && h.fromLsn() - 1 >= map.base()
+                            && map.through() + 1 >= txlog.firstLsn()) {
+                        // Its disk holds everything up to the map's base: the map's chunks, then the log after it.
+                        start = map.through() + 1;
+                        dirty = map.chunks();
+                    } else {
+                        // Everything up to the applied LSN is in the device before any chunk is read.
+                        start = config.appliedLsn() + 1;
+                    }
                     try {
                         config.members().pin(peer, start - 1);
                     } catch (java.io.IOException | RuntimeException e) {
@@ -153,6 +165,11 @@ final class ShippingHandler extends ChannelInboundHandlerAdapter {
                     }
                     shipper.pinned(peer, start);
                 } else if (h.mode() == Messages.Mode.STREAM && forked(ctx, h, txlog)) {
+                    return;
+                } else if (h.mode() == Messages.Mode.STREAM && map != null && h.fromLsn() - 1 < map.through()) {
+                    reject(ctx, ErrorCode.BEHIND_RETENTION, "this primary went Ahead of " + peer + " (its log ran past "
+                            + "its quota): the records after lsn " + map.base() + " up to " + map.through() + " are gone; "
+                            + "resync the " + map.chunks().cardinality() + " chunks they wrote, then the log follows");
                     return;
                 } else if (h.fromLsn() < txlog.firstLsn()) {
                     reject(ctx, ErrorCode.BEHIND_RETENTION, "lsn " + h.fromLsn() + " is no longer in the log (it starts at "
@@ -170,9 +187,11 @@ final class ShippingHandler extends ChannelInboundHandlerAdapter {
         }
         io.tern.replication.history.History history = config.history();
         Messages.Welcome welcome = new Messages.Welcome(history.epoch(), txlog.firstLsn(), txlog.durableLsn(),
-                config.device() != null ? config.device().size() : 0, start, history.forWire());
+                config.device() != null ? config.device().size() : 0, start, history.forWire(), dirty);
         if (h.mode() != Messages.Mode.PROBE) {
             shipper.welcomed(peer);
+            shipper.opened(peer, ctx.channel());
+            opened = true;
         }
         ChannelFuture sent = FrameCodec.send(ctx, MessageType.WELCOME, b -> Messages.encode(welcome, b));
         switch (h.mode()) {
@@ -182,7 +201,12 @@ final class ShippingHandler extends ChannelInboundHandlerAdapter {
             }
             case SYNC -> {
                 state = State.SYNCING;
-                log.info("{}: full sync to {} from lsn {}", config.resource(), peer, start);
+                if (dirty != null) {
+                    log.info("{}: resync of the {} chunks {} missed while this node was Ahead of it; the log follows "
+                            + "from lsn {}", config.resource(), dirty.cardinality(), peer, start);
+                } else {
+                    log.info("{}: full sync to {} from lsn {}", config.resource(), peer, start);
+                }
             }
             case STREAM -> {
                 reader = txlog.reader(h.fromLsn());
@@ -411,11 +435,9 @@ final class ShippingHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
-        if (state == State.SHIPPING) {
-            shipper.disconnected(peer);
-        }
-        if (state == State.SYNCING) {
-            shipper.syncEnded(peer);
+        if (opened) {
+            shipper.closed(peer, ctx.channel(), state == State.SYNCING);
+            opened = false;
         }
         state = State.CLOSED;
         if (reader != null) {

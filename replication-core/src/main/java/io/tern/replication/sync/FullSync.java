@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
@@ -74,6 +75,16 @@ public final class FullSync implements AutoCloseable {
     private volatile BlockDigest digest = BlockDigest.XXH128;
     /** The chunks to copy (by index), or {@code null} for all: a resync after a split brain. */
     private volatile java.util.BitSet only;
+    /** The LSN this node's disk is consistent at, if it may ask for the chunks it missed only; else -1. */
+    private volatile long consistentAt = -1;
+    /** Told of the chunks to copy when the primary names them, before the sync's start is stored. */
+    private volatile IoConsumer<java.util.BitSet> onChunks = chunks -> { };
+
+    /** A step that may fail with an I/O error. */
+    @FunctionalInterface
+    public interface IoConsumer<T> {
+        void accept(T t) throws IOException;
+    }
 
     public FullSync(String clusterId, String resource, String node, InetSocketAddress primary, BlockDevice device,
                     Path stateFile, int chunk, long bytesPerSecond) throws IOException {
@@ -112,6 +123,26 @@ public final class FullSync implements AutoCloseable {
         return this;
     }
 
+    /**
+     * This node's disk is consistent at {@code lsn} (it followed the log until the primary went
+     * Ahead of it): a new sync asks for only the chunks changed since, which the primary names
+     * if it kept them; otherwise the whole device is compared. Before {@link #start()}.
+     */
+    public FullSync changedSince(long lsn) {
+        this.consistentAt = lsn;
+        return this;
+    }
+
+    /**
+     * Told, when a new sync's start is agreed, which chunks it copies ({@code null}: all). It
+     * must store them durably: it runs before the start is stored, so that a resumed sync copies
+     * the same chunks. Before {@link #start()}.
+     */
+    public FullSync onStart(IoConsumer<java.util.BitSet> onChunks) {
+        this.onChunks = java.util.Objects.requireNonNull(onChunks);
+        return this;
+    }
+
     /** The start of the first chunk to copy at or after {@code offset}; the device's size if none. */
     private long nextChunk(long offset) {
         long size = device.size();
@@ -122,6 +153,18 @@ public final class FullSync implements AutoCloseable {
         int index = (int) ((offset + chunk - 1) / chunk);
         int next = set.nextSetBit(index);
         return next < 0 ? size : Math.min(size, (long) next * chunk);
+    }
+
+    /** A dirty map's chunks ({@link Messages#DIRTY_CHUNK} bytes each) as this sync's chunks. */
+    private java.util.BitSet toChunks(java.util.BitSet dirty) {
+        java.util.BitSet mine = new java.util.BitSet();
+        long size = device.size();
+        for (int i = dirty.nextSetBit(0); i >= 0 && (long) i * Messages.DIRTY_CHUNK < size; i = dirty.nextSetBit(i + 1)) {
+            long from = (long) i * Messages.DIRTY_CHUNK;
+            long to = Math.min(size, from + Messages.DIRTY_CHUNK);
+            mine.set((int) (from / chunk), (int) ((to - 1) / chunk) + 1);
+        }
+        return mine;
     }
 
     /** The digest blocks are compared by. Before {@link #start()}. */
@@ -209,9 +252,11 @@ public final class FullSync implements AutoCloseable {
         public void channelActive(ChannelHandlerContext ctx) {
             channel = ctx.channel();
             SyncState s = state;
-            FrameCodec.send(ctx, MessageType.HELLO, b -> Messages.encode(
-                    Messages.Hello.of(clusterId, resource, node, io.tern.replication.history.History.empty(), s.start(),
-                            Messages.Mode.SYNC, compress), b));
+            boolean changed = s.start() == 0 && consistentAt >= 0;
+            Messages.Hello hello = new Messages.Hello(clusterId, resource, node, List.of(),
+                    changed ? consistentAt + 1 : s.start(), Messages.Mode.SYNC,
+                    (compress ? Messages.Hello.COMPRESS : 0) | (changed ? Messages.Hello.DIRTY : 0));
+            FrameCodec.send(ctx, MessageType.HELLO, b -> Messages.encode(hello, b));
             ctx.fireChannelActive();
         }
 
@@ -251,10 +296,19 @@ public final class FullSync implements AutoCloseable {
                 if (w.startLsn() == 0) {
                     throw new ProtocolException(ErrorCode.PROTOCOL, "WELCOME to a new sync without a start lsn");
                 }
+                java.util.BitSet dirty = w.dirty();
+                java.util.BitSet mine = dirty == null ? null : toChunks(dirty);
+                onChunks.accept(mine);
+                only = mine; // a sync started over copies what the new start needs, not what an earlier one did
+                if (dirty != null) {
+                    log.info("{}: resync of the {} chunks changed while the primary {} was Ahead of this node; the log "
+                            + "follows from lsn {}", resource, dirty.cardinality(), primary, w.startLsn());
+                } else {
+                    log.info("{}: full sync of {} bytes from {} starts; the log follows from lsn {}; block digest {}",
+                            resource, device.size(), primary, w.startLsn(), digest.label());
+                }
                 state = state.withStart(w.startLsn());
                 state.store(stateFile);
-                log.info("{}: full sync of {} bytes from {} starts; the log follows from lsn {}; block digest {}",
-                        resource, device.size(), primary, w.startLsn(), digest.label());
             }
             primaryHistory = io.tern.replication.history.History.of(w.history());
             welcomed = true;

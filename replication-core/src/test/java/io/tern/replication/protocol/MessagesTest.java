@@ -16,6 +16,17 @@ class MessagesTest {
             io.tern.replication.history.Version.start(3, "b", 900, V1.digest()));
 
     @Test
+    void aDirtyMapLargerThanTheDeviceIsRefused() {
+        java.util.BitSet dirty = new java.util.BitSet();
+        dirty.set(4096); // chunk 4096 of a 1 GiB device (1024 chunks)
+        ByteBuf b = Unpooled.buffer();
+        Messages.encode(new Messages.Welcome(3, 100, 2000, 1 << 30, 77, HISTORY, dirty), b);
+        assertThatThrownBy(() -> Messages.decodeWelcome(b)).isInstanceOf(ProtocolException.class)
+                .hasMessageContaining("dirty map");
+        b.release();
+    }
+
+    @Test
     void everyMessageRoundTrips() {
         Messages.Hello h = new Messages.Hello("cluster-1", "r0", "b", HISTORY, 1234, Messages.Mode.SYNC, Messages.Hello.COMPRESS);
         ByteBuf b = Unpooled.buffer();
@@ -25,6 +36,19 @@ class MessagesTest {
         b.clear();
         Messages.encode(new Messages.Welcome(3, 100, 2000, 1 << 30, 77, HISTORY), b);
         assertThat(Messages.decodeWelcome(b)).isEqualTo(new Messages.Welcome(3, 100, 2000, 1 << 30, 77, HISTORY));
+
+        java.util.BitSet dirty = new java.util.BitSet();
+        dirty.set(0);
+        dirty.set(1023);
+        b.clear();
+        Messages.encode(new Messages.Welcome(3, 100, 2000, 1 << 30, 77, HISTORY, dirty), b);
+        assertThat(Messages.decodeWelcome(b).dirty()).isEqualTo(dirty);
+
+        b.clear();
+        Messages.Hello changed = new Messages.Hello("cluster-1", "r0", "b", java.util.List.of(), 500, Messages.Mode.SYNC,
+                Messages.Hello.DIRTY | Messages.Hello.COMPRESS);
+        Messages.encode(changed, b);
+        assertThat(Messages.decodeHello(b)).isEqualTo(changed);
 
         b.clear();
         Messages.encode(new Messages.Reject(ErrorCode.WRONG_CLUSTER, "cluster 'x' is not 'cluster-1'"), b);
