@@ -36,7 +36,7 @@ final class PrimaryResource extends Resource {
 
     private static final String FORK = "fork-";
     /** The dirty map of a member this primary went Ahead of: {@code dirty-<node>} in the resource's folder. */
-    private static final String DIRTY = "dirty-";
+    static final String DIRTY = "dirty-";
     private static final String VERSION = "version-";
 
     private final LoggedDevice device;
@@ -144,7 +144,12 @@ final class PrimaryResource extends Resource {
                     continue;
                 }
                 try {
-                    shipper.restoreBehind(peer, io.tern.replication.ship.DirtyMap.load(f));
+                    io.tern.replication.ship.DirtyMap map = io.tern.replication.ship.DirtyMap.load(f);
+                    if (map.through() > device.log().durableLsn()) {
+                        throw new IOException(f + " covers records up to lsn " + map.through() + ", past this log's end ("
+                                + device.log().durableLsn() + ")");
+                    }
+                    shipper.restoreBehind(peer, map);
                 } catch (IOException e) {
                     // Without the map this member cannot resync by chunks: it full-syncs when it returns.
                     log.error("{}: {}; {} will need a full sync", config.name(), e.getMessage(), peer);

@@ -98,6 +98,7 @@ final class SecondaryResource extends Resource {
                 == SyncState.Phase.COPYING) {
             throw new IllegalStateException("secondary resource '" + config.name() + "' has no primary address to sync from");
         }
+        dropDirtyMaps(home.resourceDir(config.name()));
         FileBlockDevice backing = openBacking(config);
         try {
             SecondaryResource r = new SecondaryResource(config, home.node(), home.cluster(),
@@ -107,6 +108,23 @@ final class SecondaryResource extends Resource {
         } catch (IOException | RuntimeException e) {
             backing.close();
             throw e;
+        }
+    }
+
+    /**
+     * Dirty maps belong to a term as primary: the records they stand for lie on that term's
+     * history, which a later term of this node may not share. A node that is a secondary keeps none.
+     */
+    private static void dropDirtyMaps(Path dir) throws IOException {
+        boolean dropped = false;
+        try (java.nio.file.DirectoryStream<Path> maps = Files.newDirectoryStream(dir, PrimaryResource.DIRTY + "*")) {
+            for (Path f : maps) {
+                Files.delete(f);
+                dropped = true;
+            }
+        }
+        if (dropped) {
+            DurableFiles.syncDirectory(dir);
         }
     }
 
@@ -121,7 +139,7 @@ final class SecondaryResource extends Resource {
             }
             long from = consistentFrom;
             if (from >= 0) {
-                s.changedSince(from);
+                s.changedSince(from, history.get().upTo(from));
             }
             s.onStart(chunks -> {
                 Path file = dir.resolve(RESYNC_FILE);
@@ -266,7 +284,8 @@ final class SecondaryResource extends Resource {
             f = rp.failure();
         }
         LogReceiver rc = receiver;
-        if (f == null && rc != null && rc.refusal() != null && rc.refusal().code() != ErrorCode.SPLIT_BRAIN) {
+        if (f == null && rc != null && rc.refusal() != null && rc.refusal().code() != ErrorCode.SPLIT_BRAIN
+                && rc.refusal().code() != ErrorCode.BEHIND_RETENTION) { // that one starts a resync at the next tick
             f = new IllegalStateException("the primary refused this node: " + rc.refusal().reason());
         }
         return f;

@@ -148,7 +148,8 @@ final class ShippingHandler extends ChannelInboundHandlerAdapter {
                 }
                 if (fresh) {
                     if ((h.flags() & Messages.Hello.DIRTY) != 0 && map != null && h.fromLsn() - 1 >= map.base()
-                            && map.through() + 1 >= txlog.firstLsn()) {
+                            && map.through() + 1 >= txlog.firstLsn() && map.through() <= txlog.durableLsn()
+                            && !forkedAt(h, txlog)) {
                         // Its disk holds everything up to the map's base: the map's chunks, then the log after it.
                         start = map.through() + 1;
                         dirty = map.chunks();
@@ -242,6 +243,17 @@ final class ShippingHandler extends ChannelInboundHandlerAdapter {
                 + peer + " (" + theirs.head() + ") holds " + d.theirsPast() + "; nothing is shipped until an operator "
                 + "decides (tern invalidate on the node whose changes are to be discarded)");
         return true;
+    }
+
+    /** Whether the peer's history up to {@code fromLsn - 1} left this node's (a malformed one counts as forked). */
+    private boolean forkedAt(Messages.Hello h, TransactionLog txlog) {
+        try {
+            io.tern.replication.history.History theirs = io.tern.replication.history.History.of(h.history());
+            return io.tern.replication.history.History.compare(shipper.config().history(), txlog.durableLsn(), theirs,
+                    h.fromLsn() - 1).forked();
+        } catch (IllegalArgumentException e) {
+            return true;
+        }
     }
 
     /** A mesh session: WELCOME, then the session's own handler takes over this connection. */

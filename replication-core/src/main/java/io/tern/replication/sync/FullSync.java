@@ -77,6 +77,8 @@ public final class FullSync implements AutoCloseable {
     private volatile java.util.BitSet only;
     /** The LSN this node's disk is consistent at, if it may ask for the chunks it missed only; else -1. */
     private volatile long consistentAt = -1;
+    /** This node's history, sent with a request for the changed chunks only: the primary checks it did not fork. */
+    private volatile io.tern.replication.history.History history = io.tern.replication.history.History.empty();
     /** Told of the chunks to copy when the primary names them, before the sync's start is stored. */
     private volatile IoConsumer<java.util.BitSet> onChunks = chunks -> { };
 
@@ -128,8 +130,9 @@ public final class FullSync implements AutoCloseable {
      * Ahead of it): a new sync asks for only the chunks changed since, which the primary names
      * if it kept them; otherwise the whole device is compared. Before {@link #start()}.
      */
-    public FullSync changedSince(long lsn) {
+    public FullSync changedSince(long lsn, io.tern.replication.history.History history) {
         this.consistentAt = lsn;
+        this.history = history;
         return this;
     }
 
@@ -253,7 +256,7 @@ public final class FullSync implements AutoCloseable {
             channel = ctx.channel();
             SyncState s = state;
             boolean changed = s.start() == 0 && consistentAt >= 0;
-            Messages.Hello hello = new Messages.Hello(clusterId, resource, node, List.of(),
+            Messages.Hello hello = new Messages.Hello(clusterId, resource, node, changed ? history.forWire() : List.of(),
                     changed ? consistentAt + 1 : s.start(), Messages.Mode.SYNC,
                     (compress ? Messages.Hello.COMPRESS : 0) | (changed ? Messages.Hello.DIRTY : 0));
             FrameCodec.send(ctx, MessageType.HELLO, b -> Messages.encode(hello, b));
