@@ -51,6 +51,11 @@ public final class Workload implements AutoCloseable {
         return acked.get();
     }
 
+    /** Writes the node replied to with an error. */
+    public long failed() {
+        return failed.get();
+    }
+
     /** Waits until at least {@code n} more writes are acknowledged, or fails after {@code seconds}. */
     public void awaitMore(long n, long seconds) {
         long target = acked.get() + n;

@@ -116,4 +116,45 @@ class AheadModeTest {
             }
         }
     }
+
+    /**
+     * A secondary killed with kill -9 at 10% of its full sync (paced at 8 MiB/s over 128 MiB) while
+     * the primary takes writes past its 4 MiB quota: its session is gone, so it no longer counts
+     * as connected; the primary lets it go and refuses no write; restarted, it syncs again and
+     * ends with the primary's image.
+     */
+    @Test
+    void aSecondaryKilledDuringItsFullSyncIsLetGoAndNoWriteIsRefused() throws Exception {
+        long size = 128L << 20;
+        try (TernNode a = init(dir, "a", "c1"); TernNode b = init(dir, "b", "c1")) {
+            a.start();
+            tern(a, "create", RES, "--size", "128M", "--log-segment", "1M", "--log-quota", "4M");
+            try (io.tern.harness.Workload load = new io.tern.harness.Workload(a::nbdAddress, RES, size,
+                    Seeds.seed("AheadModeTest-sync")).start()) {
+                load.awaitMore(200, 60);
+                b.start();
+                tern(b, "join", RES, "--peer", a.peer(), "--sync-rate", "8M");
+                await().atMost(Duration.ofSeconds(60)).until(() ->
+                        number((Map<String, Object>) b.resource(RES).get("sync"), "copied_bytes") >= size / 10);
+                b.kill();
+                await().atMost(Duration.ofSeconds(10)).until(() ->
+                        Boolean.FALSE.equals(peers(a.resource(RES)).get(0).get("connected")));
+                // 16 MiB and more of writes: four times the quota, while b is away mid-sync.
+                long loggedAtKill = number(a.resource(RES), "logged_lsn");
+                await().atMost(Duration.ofSeconds(60)).until(() -> {
+                    Map<String, Object> r = a.resource(RES);
+                    return number(r, "log_first_lsn") > loggedAtKill && "Behind".equals(peers(r).get(0).get("state"));
+                });
+                load.awaitMore(1000, 60);
+                assertThat(load.failed()).as("writes refused").isZero();
+                Map<String, Object> primary = a.resource(RES);
+                assertThat(peers(primary).get(0)).containsEntry("node", "b").containsEntry("connected", false);
+
+                b.start();
+                load.awaitMore(500, 60);
+            }
+            awaitCaughtUp(a, RES, Duration.ofSeconds(180), b);
+            assertThat(exportDigest(b, RES, dir)).isEqualTo(exportDigest(a, RES, dir));
+        }
+    }
 }
