@@ -6,17 +6,20 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Parameters;
 
-/** {@code tern pause|resume replay RES}: stop or restart a secondary's replay (its log keeps filling). */
+/**
+ * {@code tern pause|resume fetch|replay|sync RES}: stop or restart one of a secondary's
+ * activities; the switch holds across restarts until resumed.
+ */
 final class ReplayCommands {
     private ReplayCommands() {
     }
 
     static int act(HomeOption home, String what, String resource, boolean pause) throws Exception {
-        if (!"replay".equals(what)) {
-            throw new IllegalArgumentException("only 'replay' can be " + (pause ? "paused" : "resumed") + " so far, not '"
+        if (!java.util.Set.of("fetch", "replay", "sync").contains(what)) {
+            throw new IllegalArgumentException("what to " + (pause ? "pause" : "resume") + " is fetch, replay or sync, not '"
                     + what + "'");
         }
-        return Daemon.act(home, "/resources/" + resource + "/" + (pause ? "pause" : "resume") + "-replay");
+        return Daemon.act(home, "/resources/" + resource + "/" + (pause ? "pause" : "resume") + "-" + what);
     }
 
     /** What both commands take: what to act on, and the resource. */
@@ -24,7 +27,8 @@ final class ReplayCommands {
         @Mixin
         HomeOption home;
 
-        @Parameters(index = "0", paramLabel = "replay", description = "What to act on: replay.")
+        @Parameters(index = "0", paramLabel = "fetch|replay|sync", description = "What to act on: fetch (pulling the "
+                + "log from the primary), replay (applying it to this node's disk) or sync (a running full sync).")
         String what;
 
         @Parameters(index = "1", paramLabel = "RES")
@@ -39,8 +43,11 @@ final class ReplayCommands {
     }
 
     @Command(name = "pause", mixinStandardHelpOptions = true,
-            description = "Stop replay on a secondary at a record boundary: its disk stays the primary's image at "
-                    + "replayed_lsn, which the command prints (JSON), while the log keeps arriving.")
+            description = {"Pause fetch, replay or a full sync on a secondary, until resumed (across restarts too).",
+                    "replay stops at a record boundary: the disk stays the primary's image at replayed_lsn, which the "
+                            + "command prints (JSON), while the log keeps arriving. fetch stops pulling the log (the "
+                            + "primary keeps it up to its quota, then goes Ahead). sync stops a full sync where it is.",
+                    "Example: tern pause replay r0 --home /var/lib/tern"})
     static final class Pause extends Action {
         @Override
         boolean pause() {
@@ -48,7 +55,8 @@ final class ReplayCommands {
         }
     }
 
-    @Command(name = "resume", mixinStandardHelpOptions = true, description = "Restart a paused replay.")
+    @Command(name = "resume", mixinStandardHelpOptions = true,
+            description = {"Resume what tern pause stopped.", "Example: tern resume fetch r0 --home /var/lib/tern"})
     static final class Resume extends Action {
         @Override
         boolean pause() {

@@ -39,6 +39,8 @@ import org.slf4j.LoggerFactory;
  *  POST /resources/RES/open           serve a resource made by create or join while running
  *  POST /resources/RES/pause-replay   stop replay at a record boundary ({@code tern pause replay})
  *  POST /resources/RES/resume-replay
+ *  POST /resources/RES/pause-fetch    stop pulling the log ({@code tern pause fetch}); resume-fetch
+ *  POST /resources/RES/pause-sync     stop a full sync where it is ({@code tern pause sync}); resume-sync
  *  POST /resources/RES/primary[?force[&allow-inconsistent]]  handover (or forced failover) to this node
  *  POST /resources/RES/secondary[?peer=H:P]                  this primary steps down and follows
  *  POST /resources/RES/invalidate                            discard this node's side of a split brain
@@ -608,12 +610,15 @@ public final class Node implements AutoCloseable {
                 return;
             }
             switch (action) {
-                case "pause-replay", "resume-replay" -> {
+                case "pause-replay", "resume-replay", "pause-fetch", "resume-fetch", "pause-sync", "resume-sync" -> {
                     boolean pause = action.startsWith("pause");
-                    if (r.pauseReplay(pause)) {
+                    Resource.Pausable what = Resource.Pausable.valueOf(
+                            action.substring(action.indexOf('-') + 1).toUpperCase(java.util.Locale.ROOT));
+                    try {
+                        r.pause(what, pause);
                         reply(ex, 200, Json.write(r.status()));
-                    } else {
-                        reply(ex, 409, resource + " has no replay running on node " + name + "\n");
+                    } catch (IllegalStateException | IOException e) {
+                        reply(ex, 409, e.getMessage() + "\n");
                     }
                 }
                 default -> reply(ex, 404, "unknown action '" + action + "'\n");

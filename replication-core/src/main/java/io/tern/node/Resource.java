@@ -26,8 +26,9 @@ public abstract class Resource implements AutoCloseable {
     }
 
     /**
-     * Creates a resource on this node as its primary: the backing store (sparse, or written with
-     * zeros when {@code preallocate}), an empty log and the resource's settings.
+     * Creates a resource on this node as its primary: the backing store (every block allocated
+     * when {@code preallocate}, so a full disk is met here and not by a write later; otherwise
+     * sparse), an empty log and the resource's settings.
      */
     public static ResourceConfig create(NodeHome home, String name, long size, Path data, boolean preallocate,
                                         Durability durability, LogSegment logSegment, long logQuota) throws IOException {
@@ -40,15 +41,23 @@ public abstract class Resource implements AutoCloseable {
         return config;
     }
 
+    /** {@link #join(NodeHome, String, long, long, HostPort, Path, ResourceConfig.Pull, LogSegment, long, boolean)}, preallocated. */
+    public static ResourceConfig join(NodeHome home, String name, long size, long epoch, HostPort peer, Path data,
+                                      ResourceConfig.Pull pull, LogSegment logSegment, long logQuota) throws IOException {
+        return join(home, name, size, epoch, peer, data, pull, logSegment, logQuota, true);
+    }
+
     /**
      * Makes this node a secondary of a resource whose primary (at {@code peer}) reported
      * {@code size} bytes at {@code epoch}: the backing store (an existing file of that size at
-     * {@code data} is kept, so the full sync sends only the chunks that differ) and a full sync
+     * {@code data} is kept as it is, so the full sync sends only the chunks that differ; a new one
+     * has every block allocated when {@code preallocate}, else it is sparse) and a full sync
      * still to run; {@code pull} says how fast and whether compressed. The settings file is
      * written last: a crash before it leaves no resource.
      */
     public static ResourceConfig join(NodeHome home, String name, long size, long epoch, HostPort peer, Path data,
-                                      ResourceConfig.Pull pull, LogSegment logSegment, long logQuota) throws IOException {
+                                      ResourceConfig.Pull pull, LogSegment logSegment, long logQuota,
+                                      boolean preallocate) throws IOException {
         Path dir = newResourceDir(home, name, size);
         Path dataPath = (data != null ? data : dir.resolve("data.img")).toAbsolutePath();
         if (Files.exists(dataPath)) {
@@ -59,7 +68,7 @@ public abstract class Resource implements AutoCloseable {
                 }
             }
         } else {
-            FileBlockDevice.create(dataPath, size, false).close();
+            FileBlockDevice.create(dataPath, size, preallocate).close();
         }
         SyncState.NEW.store(dir.resolve(SecondaryResource.SYNC_FILE));
         ResourceConfig config = new ResourceConfig(name, size, dataPath, ResourceConfig.Role.Secondary, epoch,
@@ -123,9 +132,17 @@ public abstract class Resource implements AutoCloseable {
     /** The resource's entry in {@code tern status --json}. */
     public abstract Map<String, Object> status();
 
-    /** Stops or restarts the replay onto this node's device (a secondary's); false if it has none. */
-    public boolean pauseReplay(boolean pause) {
-        return false;
+    /** What a secondary can pause: pulling the log, applying it, or a full sync. */
+    public enum Pausable { FETCH, REPLAY, SYNC }
+
+    /**
+     * Stops or restarts one of a secondary's activities; the switch is kept across restarts.
+     *
+     * @throws IllegalStateException if this resource has no such activity (a primary)
+     */
+    public void pause(Pausable what, boolean pause) throws IOException {
+        throw new IllegalStateException(config.name() + " is not a secondary here: there is no "
+                + what.name().toLowerCase(java.util.Locale.ROOT) + " to " + (pause ? "pause" : "resume"));
     }
 
     protected Map<String, Object> baseStatus(String disk, long logged, long replayed) {

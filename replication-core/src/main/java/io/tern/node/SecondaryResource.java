@@ -129,7 +129,10 @@ final class SecondaryResource extends Resource {
     }
 
     private void start() throws IOException {
-        if (sync.phase() == SyncState.Phase.COPYING) {
+        if (sync.phase() == SyncState.Phase.COPYING && paused(Pausable.SYNC)) {
+            log.info("{}: the full sync is paused at {} bytes (tern resume sync {})", config.name(), sync.next(),
+                    config.name());
+        } else if (sync.phase() == SyncState.Phase.COPYING) {
             FullSync s = new FullSync(cluster, config.name(), node, config.peer().toAddress(), backing,
                     dir.resolve(SYNC_FILE), SYNC_CHUNK, config.pull().syncRate()).compress(config.pull().compress())
                     .digest(config.pull().syncDigest());
@@ -153,6 +156,9 @@ final class SecondaryResource extends Resource {
             });
             fullSync = s;
             s.start().whenCompleteAsync((state, error) -> {
+                if (fullSync != s) {
+                    return; // paused or stopped: a sync started later takes over
+                }
                 if (error != null) {
                     if (!closed) {
                         failure = error;
@@ -211,9 +217,23 @@ final class SecondaryResource extends Resource {
         Replayer rp = new Replayer(config.name(), l, backing, dir.resolve("checkpoint"), config.epoch(),
                 Duration.ofSeconds(1)).trimLogAtCheckpoint(true).start();
         replayer = rp;
+        if (paused(Pausable.REPLAY)) {
+            pause(Pausable.REPLAY, true);
+        }
         if (config.peer() == null) {
             log.info("{}: no primary to follow yet (a primary that stepped down); follows whoever becomes primary",
                     config.name());
+            return;
+        }
+        if (paused(Pausable.FETCH)) {
+            log.info("{}: fetching the log is paused (tern resume fetch {})", config.name(), config.name());
+            return;
+        }
+        startReceiver(l, rp);
+    }
+
+    private void startReceiver(TransactionLog l, Replayer rp) {
+        if (config.peer() == null || rp == null) {
             return;
         }
         receiver = new LogReceiver(cluster, config.name(), node, l, config.peer().toAddress(), rp::replayedLsn)
@@ -493,22 +513,69 @@ final class SecondaryResource extends Resource {
         }
     }
 
+    /** The link that keeps a pause switch of this node: {@code paused-<what>-<node>}, "paused" or "running". */
+    private String switchLink(Pausable what) {
+        return "paused-" + what.name().toLowerCase(java.util.Locale.ROOT) + "-" + node;
+    }
+
+    private boolean paused(Pausable what) {
+        return links.get(switchLink(what)).map("paused"::equals).orElse(false);
+    }
+
+    /**
+     * Pauses or resumes pulling the log (the receiver's session closes; the primary keeps the log
+     * for this node up to its quota), replay (at a record boundary: the disk stays the primary's
+     * image at replayed_lsn) or a running full sync (its progress is stored; it resumes from
+     * there). The switch is stored first, in this node's own link, so a restart keeps it.
+     */
     @Override
-    public boolean pauseReplay(boolean pause) {
-        Replayer rp = replayer;
-        if (rp == null) {
-            return false;
+    public synchronized void pause(Pausable what, boolean pause) throws IOException {
+        if (closed) {
+            throw new IllegalStateException(config.name() + " is closing");
         }
-        if (pause) {
-            try {
-                return rp.pause(Duration.ofSeconds(10));
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                return false;
+        links.put(switchLink(what), pause ? "paused" : "running");
+        String verb = pause ? "paused" : "resumed";
+        switch (what) {
+            case REPLAY -> {
+                Replayer rp = replayer;
+                if (rp != null && pause) {
+                    try {
+                        if (!rp.pause(Duration.ofSeconds(10))) {
+                            throw new IllegalStateException(config.name() + ": replay did not stop within 10 s");
+                        }
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                        throw new IllegalStateException(config.name() + ": interrupted while pausing replay");
+                    }
+                } else if (rp != null) {
+                    rp.resume();
+                }
+            }
+            case FETCH -> {
+                if (pause) {
+                    LogReceiver rc = receiver;
+                    receiver = null;
+                    if (rc != null) {
+                        rc.close();
+                    }
+                } else if (receiver == null && txlog != null) {
+                    startReceiver(txlog, replayer);
+                }
+            }
+            case SYNC -> {
+                if (pause) {
+                    FullSync fs = fullSync;
+                    fullSync = null;
+                    if (fs != null) {
+                        fs.close();
+                    }
+                } else if (fullSync == null && sync.phase() == SyncState.Phase.COPYING) {
+                    start();
+                }
             }
         }
-        rp.resume();
-        return true;
+        log.info("{}: {} {} (tern {} {})", config.name(), what.name().toLowerCase(java.util.Locale.ROOT), verb,
+                pause ? "pause" : "resume", what.name().toLowerCase(java.util.Locale.ROOT));
     }
 
     @Override
@@ -527,6 +594,8 @@ final class SecondaryResource extends Resource {
         m.put("split_brain", sb != null);
         m.put("checkpoint_lsn", rp == null ? 0 : rp.checkpointLsn());
         m.put("replay_paused", rp != null && rp.paused());
+        m.put("fetch_paused", paused(Pausable.FETCH));
+        m.put("sync_paused", paused(Pausable.SYNC) && sync.phase() == SyncState.Phase.COPYING);
         SyncState progress = fs != null ? fs.state() : sync;
         Map<String, Object> s = new LinkedHashMap<>();
         s.put("phase", progress.phase().name().toLowerCase(java.util.Locale.ROOT));
@@ -561,8 +630,9 @@ final class SecondaryResource extends Resource {
         peer.put("node", "primary");
         peer.put("address", config.peer() == null ? "(none)" : config.peer().toString());
         peer.put("connected", connected);
-        peer.put("state", sb != null ? "SplitBrain" : sync.phase() == SyncState.Phase.COPYING ? "Syncing"
-                : connected ? "Replicating" : "Connecting");
+        boolean copying = sync.phase() == SyncState.Phase.COPYING;
+        peer.put("state", sb != null ? "SplitBrain" : copying && paused(Pausable.SYNC) ? "Paused" : copying ? "Syncing"
+                : paused(Pausable.FETCH) ? "Paused" : connected ? "Replicating" : "Connecting");
         if (sb != null) {
             peer.put("split_brain", sb);
         }
