@@ -41,6 +41,7 @@ import org.slf4j.LoggerFactory;
  *  POST /resources/RES/resume-replay
  *  POST /resources/RES/pause-fetch    stop pulling the log ({@code tern pause fetch}); resume-fetch
  *  POST /resources/RES/pause-sync     stop a full sync where it is ({@code tern pause sync}); resume-sync
+ *  POST /resources/RES/verify[?repair] online verify of a secondary against its primary ({@code tern verify})
  *  POST /resources/RES/primary[?force[&allow-inconsistent]]  handover (or forced failover) to this node
  *  POST /resources/RES/secondary[?peer=H:P]                  this primary steps down and follows
  *  POST /resources/RES/invalidate                            discard this node's side of a split brain
@@ -107,6 +108,12 @@ public final class Node implements AutoCloseable {
             node.http.createContext("/status", node::serveStatus);
             node.http.createContext("/metrics", node::serveMetrics);
             node.http.createContext("/resources/", node::serveResourceAction);
+            // Long calls (a verify, a handover) must not hold up status and metrics.
+            node.http.setExecutor(java.util.concurrent.Executors.newFixedThreadPool(4, r -> {
+                Thread t = new Thread(r, "tern-admin-http");
+                t.setDaemon(true);
+                return t;
+            }));
             node.http.start();
             node.ticker.execute(io.tern.replication.protocol.BlockDigest::warmUp);
             node.ticker.scheduleWithFixedDelay(node::tick, 1, 1, java.util.concurrent.TimeUnit.SECONDS);
@@ -610,6 +617,18 @@ public final class Node implements AutoCloseable {
                 return;
             }
             switch (action) {
+                case "verify" -> {
+                    String query = ex.getRequestURI().getQuery();
+                    boolean repair = query != null && java.util.Arrays.asList(query.split("&")).contains("repair");
+                    try {
+                        reply(ex, 200, Json.write(r.verify(repair)));
+                    } catch (IllegalStateException e) {
+                        reply(ex, 409, e.getMessage() + "\n");
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                        reply(ex, 503, "interrupted\n");
+                    }
+                }
                 case "pause-replay", "resume-replay", "pause-fetch", "resume-fetch", "pause-sync", "resume-sync" -> {
                     boolean pause = action.startsWith("pause");
                     Resource.Pausable what = Resource.Pausable.valueOf(

@@ -145,6 +145,16 @@ public abstract class Resource implements AutoCloseable {
                 + what.name().toLowerCase(java.util.Locale.ROOT) + " to " + (pause ? "pause" : "resume"));
     }
 
+    /**
+     * Verifies this node's disk against the primary's online ({@code tern verify}); with
+     * {@code repair} rewrites the blocks that differ. Returns the report.
+     *
+     * @throws IllegalStateException if this resource cannot be verified here now, with why
+     */
+    public Map<String, Object> verify(boolean repair) throws InterruptedException {
+        throw new IllegalStateException(config.name() + " is the primary here: run tern verify on a secondary");
+    }
+
     protected Map<String, Object> baseStatus(String disk, long logged, long replayed) {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("name", config.name());

@@ -578,6 +578,71 @@ final class SecondaryResource extends Resource {
                 pause ? "pause" : "resume", what.name().toLowerCase(java.util.Locale.ROOT));
     }
 
+    private final java.util.concurrent.atomic.AtomicBoolean verifying = new java.util.concurrent.atomic.AtomicBoolean();
+
+    /**
+     * Online verify: replay pauses (the disk holds the primary's image at replayed_lsn) while the
+     * log keeps arriving and the primary keeps writing; the disks are compared by block digests
+     * ({@link io.tern.replication.sync.OnlineVerify}); replay resumes after, unless it was paused
+     * before. The report lists the ranges that differ and, with {@code repair}, what was rewritten.
+     */
+    @Override
+    public Map<String, Object> verify(boolean repair) throws InterruptedException {
+        if (!"UpToDate".equals(disk())) {
+            throw new IllegalStateException(config.name() + " is " + disk() + " on node " + node
+                    + ": only an UpToDate secondary (consistent, connected to its primary) can be verified");
+        }
+        if (!verifying.compareAndSet(false, true)) {
+            throw new IllegalStateException(config.name() + ": a verify runs already");
+        }
+        Replayer rp = replayer;
+        boolean wasPaused = rp.paused();
+        try {
+            if (!wasPaused && !rp.pause(Duration.ofSeconds(10))) {
+                throw new IllegalStateException(config.name() + ": replay did not pause within 10 s");
+            }
+            long pinned = rp.replayedLsn();
+            log.info("{}: verify{} against the primary at {} from lsn {}", config.name(), repair ? " --repair" : "",
+                    config.peer(), pinned);
+            var future = io.tern.replication.sync.OnlineVerify.start(cluster, config.name(), node,
+                    config.peer().toAddress(), backing, pinned, repair, config.pull().syncDigest());
+            io.tern.replication.sync.OnlineVerify.Result r;
+            try {
+                r = future.get(1, java.util.concurrent.TimeUnit.HOURS);
+            } catch (java.util.concurrent.ExecutionException e) {
+                throw new IllegalStateException(config.name() + ": verify failed: " + e.getCause().getMessage(), e.getCause());
+            } catch (java.util.concurrent.TimeoutException e) {
+                future.cancel(false);
+                throw new IllegalStateException(config.name() + ": verify did not finish within an hour");
+            } finally {
+                future.cancel(false);
+            }
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("resource", config.name());
+            m.put("lsn", r.pinnedLsn());
+            m.put("compared_bytes", r.comparedBytes());
+            m.put("differing_bytes", r.differingBytes());
+            List<Object> ranges = new ArrayList<>();
+            for (long[] range : r.ranges()) {
+                ranges.add(Map.of("offset", range[0], "length", range[1]));
+            }
+            m.put("differing_ranges", ranges);
+            m.put("repaired_bytes", r.repairedBytes());
+            m.put("seconds", Math.round(r.nanos() / 1e7) / 100.0);
+            if (r.differingBytes() > 0) {
+                log.warn("{}: verify found {} bytes in {} ranges that differ from the primary at lsn {}{}", config.name(),
+                        r.differingBytes(), r.ranges().size(), r.pinnedLsn(), repair ? "; repaired" : "; tern verify "
+                                + config.name() + " --repair rewrites them");
+            }
+            return m;
+        } finally {
+            if (!wasPaused) {
+                rp.resume();
+            }
+            verifying.set(false);
+        }
+    }
+
     @Override
     public Map<String, Object> status() {
         Replayer rp = replayer;

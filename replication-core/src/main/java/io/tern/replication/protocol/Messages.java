@@ -38,7 +38,9 @@ import io.tern.replication.history.Version;
  * HANDOVER both ways, whatever the roles); {@link Mode#SYNC} a full copy of the device, chunk by chunk, that the secondary will follow with
  * records from {@code from lsn} (0: "give me a start", answered in WELCOME's start lsn, which the
  * primary keeps in its log from then on); {@link Mode#PROBE} only the WELCOME (size, epoch) that
- * {@code tern join} needs.
+ * {@code tern join} needs; {@link Mode#VERIFY} an online verify: the peer's disk holds the
+ * primary's image at {@code from lsn - 1}; it asks chunk by chunk like a SYNC, and SYNC_DATA
+ * names only the blocks that differ although no record after {@code from lsn - 1} wrote them.
  */
 public final class Messages {
     public static final int MAX_NAME = 255;
@@ -53,7 +55,7 @@ public final class Messages {
     public static final int MAX_LINKS = 4096;
 
     /** What a session is for. */
-    public enum Mode { STREAM, SYNC, PROBE, LINKS }
+    public enum Mode { STREAM, SYNC, PROBE, LINKS, VERIFY }
 
     private Messages() {
     }

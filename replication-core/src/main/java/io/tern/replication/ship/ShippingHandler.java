@@ -56,6 +56,8 @@ final class ShippingHandler extends ChannelInboundHandlerAdapter {
     private LogReader reader;
     private String peer = "?";
     private boolean pumpScheduled;
+    /** An online verify session's view of the log since the peer's pinned LSN, else {@code null}. */
+    private volatile Verifier verify;
     /** This session counts as one of the peer's open sessions ({@link LogShipper#opened}). */
     private boolean opened;
     private int syncOutstanding;
@@ -138,8 +140,18 @@ final class ShippingHandler extends ChannelInboundHandlerAdapter {
         DirtyMap map = shipper.dirty(peer);
         boolean fresh = h.mode() == Messages.Mode.SYNC && (h.fromLsn() == 0 || (h.flags() & Messages.Hello.DIRTY) != 0);
         switch (h.mode()) {
-            case PROBE -> {
+            case PROBE, LINKS -> {
                 // nothing to check beyond cluster and resource
+            }
+            case VERIFY -> {
+                long at = h.fromLsn() - 1;
+                if (config.device() == null || at < txlog.firstLsn() - 1 || at > txlog.durableLsn()) {
+                    reject(ctx, ErrorCode.BEHIND_RETENTION, "cannot verify against lsn " + at + ": this log holds "
+                            + txlog.firstLsn() + ".." + txlog.durableLsn());
+                    return;
+                }
+                verify = new Verifier(txlog, at);
+                start = h.fromLsn();
             }
             case STREAM, SYNC -> {
                 if (h.mode() == Messages.Mode.SYNC && config.device() == null) {
@@ -189,7 +201,7 @@ final class ShippingHandler extends ChannelInboundHandlerAdapter {
         io.tern.replication.history.History history = config.history();
         Messages.Welcome welcome = new Messages.Welcome(history.epoch(), txlog.firstLsn(), txlog.durableLsn(),
                 config.device() != null ? config.device().size() : 0, start, history.forWire(), dirty);
-        if (h.mode() != Messages.Mode.PROBE) {
+        if (h.mode() != Messages.Mode.PROBE && h.mode() != Messages.Mode.VERIFY) {
             shipper.welcomed(peer);
             shipper.opened(peer, ctx.channel());
             opened = true;
@@ -200,6 +212,11 @@ final class ShippingHandler extends ChannelInboundHandlerAdapter {
                 state = State.CLOSED;
                 sent.addListener(ChannelFutureListener.CLOSE);
             }
+            case VERIFY -> {
+                state = State.SYNCING;
+                log.info("{}: online verify of {} against lsn {}", config.resource(), peer, start - 1);
+            }
+            case LINKS -> throw new IllegalStateException("a mesh session is handed over before this");
             case SYNC -> {
                 state = State.SYNCING;
                 if (dirty != null) {
@@ -292,6 +309,10 @@ final class ShippingHandler extends ChannelInboundHandlerAdapter {
             throw new ProtocolException(ErrorCode.PROTOCOL, "chunk " + d.offset() + "+" + d.length()
                     + " is not inside the device of " + size + " bytes");
         }
+        if (verify != null && d.block() != VERIFY_BLOCK) {
+            throw new ProtocolException(ErrorCode.PROTOCOL, "a verify compares blocks of " + VERIFY_BLOCK + " bytes, not "
+                    + d.block());
+        }
         if (++syncOutstanding > MAX_SYNC_OUTSTANDING) {
             throw new ProtocolException(ErrorCode.PROTOCOL, "more than " + MAX_SYNC_OUTSTANDING + " chunk requests outstanding");
         }
@@ -308,7 +329,9 @@ final class ShippingHandler extends ChannelInboundHandlerAdapter {
                     // write the copy already holds.
                     cfg.log().sync().join();
                 }
-                return differences(d, chunk.flip(), lsn);
+                Verifier v = verify;
+                return differences(d, chunk.flip(), lsn, v == null ? null
+                        : v.writtenThrough(lsn, d.offset() / VERIFY_BLOCK, Messages.blocks(d.length(), d.block())));
             }, shipper.syncReader());
         } catch (RejectedExecutionException e) {
             ctx.close(); // shutting down
@@ -330,7 +353,8 @@ final class ShippingHandler extends ChannelInboundHandlerAdapter {
     }
 
     /** Compares the chunk block by block with the secondary's digests; keeps the blocks that differ. */
-    private static Messages.SyncData differences(Messages.SyncDigest d, ByteBuffer chunk, long lsn) {
+    private static Messages.SyncData differences(Messages.SyncDigest d, ByteBuffer chunk, long lsn,
+                                                 java.util.BitSet written) {
         int n = Messages.blocks(d.length(), d.block());
         BlockDigest algorithm = d.algorithm();
         int len = algorithm.length();
@@ -341,7 +365,8 @@ final class ShippingHandler extends ChannelInboundHandlerAdapter {
         for (int i = 0; i < n; i++) {
             ByteBuffer piece = chunk.slice(i * d.block(), Messages.blockLength(d.length(), d.block(), i));
             algorithm.digest(piece, mine, 0);
-            if (!java.util.Arrays.equals(mine, 0, len, theirs, i * len, (i + 1) * len)) {
+            if (!java.util.Arrays.equals(mine, 0, len, theirs, i * len, (i + 1) * len)
+                    && (written == null || !written.get(i))) {
                 differs.set(i);
                 if (data == null) {
                     data = Unpooled.buffer(d.length());
@@ -351,6 +376,48 @@ final class ShippingHandler extends ChannelInboundHandlerAdapter {
         }
         return new Messages.SyncData(d.offset(), d.length(), d.block(), lsn, differs, data);
     }
+
+    /**
+     * What an online verify must not count as a difference: the blocks written by records after
+     * the LSN the peer's disk is pinned at, up to what the chunk read here may show. It follows
+     * this node's log forward as the reads move on (a block that ever changed after the pin is
+     * skipped, even if read before that change: a difference there proves nothing).
+     */
+    private static final class Verifier {
+        private final TransactionLog txlog;
+        private final java.util.BitSet written = new java.util.BitSet();
+        private final LogRecord record = new LogRecord();
+        private long scanned;
+
+        Verifier(TransactionLog txlog, long pinned) {
+            this.txlog = txlog;
+            this.scanned = pinned;
+        }
+
+        /**
+         * Which of the {@code count} blocks ({@link #VERIFY_BLOCK} bytes) from block {@code first}
+         * were written after the pin, up to {@code lsn}: bit i for block {@code first + i}.
+         */
+        synchronized java.util.BitSet writtenThrough(long lsn, long first, int count) {
+            if (lsn > scanned) {
+                long upTo = Math.min(lsn, txlog.durableLsn());
+                try (LogReader reader = txlog.reader(scanned + 1)) {
+                    while (reader.nextLsn() <= upTo && reader.next(record)) {
+                        if (record.op() != io.tern.log.RecordOp.EPOCH && record.length() > 0) {
+                            int from = (int) (record.offset() / VERIFY_BLOCK);
+                            int last = (int) ((record.offset() + record.length() - 1) / VERIFY_BLOCK);
+                            written.set(from, last + 1);
+                        }
+                        scanned = record.lsn();
+                    }
+                }
+            }
+            return written.get((int) first, (int) first + count);
+        }
+    }
+
+    /** The block size an online verify compares by (the full sync's). */
+    static final int VERIFY_BLOCK = 4096;
 
     /**
      * A sync reader thread's chunk buffer, reused from chunk to chunk (direct: the file read
