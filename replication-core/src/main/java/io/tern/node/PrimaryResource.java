@@ -45,6 +45,7 @@ final class PrimaryResource extends Resource {
     private final io.tern.replication.history.LocalHistory versions;
     private final String node;
     private final java.nio.file.Path dir;
+    private volatile boolean closing;
     /** Per forked peer: the fork LSN and records it was computed for, and the bytes of writes past it here. */
     private final Map<String, long[]> forkBytes = new java.util.concurrent.ConcurrentHashMap<>();
     private final Map<String, Long> stored = new HashMap<>();
@@ -367,6 +368,9 @@ final class PrimaryResource extends Resource {
      * cut, which the log keeps for it.
      */
     private void goAheadWhenOverQuota() {
+        if (closing) {
+            return;
+        }
         io.tern.log.TransactionLog txlog = device.log();
         long segment = config.logSegment().bytes();
         long quota = config.logQuotaBytes();
@@ -658,6 +662,7 @@ final class PrimaryResource extends Resource {
 
     @Override
     public void close() {
+        closing = true;
         shipper.close();
         device.close();
         tick();
