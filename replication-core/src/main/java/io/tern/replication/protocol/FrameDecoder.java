@@ -10,7 +10,10 @@ import io.tern.block.net.FailFastDecoder;
  * Decodes {@link FrameCodec} frames into {@link Frame}s. Every field is checked before anything
  * is buffered: a bad magic, an unknown version or type, unknown flags, a length over
  * {@link FrameCodec#MAX_PAYLOAD} or a checksum mismatch raises {@link ProtocolException}, which
- * the connection's handler answers by closing it. A compressed payload ({@link FrameCodec#FLAG_ZSTD})
+ * the connection's handler answers by closing it. A {@link MessageType#RECORD_STREAM} header,
+ * whose checksum covers the header alone, is checked before its payload is waited for; any other
+ * frame's checksum covers its payload too, so a damaged length under the bound is found once that
+ * many bytes arrived, or by {@link Keepalive} when they never do. A compressed payload ({@link FrameCodec#FLAG_ZSTD})
  * is checked as received, then decompressed; one that does not declare its size, declares more
  * than the bound, or does not decompress to exactly that size is a protocol error too.
  */
@@ -53,11 +56,16 @@ public final class FrameDecoder extends FailFastDecoder {
             if (length > maxPayload) {
                 throw new ProtocolException(ErrorCode.PROTOCOL, type + " frame of " + length + " bytes exceeds " + maxPayload);
             }
+            boolean stream = type == MessageType.RECORD_STREAM;
+            if (stream && FrameCodec.frameCrc(type, in, start, in, start, 0) != in.getInt(start + 12)) {
+                // Its checksum covers the header alone: a damaged length is refused before any wait for it.
+                throw new ProtocolException(ErrorCode.PROTOCOL, type + " frame header fails its checksum");
+            }
             if (in.readableBytes() < FrameCodec.HEADER_LENGTH + length) {
                 return;
             }
-            int expected = FrameCodec.frameCrc(type, in, start, in, start + FrameCodec.HEADER_LENGTH, (int) length);
-            if (expected != in.getInt(start + 12)) {
+            if (!stream && FrameCodec.frameCrc(type, in, start, in, start + FrameCodec.HEADER_LENGTH, (int) length)
+                    != in.getInt(start + 12)) {
                 throw new ProtocolException(ErrorCode.PROTOCOL, type + " frame fails its checksum");
             }
             in.skipBytes(FrameCodec.HEADER_LENGTH);
