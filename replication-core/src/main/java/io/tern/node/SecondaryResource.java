@@ -215,11 +215,16 @@ final class SecondaryResource extends Resource {
         }
         consistentAt = Math.max(sync.phase() == SyncState.Phase.DONE ? 0 : sync.end(), l.durableLsn());
         Replayer rp = new Replayer(config.name(), l, backing, dir.resolve("checkpoint"), config.epoch(),
-                Duration.ofSeconds(1)).trimLogAtCheckpoint(true).start();
-        replayer = rp;
+                Duration.ofSeconds(1)).trimLogAtCheckpoint(true);
         if (paused(Pausable.REPLAY)) {
-            pause(Pausable.REPLAY, true);
+            try {
+                rp.pause(Duration.ZERO); // before it starts: not one record is applied
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            log.info("{}: replay is paused (tern resume replay {})", config.name(), config.name());
         }
+        replayer = rp.start();
         if (config.peer() == null) {
             log.info("{}: no primary to follow yet (a primary that stepped down); follows whoever becomes primary",
                     config.name());
@@ -712,6 +717,9 @@ final class SecondaryResource extends Resource {
         }
         if (rc != null && rc.problem() != null) {
             peer.put("error", rc.problem()); // e.g. this node's log is out of space: retried with backoff
+        }
+        if (rp != null && rp.problem() != null) {
+            m.put("problem", rp.problem()); // e.g. the disk is full: replay retries with backoff
         }
         peers.add(peer);
         m.put("peers", peers);
