@@ -31,7 +31,7 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 # Tern: one node, one resource (durability sync or flush), daemon heap capped at 256 MiB.
 listen_port=$(free_port)
 "$root/tern" init --home "$work/node" --node bench --nbd 127.0.0.1:0 --http 127.0.0.1:0 --listen "127.0.0.1:$listen_port" >&2
-"$root/tern" create r0 --size "$size" --preallocate --durability "$durability" --home "$work/node" >&2
+"$root/tern" create r0 --size "$size" --durability "$durability" --home "$work/node" >&2
 TERN_JAVA_OPTS="-Xmx256m -Xlog:gc*:file=$work/tern-gc.log" "${pin_primary[@]}" "$root/tern" run --home "$work/node" > "$work/tern.out" 2> "$work/tern.err" &
 tern_pid=$!
 for _ in $(seq 1 300); do grep -q READY "$work/tern.out" 2>/dev/null && break; sleep 0.2; done

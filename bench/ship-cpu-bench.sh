@@ -32,7 +32,7 @@ phase() { # name, sendfile (true|false|none)
   local name="$1" sendfile="$2" home="$work/prim-$1" listen
   listen=$(free_port)
   "$root/tern" init --home "$home" --node a --nbd 127.0.0.1:0 --http 127.0.0.1:0 --listen "127.0.0.1:$listen" >&2
-  "$root/tern" create r0 --size "$size" --preallocate --home "$home" >&2
+  "$root/tern" create r0 --size "$size" --home "$home" >&2
   TERN_JAVA_OPTS="-Xmx256m -Dtern.replication.sendfile=${sendfile/none/true}" \
     taskset -c 0 "$root/tern" run --home "$home" > "$home.out" 2> "$home.err" &
   prim_pid=$!

@@ -34,7 +34,13 @@ final class CreateCommand implements Callable<Integer> {
                     + "durable at the next FLUSH, FUA or sync interval.")
     String durability;
 
-    @Option(names = "--preallocate", description = "Write the whole backing file with zeros now, so a full disk is met here, not later.")
+    @Option(names = "--sparse", description = "Leave the backing file sparse (thin): blocks are allocated as they "
+            + "are written, so a full file system is met later, by writes, which then fail until there is room again "
+            + "(see docs/node.md). By default every block is allocated now (fallocate).")
+    boolean sparse;
+
+    /** Preallocation is the default now; kept so that older scripts still run. */
+    @Option(names = "--preallocate", hidden = true)
     boolean preallocate;
 
     @Option(names = "--log-segment", defaultValue = "64M", paramLabel = "SIZE",
@@ -57,7 +63,10 @@ final class CreateCommand implements Callable<Integer> {
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException("--durability must be sync or flush, not '" + durability + "'");
         }
-        ResourceConfig c = Resource.create(h, name, Sizes.parse(size), data, preallocate, mode,
+        if (sparse && preallocate) {
+            throw new IllegalArgumentException("--sparse and --preallocate contradict each other");
+        }
+        ResourceConfig c = Resource.create(h, name, Sizes.parse(size), data, !sparse, mode,
                 LogSegment.parse(logSegment), logQuota == null ? 0 : Sizes.parse(logQuota));
         System.out.println("resource " + c.name() + " created: " + c.size() + " bytes in " + c.data()
                 + "; this node is its primary; " + Daemon.open(h, c.name()));

@@ -36,6 +36,11 @@ final class JoinCommand implements Callable<Integer> {
                     + "and only the chunks that differ are copied.")
     Path data;
 
+    @Option(names = "--sparse", description = "Create a new backing file sparse: blocks are allocated as they are "
+            + "replayed, so a full disk stalls the replay later (it retries). By default every block is allocated now "
+            + "(fallocate). An existing --data file is kept as it is.")
+    boolean sparse;
+
     @Option(names = "--sync-rate", paramLabel = "SIZE", description = "Most bytes per second the full sync copies, "
             + "e.g. 50M (default: no limit). Replication of new writes is not limited by it.")
     String syncRate;
@@ -72,7 +77,7 @@ final class JoinCommand implements Callable<Integer> {
         ResourceConfig c = Resource.join(h, name, w.size(), w.epoch(), primary, data, new ResourceConfig.Pull(
                 syncRate == null ? 0 : Sizes.parse(syncRate), fetchRate == null ? 0 : Sizes.parse(fetchRate), compress,
                 digest), io.tern.node.LogSegment.parse(logSegment),
-                logQuota == null ? 0 : Sizes.parse(logQuota));
+                logQuota == null ? 0 : Sizes.parse(logQuota), !sparse);
         System.out.println("resource " + c.name() + " joined: " + c.size() + " bytes in " + c.data() + " from primary "
                 + primary + "; " + Daemon.open(h, c.name()));
         return 0;

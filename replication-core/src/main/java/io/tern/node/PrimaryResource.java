@@ -319,6 +319,7 @@ final class PrimaryResource extends Resource {
         registry.gauge("tern.log.checkpoint.lsn", tags, device, LoggedDevice::checkpointLsn);
         registry.gauge("tern.log.first.lsn", tags, device, d -> d.log().firstLsn());
         registry.gauge("tern.resource.failed", tags, device, d -> d.failure() == null ? 0 : 1);
+        registry.gauge("tern.resource.stalled", tags, device, d -> d.problem() == null ? 0 : 1);
         registry.gauge("tern.resource.epoch", tags, this, r -> r.versions.get().epoch());
         registry.gauge("tern.resource.split.brain", tags, shipper, s -> s.forks().size());
         registry.gauge("tern.log.disk.bytes", tags, this, PrimaryResource::logBytes);
@@ -587,6 +588,8 @@ final class PrimaryResource extends Resource {
         m.put("peers", peers);
         if (device.failure() != null) {
             m.put("error", String.valueOf(device.failure().getMessage()));
+        } else if (device.problem() != null) {
+            m.put("problem", device.problem()); // writes refused for now; retried, recovers by itself
         }
         return m;
     }

@@ -13,6 +13,8 @@ interface Libc extends Library {
     int O_RDWR = 2;
     int O_CLOEXEC = 0x80000;
 
+    /** fallocate's mode 0: allocate the range (unwritten, reading as zeros) and extend the file over it. */
+    int FALLOC_ALLOCATE = 0;
     int FALLOC_FL_KEEP_SIZE = 0x01;
     int FALLOC_FL_PUNCH_HOLE = 0x02;
     int FALLOC_FL_ZERO_RANGE = 0x10;
@@ -20,6 +22,7 @@ interface Libc extends Library {
     int EINTR = 4;
     int ENODEV = 19;
     int EINVAL = 22;
+    int ENOSPC = 28;
     int ENOSYS = 38;
     int EOPNOTSUPP = 95;
 

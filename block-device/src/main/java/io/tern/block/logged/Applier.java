@@ -21,8 +21,11 @@ import org.slf4j.LoggerFactory;
  * <p>The hand-over queue is bounded: an appender that gets ahead of the applier by a whole queue
  * waits for it (backpressure), and no queue grows without bound.
  *
+ * <p>Between batches, and every {@link #IDLE_MILLIS} while none comes, the thread runs the idle
+ * hook: where the device retries records the backing store refused, in order with the batches.
+ *
  * <p>Thread contract: {@link #submit} is called by the log's appender thread (one producer);
- * the batch handler runs on this applier's thread only.
+ * the batch handler and the idle hook run on this applier's thread only.
  */
 final class Applier implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(Applier.class);
@@ -46,14 +49,22 @@ final class Applier implements AutoCloseable {
         }
     }
 
+    /** Longest wait for a batch before the idle hook runs. */
+    static final long IDLE_MILLIS = 50;
+    /** First wait before records the backing store refused are tried again; it doubles up to {@link #MAX_RETRY}. */
+    static final java.time.Duration FIRST_RETRY = java.time.Duration.ofSeconds(1);
+    static final java.time.Duration MAX_RETRY = java.time.Duration.ofSeconds(30);
+
     private final ArrayBlockingQueue<Task> queue;
     private final Consumer<List<Task>> handler;
+    private final Runnable idle;
     private final Thread thread;
     private volatile boolean stopping;
 
-    Applier(String name, int capacity, Consumer<List<Task>> handler) {
+    Applier(String name, int capacity, Consumer<List<Task>> handler, Runnable idle) {
         this.queue = new ArrayBlockingQueue<>(capacity);
         this.handler = handler;
+        this.idle = idle;
         this.thread = new Thread(this::run, "tern-apply-" + name);
         this.thread.setDaemon(true);
         this.thread.start();
@@ -78,9 +89,10 @@ final class Applier implements AutoCloseable {
     private void run() {
         List<Task> batch = new ArrayList<>();
         while (true) {
+            runIdle();
             Task first;
             try {
-                first = queue.poll(50, TimeUnit.MILLISECONDS);
+                first = queue.poll(IDLE_MILLIS, TimeUnit.MILLISECONDS);
             } catch (InterruptedException e) {
                 continue; // only close() stops this thread, after the queue is drained
             }
@@ -102,6 +114,14 @@ final class Applier implements AutoCloseable {
                 }
             }
             batch.clear();
+        }
+    }
+
+    private void runIdle() {
+        try {
+            idle.run();
+        } catch (Throwable t) {
+            log.error("applier's idle work failed", t); // the hook handles its own errors; this is for a bug
         }
     }
 

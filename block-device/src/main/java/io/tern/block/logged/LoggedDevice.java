@@ -41,8 +41,19 @@ import org.slf4j.LoggerFactory;
  * moment loses no completed write. Replay is idempotent. WRITE_ZEROES and TRIM become ZERO
  * records, applied with the backing store's zeroing (fallocate where it can).
  *
- * <p>A failed log append, log sync, backing write or backing sync fails the device for good
- * (state {@code Failed}): every later request fails with EIO; nothing is retried.
+ * <p>A backing store that refuses a record with ENOSPC (a sparse file on a full file system) or
+ * EIO stalls the device instead ({@link #problem()}): the record is durable in the log, so
+ * nothing acknowledged is lost, but it is not applied, and neither is any record after it.
+ * While stalled, new writes, trims and zeroings fail at once with that error and never reach
+ * the log; writes already on their way are logged and fail too (their ranges then hold either
+ * content, as for any failed write). The applier retries from the log — the refused record
+ * first, in LSN order — after a second, doubling up to 30 s ({@code Applier.FIRST_RETRY},
+ * {@code MAX_RETRY}); once the store takes them all the device takes writes again by itself. Opening a device whose store refuses the records to replay opens it stalled the same
+ * way (unless the activity log names extents to re-log: their content is only known once the
+ * replay is complete, so that open fails, and succeeds once the store has room).
+ *
+ * <p>A failed log append, log sync or backing sync, or any other backing write error, fails the
+ * device for good (state {@code Failed}): every later request fails with EIO; nothing is retried.
  */
 public final class LoggedDevice implements BlockDevice {
     private static final Logger log = LoggerFactory.getLogger(LoggedDevice.class);
@@ -72,13 +83,29 @@ public final class LoggedDevice implements BlockDevice {
     private volatile Throwable failure;
     private volatile boolean closed;
     private volatile long overflowed;
+    /** The backing store refused a record: new writes are refused and the applier retries; else {@code null}. */
+    private volatile Stall stall;
+    // Applier thread only: the last LSN handed to it (or found in the log at open), the next retry.
+    private long handedLsn;
+    private long retryAt;
+    private long retryNanos;
+
+    /** Why the device is stalled: the record the backing store refused, and its error. */
+    private record Stall(long lsn, BlockError error, String reason) {
+        BlockDeviceException refusal() {
+            return new BlockDeviceException(error, reason);
+        }
+    }
 
     private LoggedDevice(LoggedDeviceConfig config, TransactionLog txlog, long appliedLsn, long replayed,
-                         ActivityLog activity) {
+                         ActivityLog activity, Stall stall) {
         this.config = config;
         this.epoch = config.epoch();
         this.activity = config.durability() == Durability.FLUSH ? activity : null;
-        this.applier = new Applier(config.log().name(), config.log().ringSize(), this::applyBatch);
+        this.stall = stall;
+        this.handedLsn = stall == null ? appliedLsn : txlog.durableLsn();
+        this.retryNanos = stall == null ? 0 : Applier.FIRST_RETRY.toNanos();
+        this.retryAt = System.nanoTime() + retryNanos;
         this.overflow = java.util.concurrent.Executors.newSingleThreadExecutor(r -> {
             Thread t = new Thread(r, "tern-append-wait-" + config.log().name());
             t.setDaemon(true);
@@ -90,6 +117,8 @@ public final class LoggedDevice implements BlockDevice {
         this.appliedLsn = appliedLsn;
         this.checkpointLsn = appliedLsn;
         this.replayed = replayed;
+        // Its thread starts here and reads the fields above: after them.
+        this.applier = new Applier(config.log().name(), config.log().ringSize(), this::applyBatch, this::retryStalled);
         this.checkpointer = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "tern-checkpoint-" + config.log().name());
             t.setDaemon(true);
@@ -117,17 +146,30 @@ public final class LoggedDevice implements BlockDevice {
             long from = Math.max(cp.lsn() + 1, txlog.firstLsn());
             long applied = cp.lsn();
             long count = 0;
+            Stall stall = null;
             LogRecord rec = new LogRecord();
             try (LogReader reader = txlog.reader(from)) {
-                while (reader.next(rec)) {
-                    apply(config.backing(), rec);
-                    applied = rec.lsn();
-                    count++;
+                while (stall == null && reader.next(rec)) {
+                    try {
+                        apply(config.backing(), rec);
+                        applied = rec.lsn();
+                        count++;
+                    } catch (BlockDeviceException e) {
+                        if (!stalls(e)) {
+                            throw e;
+                        }
+                        stall = stall(rec.lsn(), e);
+                    }
                 }
             }
             ActivityLog activity = ActivityLog.load(config.activityLogFile(), ActivityLog.DEFAULT_EXTENT,
                     config.activityLogExtents());
-            long relogged = relog(config, txlog, activity);
+            if (stall != null && !activity.extents().isEmpty()) {
+                throw new IOException(logConfig.name() + ": " + stall.reason() + "; the activity log's "
+                        + activity.extents().size() + " extents can be re-logged only once the replay is complete, so "
+                        + "the device opens once the backing store has room again");
+            }
+            long relogged = stall == null ? relog(config, txlog, activity) : 0;
             if (relogged > 0) {
                 applied = txlog.durableLsn(); // the re-logged records hold what the store holds
             }
@@ -137,7 +179,10 @@ public final class LoggedDevice implements BlockDevice {
             }
             log.info("{}: {}; replayed {} records onto the backing store; re-logged {} extents of the activity log; "
                     + "checkpoint at lsn {}", logConfig.name(), txlog.recovery(), count, relogged, applied);
-            return new LoggedDevice(config, txlog, applied, count, activity);
+            if (stall != null) {
+                log.warn("{}: opened stalled, writes are refused: {}", logConfig.name(), stall.reason());
+            }
+            return new LoggedDevice(config, txlog, applied, count, activity, stall);
         } catch (IOException | RuntimeException e) {
             txlog.close();
             throw e;
@@ -224,6 +269,15 @@ public final class LoggedDevice implements BlockDevice {
     /** The error that failed the device, or {@code null} while it is healthy. */
     public Throwable failure() {
         return failure;
+    }
+
+    /**
+     * Why writes are refused for now — the backing store refuses a record, which the applier
+     * retries — or {@code null}. Not a failure: the device recovers by itself.
+     */
+    public String problem() {
+        Stall s = stall;
+        return s == null ? null : s.reason();
     }
 
     public TransactionLog log() {
@@ -465,9 +519,16 @@ public final class LoggedDevice implements BlockDevice {
                 t.done.completeExceptionally(translate(t.error));
                 continue;
             }
+            handedLsn = t.lsn;
             Throwable f = failure;
             if (f != null) {
                 t.done.completeExceptionally(translate(f));
+                continue;
+            }
+            Stall s = stall;
+            if (s != null) {
+                // Logged behind the refused record: applied after it, once the store takes it.
+                t.done.completeExceptionally(s.refusal());
                 continue;
             }
             try {
@@ -478,10 +539,78 @@ public final class LoggedDevice implements BlockDevice {
                 }
                 appliedLsn = t.lsn;
                 t.done.complete(null);
+            } catch (BlockDeviceException e) {
+                if (stalls(e)) {
+                    stall = stall(t.lsn, e);
+                    retryNanos = Applier.FIRST_RETRY.toNanos();
+                    retryAt = System.nanoTime() + retryNanos;
+                    log.warn("{}: device stalled, writes are refused: {}", config.log().name(), stall.reason());
+                    t.done.completeExceptionally(stall.refusal());
+                } else {
+                    fail(e);
+                    t.done.completeExceptionally(translate(e));
+                }
             } catch (RuntimeException e) {
                 fail(e);
                 t.done.completeExceptionally(translate(e));
             }
+        }
+    }
+
+    /** Whether the backing store's error stalls the device rather than failing it: it may pass. */
+    private static boolean stalls(BlockDeviceException e) {
+        return e.error() == BlockError.ENOSPC || e.error() == BlockError.EIO;
+    }
+
+    private static Stall stall(long lsn, BlockDeviceException e) {
+        return new Stall(lsn, e.error(), "the backing store refuses lsn " + lsn + " (" + e.error() + ": "
+                + e.getMessage() + "); writes are refused until it takes it again, which is retried; every write "
+                + "acknowledged before is in the log" + (e.error() == BlockError.ENOSPC
+                ? "; free space on the backing store's file system" : "; check the backing store"));
+    }
+
+    /**
+     * The applier's idle hook: when stalled and the backoff has passed, applies the log's records
+     * from the refused one to the last one handed over, in order. All applied: writes are taken
+     * again. Refused again: the wait doubles, up to {@code Applier.MAX_RETRY}.
+     */
+    private void retryStalled() {
+        Stall s = stall;
+        if (s == null || failure != null || System.nanoTime() - retryAt < 0) {
+            return;
+        }
+        long durable = txlog.durableLsn();
+        long trying = appliedLsn + 1;
+        try (LogReader reader = txlog.reader(trying)) {
+            LogRecord rec = new LogRecord();
+            while (appliedLsn < handedLsn && reader.next(rec) && rec.lsn() <= handedLsn) {
+                trying = rec.lsn();
+                apply(backing, rec);
+                appliedLsn = rec.lsn();
+            }
+            if (appliedLsn < handedLsn) {
+                // Flush mode: handed over but not yet durable, so not yet readable. Sync, look again soon.
+                txlog.sync();
+                retryAt = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(Applier.IDLE_MILLIS);
+                log.debug("{}: retry applied up to lsn {} of {} (durable {})", config.log().name(), appliedLsn,
+                        handedLsn, durable);
+                return;
+            }
+            stall = null;
+            retryNanos = 0;
+            log.info("{}: the backing store takes records again (applied up to lsn {}); writes are taken again",
+                    config.log().name(), appliedLsn);
+        } catch (BlockDeviceException e) {
+            if (!stalls(e)) {
+                fail(e);
+                return;
+            }
+            stall = stall(trying, e);
+            retryNanos = Math.min(2 * retryNanos, Applier.MAX_RETRY.toNanos());
+            retryAt = System.nanoTime() + retryNanos;
+            log.debug("{}: still stalled: {}", config.log().name(), e.getMessage());
+        } catch (RuntimeException e) {
+            fail(e); // the log cannot give the records back: nothing to retry with
         }
     }
 
@@ -520,6 +649,10 @@ public final class LoggedDevice implements BlockDevice {
         String why = frozen;
         if (why != null) {
             throw new BlockDeviceException(BlockError.EPERM, why);
+        }
+        Stall s = stall;
+        if (s != null) {
+            throw s.refusal();
         }
         BlockDevice.checkRange(offset, length, backing.size(), true);
     }
