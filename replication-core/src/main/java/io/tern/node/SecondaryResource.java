@@ -718,6 +718,9 @@ final class SecondaryResource extends Resource {
         if (rc != null && rc.problem() != null) {
             peer.put("error", rc.problem()); // e.g. this node's log is out of space: retried with backoff
         }
+        if (fs != null && fs.problem() != null) {
+            peer.put("error", fs.problem()); // retried with backoff from the stored progress
+        }
         if (rp != null && rp.problem() != null) {
             m.put("problem", rp.problem()); // e.g. the disk is full: replay retries with backoff
         }

@@ -69,6 +69,8 @@ public final class FullSync implements AutoCloseable {
     private volatile long bytesSent;
     private volatile long bytesSame;
     private volatile boolean connected;
+    /** Why the copy cannot go on for now (this node's disk refuses writes), or {@code null}. */
+    private volatile String problem;
     private volatile io.tern.replication.history.History primaryHistory = io.tern.replication.history.History.empty();
     private final long resumedAt;
     private volatile boolean compress;
@@ -204,6 +206,11 @@ public final class FullSync implements AutoCloseable {
         return state;
     }
 
+    /** Why the copy is held up for now (retried with backoff), or {@code null}. */
+    public String problem() {
+        return problem;
+    }
+
     /** Whether a sync session is open with the primary. */
     public boolean connected() {
         return connected;
@@ -282,6 +289,18 @@ public final class FullSync implements AutoCloseable {
             } catch (IOException | RuntimeException e) {
                 if (e instanceof ProtocolException) {
                     throw (ProtocolException) e;
+                }
+                if (refusedHere(e)) {
+                    // This node's disk refused the chunk or the progress (full, or failing for now): the copy
+                    // resumes from its stored progress on the next connection, after the connector's backoff.
+                    String why = "this node's disk refused the copy (" + e + ")";
+                    if (!why.equals(problem)) {
+                        log.warn("{}: {}; the sync retries from its stored progress", resource, why);
+                    }
+                    problem = why;
+                    connector.welcomed(false);
+                    ctx.close();
+                    return;
                 }
                 fail(e);
             } finally {
@@ -396,6 +415,7 @@ public final class FullSync implements AutoCloseable {
             }
             bytesSent += sent;
             bytesSame += d.length() - sent;
+            problem = null;
             outstanding--;
             expected = nextChunk(expected + d.length());
             SyncState copied = state.copied(expected, d.lsn());
@@ -482,6 +502,19 @@ public final class FullSync implements AutoCloseable {
                 }
             }
         }
+    }
+
+    /** Whether {@code e} is this node's storage refusing a write for now (ENOSPC, EIO, a failed store of the progress). */
+    private static boolean refusedHere(Throwable e) {
+        for (Throwable c = e; c != null; c = c.getCause()) {
+            if (c instanceof io.tern.block.BlockDeviceException b) {
+                return b.error() == io.tern.block.BlockError.ENOSPC || b.error() == io.tern.block.BlockError.EIO;
+            }
+            if (c instanceof IOException) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private static java.util.Optional<Session> session(ChannelHandlerContext ctx) {
