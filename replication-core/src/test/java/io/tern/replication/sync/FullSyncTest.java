@@ -84,6 +84,41 @@ class FullSyncTest {
     }
 
     @Test
+    void aLocalDiskThatRefusesChunksForAWhileHoldsTheSyncUpWithoutStoppingIt() throws Exception {
+        Random random = new Random(Seeds.seed("FullSyncTest-enospc"));
+        byte[] image = new byte[SIZE];
+        random.nextBytes(image);
+        Files.write(dir.resolve("s.img"), image);
+        Files.write(dir.resolve("b.img"), new byte[SIZE]);
+        io.tern.block.fault.FaultPlan plan = new io.tern.block.fault.FaultPlan()
+                .failWrites(io.tern.block.BlockError.ENOSPC, 100); // after 100 blocks: the disk is full
+        try (LoggedDevice primary = LoggedDevice.open(new LoggedDeviceConfig()
+                .backing(FileBlockDevice.open(dir.resolve("s.img"), false))
+                .log(new LogConfig().directory(dir.resolve("p-log")).name("p"))
+                .checkpointFile(dir.resolve("p.checkpoint")));
+             LogShipper shipper = new LogShipper(new ShipperConfig().resource("r0").log(primary.log())
+                     .device(primary, primary::appliedLsn, () -> primary.log().lastLsn())
+                     .members((node, lsn) -> { }));
+             ReplicationServer server = ReplicationServer.start(new InetSocketAddress("127.0.0.1", 0), "c", r -> shipper);
+             io.tern.block.fault.FaultInjectingDevice secondary = new io.tern.block.fault.FaultInjectingDevice(
+                     FileBlockDevice.open(dir.resolve("b.img"), false), plan)) {
+            Path state = dir.resolve("sync.properties");
+            SyncState.NEW.store(state);
+            try (FullSync sync = new FullSync("c", "r0", "b", server.address(), secondary, state, CHUNK, 0)) {
+                java.util.concurrent.CompletableFuture<SyncState> done = sync.start();
+                org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(30)).until(() -> sync.problem() != null);
+                assertThat(sync.problem()).contains("ENOSPC");
+                assertThat(done).as("held up, not failed").isNotDone();
+                plan.failWrites(null, 0); // space returns
+                SyncState copied = done.get(60, TimeUnit.SECONDS);
+                assertThat(copied.next()).isEqualTo(SIZE);
+                assertThat(sync.problem()).isNull();
+            }
+            assertThat(Files.readAllBytes(dir.resolve("b.img"))).isEqualTo(image);
+        }
+    }
+
+    @Test
     void inFlushModeAChunkShowingAWriteNotYetDurableWaitsForTheLogSync() throws Exception {
         Files.write(dir.resolve("s.img"), new byte[SIZE]);
         Files.write(dir.resolve("b.img"), new byte[SIZE]);
