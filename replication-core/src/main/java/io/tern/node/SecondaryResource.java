@@ -86,6 +86,10 @@ final class SecondaryResource extends Resource {
         this.backing = backing;
         this.export = new ReadOnlyDevice(new ConsistentReads(backing), "resource '" + config.name()
                 + "' is a secondary here: write to its primary");
+        if (!Files.exists(dir.resolve(SYNC_FILE))) {
+            log.warn("{}: {} is missing: a full sync (blocks that differ) makes this disk trustworthy again",
+                    config.name(), dir.resolve(SYNC_FILE));
+        }
         this.sync = SyncState.load(dir.resolve(SYNC_FILE));
         this.links = links;
         this.history = io.tern.replication.history.LocalHistory.open(dir.resolve("history"));

@@ -28,9 +28,14 @@ public record SyncState(Phase phase, long start, long next, long end) {
 
     public static final SyncState NEW = new SyncState(Phase.COPYING, 0, 0, 0);
 
+    /**
+     * The stored state; a missing file is a sync still to run ({@link #NEW}), never a finished one:
+     * every way a node becomes a secondary stores its state first, so a missing one means it was
+     * lost, and only a sync (fast: blocks that differ move) makes the disk trustworthy again.
+     */
     public static SyncState load(Path file) throws IOException {
         if (!Files.exists(file)) {
-            return new SyncState(Phase.DONE, 0, 0, 0);
+            return NEW;
         }
         Properties p = new Properties();
         p.load(new StringReader(Files.readString(file, StandardCharsets.UTF_8)));
