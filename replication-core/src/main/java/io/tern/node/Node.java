@@ -41,6 +41,7 @@ import org.slf4j.LoggerFactory;
  *  POST /resources/RES/resume-replay
  *  POST /resources/RES/pause-fetch    stop pulling the log ({@code tern pause fetch}); resume-fetch
  *  POST /resources/RES/pause-sync     stop a full sync where it is ({@code tern pause sync}); resume-sync
+ *  POST /resources/RES/adjust?log-quota=SIZE  a new log quota, stored and applied at once ({@code tern adjust})
  *  POST /resources/RES/verify[?repair] online verify of a secondary against its primary ({@code tern verify})
  *  POST /resources/RES/primary[?force[&allow-inconsistent]]  handover (or forced failover) to this node
  *  POST /resources/RES/secondary[?peer=H:P]                  this primary steps down and follows
@@ -617,6 +618,24 @@ public final class Node implements AutoCloseable {
                 return;
             }
             switch (action) {
+                case "adjust" -> {
+                    String query = ex.getRequestURI().getQuery();
+                    String quota = null;
+                    for (String kv : query == null ? new String[0] : query.split("&")) {
+                        if (kv.startsWith("log-quota=")) {
+                            quota = kv.substring("log-quota=".length());
+                        }
+                    }
+                    if (quota == null) {
+                        reply(ex, 400, "adjust what? (log-quota=SIZE)\n");
+                        return;
+                    }
+                    try {
+                        reply(ex, 200, adjustLogQuota(resource, r, "0".equals(quota) ? 0 : Sizes.parse(quota)) + "\n");
+                    } catch (IllegalArgumentException | IllegalStateException | IOException e) {
+                        reply(ex, 409, e.getMessage() + "\n");
+                    }
+                }
                 case "verify" -> {
                     String query = ex.getRequestURI().getQuery();
                     boolean repair = query != null && java.util.Arrays.asList(query.split("&")).contains("repair");
@@ -643,6 +662,19 @@ public final class Node implements AutoCloseable {
                 default -> reply(ex, 404, "unknown action '" + action + "'\n");
             }
         }
+    }
+
+    /** Stores a new log quota for the resource and applies it at once (the next tick enforces it). */
+    private synchronized String adjustLogQuota(String resource, Resource r, long quota) throws IOException {
+        ResourceConfig stored = ResourceConfig.load(home.resourceDir(resource));
+        ResourceConfig adjusted = stored.withLogQuota(quota);
+        adjusted.store(home.resourceDir(resource));
+        Resource live = resources.get(resource);
+        if (live != null && !(live instanceof FailedResource)) {
+            live.adjust(adjusted);
+        }
+        log.info("{}: log quota set to {} bytes (tern adjust)", resource, adjusted.logQuotaBytes());
+        return resource + ": log quota " + adjusted.logQuotaBytes() + " bytes" + (quota == 0 ? " (the default)" : "");
     }
 
     private static void reply(HttpExchange ex, int code, String body) throws IOException {

@@ -19,7 +19,8 @@ import io.tern.replication.sync.SyncState;
  * {@link SecondaryResource} (read-only, pulling and replaying the primary's log).
  */
 public abstract class Resource implements AutoCloseable {
-    protected final ResourceConfig config;
+    /** What {@code resource.properties} says; replaced by {@link #adjust} (settings that apply while running). */
+    protected volatile ResourceConfig config;
 
     protected Resource(ResourceConfig config) {
         this.config = config;
@@ -131,6 +132,17 @@ public abstract class Resource implements AutoCloseable {
 
     /** The resource's entry in {@code tern status --json}. */
     public abstract Map<String, Object> status();
+
+    /**
+     * Applies settings that take effect while the resource runs (the log quota), already stored
+     * in {@code resource.properties} by the caller.
+     */
+    public void adjust(ResourceConfig adjusted) {
+        if (!adjusted.name().equals(config.name()) || adjusted.role() != config.role()) {
+            throw new IllegalArgumentException("adjust changes settings, not the resource or its role");
+        }
+        this.config = adjusted;
+    }
 
     /** What a secondary can pause: pulling the log, applying it, or a full sync. */
     public enum Pausable { FETCH, REPLAY, SYNC }

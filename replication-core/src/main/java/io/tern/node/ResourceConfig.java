@@ -76,6 +76,11 @@ public record ResourceConfig(String name, long size, Path data, Role role, long 
         return new ResourceConfig(name, size, data, newRole, newEpoch, durability, newPeer, pull, logSegment, logQuota);
     }
 
+    /** This configuration with another log quota (0: the default). */
+    public ResourceConfig withLogQuota(long quota) {
+        return new ResourceConfig(name, size, data, role, epoch, durability, peer, pull, logSegment, quota);
+    }
+
     public void store(Path resourceDir) throws IOException {
         io.tern.log.DurableFiles.createDirectories(resourceDir);
         Properties p = new Properties();

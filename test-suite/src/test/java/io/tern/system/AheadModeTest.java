@@ -113,6 +113,15 @@ class AheadModeTest {
                         !Files.exists(a.home().resolve("resources").resolve(RES).resolve("dirty-b")));
                 assertThat(exportDigest(b, RES, dir)).isEqualTo(exportDigest(a, RES, dir));
                 assertThat(Files.readString(a.home().resolve("daemon-1.err"))).contains("goes Ahead of b");
+
+                // The quota changes on the running node, and outlives a restart; one below 4 segments is refused.
+                tern(a, "adjust", RES, "--log-quota", "8M");
+                assertThat(number(a.resource(RES), "log_quota_bytes")).isEqualTo(8L << 20);
+                assertThat(a.command(60, "adjust", RES, "--log-quota", "2M", "--home", a.home().toString())).isNotZero();
+                assertThat(Files.readString(a.logs().resolve("command.err"))).contains("less than 4 log segments");
+                a.stop();
+                a.start();
+                assertThat(number(a.resource(RES), "log_quota_bytes")).isEqualTo(8L << 20);
             }
         }
     }
