@@ -93,6 +93,25 @@ public final class NodeHome {
         return nodeProperties().getProperty("cluster", DEFAULT_CLUSTER);
     }
 
+    /**
+     * How often a primary's checkpointer syncs its backing store and moves its checkpoint
+     * ({@code checkpoint_interval_ms} in {@code node.properties}, default 5000): the longest
+     * stretch of log a restart replays, against one backing-store sync per interval.
+     */
+    public java.time.Duration checkpointInterval() throws IOException {
+        String ms = nodeProperties().getProperty("checkpoint_interval_ms", "5000").trim();
+        try {
+            long v = Long.parseLong(ms);
+            if (v < 10 || v > 3_600_000) {
+                throw new NumberFormatException("out of range");
+            }
+            return java.time.Duration.ofMillis(v);
+        } catch (NumberFormatException e) {
+            throw new IllegalStateException(dir.resolve("node.properties") + ": checkpoint_interval_ms '" + ms
+                    + "' is not a number of milliseconds between 10 and 3600000");
+        }
+    }
+
     public HostPort address(String key) throws IOException {
         return HostPort.parse(nodeProperties().getProperty(key));
     }

@@ -93,6 +93,7 @@ final class PrimaryResource extends Resource {
                     .log(new LogConfig().directory(dir.resolve("log")).name(config.name())
                             .segmentSize(config.logSegment().bytes()))
                     .checkpointFile(dir.resolve("checkpoint"))
+                    .checkpointInterval(home.checkpointInterval())
                     .epoch(Math.max(history.get().epoch(), config.epoch()))
                     .durability(config.durability())
                     .retainFrom(() -> {
