@@ -57,6 +57,11 @@ public final class FlushingHistoryWriter implements AutoCloseable {
         return acked.get();
     }
 
+    /** The errors the node answered so far (none when it stopped because the connection was lost). */
+    public java.util.List<String> errors() {
+        return history.errors();
+    }
+
     /** Whether the writer stopped by itself (a request failed: the node is gone). */
     public boolean stopped() {
         return stopped;

@@ -33,8 +33,8 @@ import org.junit.jupiter.api.io.TempDir;
  * holds writes the log lost. That is the case this test is about, so every round waits under load
  * for the primary to report a new checkpoint; half of them are cut less than 25 ms later (before
  * the log's next sync is likely done: FLUSH and FUA come only a few times a second), the others at
- * a random moment up to 1 s later. The node checkpoints every second ({@code checkpoint_interval_ms}
- * in its node.properties), so a round waits up to a second for its checkpoint.
+ * a random moment up to 1 s later. The node checkpoints every 5 s (its default), so a round waits up
+ * to 5 s for its checkpoint.
  *
  * <p>Restarted, the primary must
  * <ol>
@@ -60,10 +60,10 @@ class PowerLossFlushModeTest {
     private static final int FUA_EVERY = 250;
     /** A cut less than this many milliseconds after a checkpoint is aimed at the store holding what the log lost. */
     private static final int AIMED_MS = 25;
-    /** Longest wait for the checkpointer to move the checkpoint (every second while there are writes). */
+    /** Longest wait for the checkpointer to move the checkpoint (every 5 s while there are writes). */
     private static final Duration CHECKPOINT_WAIT = Duration.ofSeconds(20);
 
-    @TempDir
+    @TempDir(factory = io.tern.testing.TargetTempDirFactory.class)
     Path dir;
 
     @Test
@@ -74,12 +74,6 @@ class PowerLossFlushModeTest {
         try (PowerLossFs fs = PowerLossFs.mount(dir.resolve("state"), dir.resolve("mnt"), dir.resolve("powerloss-fs.log"));
              TernNode a = Replication.init(fs.root().resolve("a"), dir.resolve("a-logs"), "a", "c1");
              TernNode b = Replication.init(dir, "b", "c1")) {
-            // A checkpoint a second (the default is 5 s): the rounds wait for one each.
-            try (java.nio.channels.FileChannel props = java.nio.channels.FileChannel.open(
-                    a.home().resolve("node.properties"), java.nio.file.StandardOpenOption.APPEND)) {
-                props.write(java.nio.ByteBuffer.wrap("checkpoint_interval_ms=1000\n".getBytes()));
-                props.force(true); // durable before any power cut
-            }
             a.start();
             tern(a, "create", RES, "--size", Long.toString(SIZE), "--durability", "flush", "--log-segment", "1M");
             assertThat(a.resource(RES).get("durability")).isEqualTo("flush");
@@ -153,7 +147,8 @@ class PowerLossFlushModeTest {
                     now[0] = number(a.resource(RES), "checkpoint_lsn");
                     return now[0] > from || writer.stopped();
                 });
-        assertThat(writer.stopped()).as("round %d: the writer stopped before the checkpoint moved", round).isFalse();
+        assertThat(writer.stopped()).as("round %d: the writer stopped before the checkpoint moved (errors %s; see %s)",
+                round, writer.errors(), a.logs()).isFalse();
         return now[0];
     }
 
