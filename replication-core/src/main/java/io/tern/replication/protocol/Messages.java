@@ -1,5 +1,6 @@
 package io.tern.replication.protocol;
 
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 
@@ -118,6 +119,18 @@ public final class Messages {
             if (digests.length != blocks(length, block) * algorithm.length()) {
                 throw new IllegalArgumentException(digests.length + " digest bytes for " + blocks(length, block) + " blocks");
             }
+        }
+
+        /** The question about the chunk at {@code offset} whose bytes {@code chunk} holds (position to limit). */
+        public static SyncDigest of(long offset, ByteBuffer chunk, int block, BlockDigest algorithm) {
+            int length = chunk.remaining();
+            int n = blocks(length, block);
+            byte[] digests = new byte[n * algorithm.length()];
+            for (int i = 0; i < n; i++) {
+                algorithm.digest(chunk.slice(chunk.position() + i * block, blockLength(length, block, i)), digests,
+                        i * algorithm.length());
+            }
+            return new SyncDigest(offset, length, block, algorithm, digests);
         }
     }
 

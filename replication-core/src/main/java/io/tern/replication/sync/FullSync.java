@@ -481,13 +481,7 @@ public final class FullSync implements AutoCloseable {
                     mine.clear().limit(length);
                     device.read(offset, mine).join();
                     mine.flip();
-                    int n = Messages.blocks(length, BLOCK);
-                    byte[] digests = new byte[n * algorithm.length()];
-                    for (int i = 0; i < n; i++) {
-                        algorithm.digest(mine.slice(i * BLOCK, Messages.blockLength(length, BLOCK, i)), digests,
-                                i * algorithm.length());
-                    }
-                    Messages.SyncDigest d = new Messages.SyncDigest(offset, length, BLOCK, algorithm, digests);
+                    Messages.SyncDigest d = Messages.SyncDigest.of(offset, mine, BLOCK, algorithm);
                     while (!stopped && !ready.offer(d, 100, TimeUnit.MILLISECONDS)) {
                         // the window is full: wait for answers
                     }

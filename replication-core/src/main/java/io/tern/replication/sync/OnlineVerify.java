@@ -169,12 +169,7 @@ public final class OnlineVerify {
                     mine.clear().limit(length);
                     device.read(offset, mine).join();
                     mine.flip();
-                    int n = Messages.blocks(length, BLOCK);
-                    byte[] digests = new byte[n * digest.length()];
-                    for (int i = 0; i < n; i++) {
-                        digest.digest(mine.slice(i * BLOCK, Messages.blockLength(length, BLOCK, i)), digests, i * digest.length());
-                    }
-                    Messages.SyncDigest d = new Messages.SyncDigest(offset, length, BLOCK, digest, digests);
+                    Messages.SyncDigest d = Messages.SyncDigest.of(offset, mine, BLOCK, digest);
                     while (!stopped && !ready.offer(d, 100, TimeUnit.MILLISECONDS)) {
                         // the window is full: wait for answers
                     }
