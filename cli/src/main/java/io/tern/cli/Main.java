@@ -8,7 +8,7 @@ import picocli.CommandLine.Command;
         description = "Asynchronous block-level replication for long-distance disaster recovery.",
         subcommands = {InitCommand.class, CreateCommand.class, JoinCommand.class, RunCommand.class, StatusCommand.class,
                 ReplayCommands.Pause.class, ReplayCommands.Resume.class, VerifyCommand.class, AdjustCommand.class, RoleCommands.Primary.class,
-                RoleCommands.Secondary.class, RoleCommands.Invalidate.class, DemoCommand.class,
+                RoleCommands.Secondary.class, RoleCommands.Invalidate.class, EventsCommand.class, DemoCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     @CommandLine.Spec

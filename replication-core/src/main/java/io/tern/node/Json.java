@@ -38,6 +38,16 @@ public final class Json {
         }
     }
 
+    /** The value as compact JSON on one line, without a newline (JSON Lines, journal excerpts). */
+    public static String line(Object value) {
+        try {
+            return MAPPER.writeValueAsString(value);
+        } catch (JsonProcessingException e) {
+            throw new IllegalArgumentException("cannot write " + value.getClass().getSimpleName() + " as JSON: "
+                    + e.getOriginalMessage(), e);
+        }
+    }
+
     /** Parses a JSON document; a malformed one is an {@link IllegalArgumentException}. */
     public static Object parse(String text) {
         try {

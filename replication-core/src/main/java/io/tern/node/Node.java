@@ -75,6 +75,8 @@ public final class Node implements AutoCloseable {
             });
     private NbdServer nbd;
     private HttpServer http;
+    private io.tern.events.EventJournal events;
+    private io.tern.events.StateWatcher watcher;
     private ReplicationServer replication;
 
     private Node(NodeHome home, String name) {
@@ -85,6 +87,7 @@ public final class Node implements AutoCloseable {
     public static Node start(NodeHome home) throws IOException, InterruptedException {
         Node node = new Node(home, home.node());
         try {
+            node.openJournal();
             for (String r : home.resources()) {
                 node.open(r);
             }
@@ -120,13 +123,68 @@ public final class Node implements AutoCloseable {
             node.ticker.scheduleWithFixedDelay(node::tick, 1, 1, java.util.concurrent.TimeUnit.SECONDS);
             node.ticker.scheduleWithFixedDelay(() -> node.resources.values().forEach(Resource::sample), 100, 100,
                     java.util.concurrent.TimeUnit.MILLISECONDS);
+            node.ticker.scheduleWithFixedDelay(node::watch, 0, 250, java.util.concurrent.TimeUnit.MILLISECONDS);
+            node.ticker.scheduleWithFixedDelay(node::pruneJournal, 1, 60, java.util.concurrent.TimeUnit.MINUTES);
             node.writeRunFile();
+            node.event(null, null, "node", null, "running", "replication " + node.replication.address() + ", NBD "
+                    + node.nbd.address() + ", admin HTTP " + node.http.getAddress() + ", pid " + ProcessHandle.current().pid());
             log.info("node {} running: {} resources, replication on {}, NBD on {}, admin HTTP on {}", node.name,
                     node.resources.size(), node.replication.address(), node.nbd.address(), node.http.getAddress());
             return node;
         } catch (IOException | InterruptedException | RuntimeException e) {
             node.close();
             throw e;
+        }
+    }
+
+    /**
+     * Opens the event journal of the home. One that cannot be opened is logged and the node runs
+     * without it: events are a record for people, not state the node depends on.
+     */
+    private void openJournal() throws IOException {
+        java.time.Duration retention = home.eventsRetention();
+        try {
+            events = io.tern.events.EventJournal.open(home.dir().resolve(io.tern.events.EventJournal.DIR), retention);
+        } catch (IOException | RuntimeException e) {
+            log.error("the event journal in {} cannot be opened; the node runs without it: {}",
+                    home.dir().resolve(io.tern.events.EventJournal.DIR), e.toString(), e);
+            return;
+        }
+        io.tern.events.EventJournal j = events;
+        watcher = new io.tern.events.StateWatcher(name, j::record);
+        metrics.more().counter("tern.events.written", List.of(), j, io.tern.events.EventJournal::written);
+        metrics.more().counter("tern.events.dropped", List.of(), j, io.tern.events.EventJournal::dropped);
+        j.prune(java.time.Instant.now());
+    }
+
+    /** Records an event of this node in its journal (if it has one) and in the log. */
+    void event(String resource, String peer, String type, String from, String to, String reason) {
+        io.tern.events.Event e = new io.tern.events.Event(java.time.Instant.now().truncatedTo(java.time.temporal.ChronoUnit.MILLIS), name, resource, peer, type, from, to,
+                reason);
+        if (events != null) {
+            events.record(e);
+        }
+    }
+
+    /** Compares every resource's status with the last one seen and journals what changed. */
+    private void watch() {
+        if (watcher == null) {
+            return;
+        }
+        try {
+            List<Map<String, Object>> all = new ArrayList<>();
+            for (Resource r : resources.values()) {
+                all.add(r.status());
+            }
+            watcher.observe(all, java.time.Instant.now().truncatedTo(java.time.temporal.ChronoUnit.MILLIS));
+        } catch (RuntimeException e) {
+            log.warn("event watcher: {}", e.toString());
+        }
+    }
+
+    private void pruneJournal() {
+        if (events != null) {
+            events.prune(java.time.Instant.now());
         }
     }
 
@@ -354,9 +412,12 @@ public final class Node implements AutoCloseable {
         try {
             roleChanges.execute(() -> {
                 try {
-                    log.info("{}: {}", resource, change.run());
+                    String done = change.run();
+                    log.info("{}: {}", resource, done);
+                    event(resource, null, "action", null, null, "mesh: " + done);
                 } catch (Exception e) {
                     log.error("{}: role change failed: {}", resource, e.getMessage(), e);
+                    event(resource, null, "action", null, null, "mesh: role change failed: " + e.getMessage());
                 } finally {
                     roleChangePending.remove(resource);
                 }
@@ -569,98 +630,102 @@ public final class Node implements AutoCloseable {
 
     private void serveResourceAction(HttpExchange ex) throws IOException {
         try (ex) {
-            String[] parts = ex.getRequestURI().getPath().split("/");
-            if (!"POST".equals(ex.getRequestMethod()) || parts.length != 4) {
-                reply(ex, 404, "not found\n");
-                return;
+            act(ex);
+        }
+    }
+
+    private void act(HttpExchange ex) throws IOException {
+        String[] parts = ex.getRequestURI().getPath().split("/");
+        if (!"POST".equals(ex.getRequestMethod()) || parts.length != 4) {
+            reply(ex, 404, "not found\n");
+            return;
+        }
+        String resource = parts[2];
+        String action = parts[3];
+        if (action.equals("open")) {
+            try {
+                boolean opened = open(resource);
+                reply(ex, 200, opened ? "opened " + resource + "\n" : resource + " is served already\n");
+            } catch (IOException | RuntimeException e) {
+                reply(ex, 409, "cannot open " + resource + ": " + e.getMessage() + "\n");
             }
-            String resource = parts[2];
-            String action = parts[3];
-            if (action.equals("open")) {
-                try {
-                    boolean opened = open(resource);
-                    reply(ex, 200, opened ? "opened " + resource + "\n" : resource + " is served already\n");
-                } catch (IOException | RuntimeException e) {
-                    reply(ex, 409, "cannot open " + resource + ": " + e.getMessage() + "\n");
+            return;
+        }
+        if (action.equals("primary") || action.equals("secondary") || action.equals("invalidate")) {
+            String query = ex.getRequestURI().getQuery();
+            Map<String, String> q = new java.util.HashMap<>();
+            if (query != null) {
+                for (String kv : query.split("&")) {
+                    int eq = kv.indexOf('=');
+                    q.put(eq < 0 ? kv : kv.substring(0, eq), eq < 0 ? "" : java.net.URLDecoder.decode(kv.substring(eq + 1),
+                            StandardCharsets.UTF_8));
                 }
-                return;
             }
-            if (action.equals("primary") || action.equals("secondary") || action.equals("invalidate")) {
+            try {
+                String done = switch (action) {
+                    case "primary" -> promote(resource, q.containsKey("force"), q.containsKey("allow-inconsistent"));
+                    case "secondary" -> demote(resource, q.get("peer"), "tern secondary");
+                    default -> invalidate(resource);
+                };
+                reply(ex, 200, done + "\n");
+            } catch (IllegalArgumentException e) {
+                reply(ex, 404, e.getMessage() + "\n");
+            } catch (IllegalStateException | IOException e) {
+                reply(ex, 409, e.getMessage() + "\n");
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                reply(ex, 503, "interrupted\n");
+            }
+            return;
+        }
+        Resource r = resources.get(resource);
+        if (r == null) {
+            reply(ex, 404, "no resource '" + resource + "' on node " + name + "\n");
+            return;
+        }
+        switch (action) {
+            case "adjust" -> {
                 String query = ex.getRequestURI().getQuery();
-                Map<String, String> q = new java.util.HashMap<>();
-                if (query != null) {
-                    for (String kv : query.split("&")) {
-                        int eq = kv.indexOf('=');
-                        q.put(eq < 0 ? kv : kv.substring(0, eq), eq < 0 ? "" : java.net.URLDecoder.decode(kv.substring(eq + 1),
-                                StandardCharsets.UTF_8));
+                String quota = null;
+                for (String kv : query == null ? new String[0] : query.split("&")) {
+                    if (kv.startsWith("log-quota=")) {
+                        quota = kv.substring("log-quota=".length());
                     }
                 }
+                if (quota == null) {
+                    reply(ex, 400, "adjust what? (log-quota=SIZE)\n");
+                    return;
+                }
                 try {
-                    String done = switch (action) {
-                        case "primary" -> promote(resource, q.containsKey("force"), q.containsKey("allow-inconsistent"));
-                        case "secondary" -> demote(resource, q.get("peer"), "tern secondary");
-                        default -> invalidate(resource);
-                    };
-                    reply(ex, 200, done + "\n");
-                } catch (IllegalArgumentException e) {
-                    reply(ex, 404, e.getMessage() + "\n");
-                } catch (IllegalStateException | IOException e) {
+                    reply(ex, 200, adjustLogQuota(resource, r, "0".equals(quota) ? 0 : Sizes.parse(quota)) + "\n");
+                } catch (IllegalArgumentException | IllegalStateException | IOException e) {
+                    reply(ex, 409, e.getMessage() + "\n");
+                }
+            }
+            case "verify" -> {
+                String query = ex.getRequestURI().getQuery();
+                boolean repair = query != null && java.util.Arrays.asList(query.split("&")).contains("repair");
+                try {
+                    reply(ex, 200, Json.write(r.verify(repair)));
+                } catch (IllegalStateException e) {
                     reply(ex, 409, e.getMessage() + "\n");
                 } catch (InterruptedException e) {
                     Thread.currentThread().interrupt();
                     reply(ex, 503, "interrupted\n");
                 }
-                return;
             }
-            Resource r = resources.get(resource);
-            if (r == null) {
-                reply(ex, 404, "no resource '" + resource + "' on node " + name + "\n");
-                return;
+            case "pause-replay", "resume-replay", "pause-fetch", "resume-fetch", "pause-sync", "resume-sync" -> {
+                boolean pause = action.startsWith("pause");
+                Resource.Pausable what = Resource.Pausable.valueOf(
+                        action.substring(action.indexOf('-') + 1).toUpperCase(java.util.Locale.ROOT));
+                try {
+                    r.pause(what, pause);
+                    reply(ex, 200, Json.write(r.status()));
+                } catch (IllegalStateException | IOException e) {
+                    reply(ex, 409, e.getMessage() + "\n");
+                }
             }
-            switch (action) {
-                case "adjust" -> {
-                    String query = ex.getRequestURI().getQuery();
-                    String quota = null;
-                    for (String kv : query == null ? new String[0] : query.split("&")) {
-                        if (kv.startsWith("log-quota=")) {
-                            quota = kv.substring("log-quota=".length());
-                        }
-                    }
-                    if (quota == null) {
-                        reply(ex, 400, "adjust what? (log-quota=SIZE)\n");
-                        return;
-                    }
-                    try {
-                        reply(ex, 200, adjustLogQuota(resource, r, "0".equals(quota) ? 0 : Sizes.parse(quota)) + "\n");
-                    } catch (IllegalArgumentException | IllegalStateException | IOException e) {
-                        reply(ex, 409, e.getMessage() + "\n");
-                    }
-                }
-                case "verify" -> {
-                    String query = ex.getRequestURI().getQuery();
-                    boolean repair = query != null && java.util.Arrays.asList(query.split("&")).contains("repair");
-                    try {
-                        reply(ex, 200, Json.write(r.verify(repair)));
-                    } catch (IllegalStateException e) {
-                        reply(ex, 409, e.getMessage() + "\n");
-                    } catch (InterruptedException e) {
-                        Thread.currentThread().interrupt();
-                        reply(ex, 503, "interrupted\n");
-                    }
-                }
-                case "pause-replay", "resume-replay", "pause-fetch", "resume-fetch", "pause-sync", "resume-sync" -> {
-                    boolean pause = action.startsWith("pause");
-                    Resource.Pausable what = Resource.Pausable.valueOf(
-                            action.substring(action.indexOf('-') + 1).toUpperCase(java.util.Locale.ROOT));
-                    try {
-                        r.pause(what, pause);
-                        reply(ex, 200, Json.write(r.status()));
-                    } catch (IllegalStateException | IOException e) {
-                        reply(ex, 409, e.getMessage() + "\n");
-                    }
-                }
-                default -> reply(ex, 404, "unknown action '" + action + "'\n");
-            }
+            default -> reply(ex, 404, "unknown action '" + action + "'\n");
         }
     }
 
@@ -677,7 +742,19 @@ public final class Node implements AutoCloseable {
         return resource + ": log quota " + adjusted.logQuotaBytes() + " bytes" + (quota == 0 ? " (the default)" : "");
     }
 
-    private static void reply(HttpExchange ex, int code, String body) throws IOException {
+    private void reply(HttpExchange ex, int code, String body) throws IOException {
+        String[] parts = ex.getRequestURI().getPath().split("/");
+        if ("POST".equals(ex.getRequestMethod()) && parts.length == 4 && parts[1].equals("resources")) {
+            // every operator action is journalled with its outcome (a status dump is not an outcome)
+            String query = ex.getRequestURI().getQuery();
+            String what = "tern " + parts[3] + (query == null || query.isEmpty() ? "" : " " + query);
+            String outcome = body.startsWith("{") ? (code == 200 ? "done" : "") : body.strip();
+            if (parts[3].equals("verify") && code == 200) {
+                outcome = "report: " + body.replaceAll("\\s+", " ").strip();
+            }
+            event(parts[2], null, "action", null, null, what + (code == 200 ? ": " : " refused (" + code + "): ")
+                    + outcome);
+        }
         byte[] b = body.getBytes(StandardCharsets.UTF_8);
         ex.sendResponseHeaders(code, b.length);
         try (OutputStream out = ex.getResponseBody()) {
@@ -732,6 +809,10 @@ public final class Node implements AutoCloseable {
             Files.deleteIfExists(home.runDir().resolve("daemon.properties"));
         } catch (IOException e) {
             log.warn("cannot remove run file: {}", e.toString());
+        }
+        event(null, null, "node", "running", "stopped", null);
+        if (events != null) {
+            events.close();
         }
         log.info("node {} stopped", name);
     }

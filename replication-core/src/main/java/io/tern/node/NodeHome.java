@@ -112,6 +112,35 @@ public final class NodeHome {
         }
     }
 
+    /**
+     * How long the event journal keeps events ({@code events_retention} in {@code node.properties}:
+     * a number and a unit {@code m}, {@code h} or {@code d}; default 7 days, at least an hour).
+     */
+    public java.time.Duration eventsRetention() throws IOException {
+        String v = nodeProperties().getProperty("events_retention", "7d").trim();
+        java.time.Duration d = parseDuration(v);
+        if (d == null || d.compareTo(java.time.Duration.ofHours(1)) < 0) {
+            throw new IllegalStateException(dir.resolve("node.properties") + ": events_retention '" + v
+                    + "' is not a time of at least an hour such as 12h or 30d");
+        }
+        return d;
+    }
+
+    /** {@code 90s}, {@code 10m}, {@code 12h}, {@code 7d}; {@code null} if it is not one. */
+    public static java.time.Duration parseDuration(String v) {
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("(\\d{1,9})([smhd])").matcher(v.trim());
+        if (!m.matches()) {
+            return null;
+        }
+        long n = Long.parseLong(m.group(1));
+        return switch (m.group(2)) {
+            case "s" -> java.time.Duration.ofSeconds(n);
+            case "m" -> java.time.Duration.ofMinutes(n);
+            case "h" -> java.time.Duration.ofHours(n);
+            default -> java.time.Duration.ofDays(n);
+        };
+    }
+
     public HostPort address(String key) throws IOException {
         return HostPort.parse(nodeProperties().getProperty(key));
     }
