@@ -55,10 +55,17 @@ final class PrimaryResource extends Resource {
     /** The log's durable bytes and the time at the last tick: its write rate, for the low-space margin. */
     private long lastTickBytes;
     private long lastTickNanos;
+    private final io.tern.block.metrics.LogMeters logMeters;
+    /** Where per-member meters go once the node listed this resource's meters; tick() adds new members. */
+    private volatile MeterRegistry registry;
+    /** The members that have meters (tick thread). */
+    private final java.util.Set<String> metered = new java.util.HashSet<>();
 
     private PrimaryResource(ResourceConfig config, LoggedDevice device, LogShipper shipper, LinkStore links,
-                            io.tern.replication.history.LocalHistory history, String node, java.nio.file.Path dir) {
+                            io.tern.replication.history.LocalHistory history, String node, java.nio.file.Path dir,
+                            io.tern.block.metrics.LogMeters logMeters) {
         super(config);
+        this.logMeters = logMeters;
         this.dir = dir;
         this.device = device;
         this.shipper = shipper;
@@ -86,12 +93,13 @@ final class PrimaryResource extends Resource {
                 dir.resolve("history"));
         LogShipper[] shipperRef = new LogShipper[1];
         FileBlockDevice backing = openBacking(config);
+        io.tern.block.metrics.LogMeters logMeters = new io.tern.block.metrics.LogMeters();
         LoggedDevice device;
         try {
             device = LoggedDevice.open(new LoggedDeviceConfig()
                     .backing(backing)
                     .log(new LogConfig().directory(dir.resolve("log")).name(config.name())
-                            .segmentSize(config.logSegment().bytes()))
+                            .segmentSize(config.logSegment().bytes()).commitListener(logMeters))
                     .checkpointFile(dir.resolve("checkpoint"))
                     .checkpointInterval(home.checkpointInterval())
                     .epoch(Math.max(history.get().epoch(), config.epoch()))
@@ -159,7 +167,8 @@ final class PrimaryResource extends Resource {
             }
         }
         shipperRef[0] = shipper;
-        PrimaryResource r = new PrimaryResource(config, device, shipper, links, history, home.node(), dir);
+        PrimaryResource r = new PrimaryResource(config, device, shipper, links, history, home.node(), dir,
+                logMeters);
         r.stored.putAll(members);
         r.dirtyStored.addAll(shipper.behind().keySet());
         return r;
@@ -328,6 +337,57 @@ final class PrimaryResource extends Resource {
         registry.gauge("tern.replication.behind.peers", tags, shipper, s -> s.behind().size());
         registry.gauge("tern.replication.behind.bytes", tags, shipper,
                 s -> s.behind().values().stream().mapToLong(io.tern.replication.ship.DirtyMap::bytes).sum());
+        logMeters.bind(registry, tags);
+        synchronized (this) {
+            metered.clear(); // the node dropped this resource's meters before: list every member again
+            this.registry = registry;
+            registerMemberMeters();
+        }
+    }
+
+    /**
+     * Per member, on the primary: {@code tern.replication.lag.records|bytes|seconds} (as status
+     * shows them: records past its replayed LSN; bytes of the log past it; how long ago the first
+     * record it has not replayed became durable) and {@code tern.replication.reconnects}. A member
+     * gets them at the first tick after it is known; one released later reads its position then.
+     */
+    private void registerMemberMeters() {
+        MeterRegistry r = registry;
+        if (r == null) {
+            return;
+        }
+        java.util.Set<String> names = new java.util.HashSet<>(shipper.members().keySet());
+        names.addAll(shipper.released().keySet());
+        for (String peer : names) {
+            if (!metered.add(peer)) {
+                continue;
+            }
+            Tags tags = Tags.of("resource", config.name(), "peer", peer);
+            io.micrometer.core.instrument.Gauge.builder("tern.replication.lag.records", this, p -> p.lag(peer).records())
+                    .tags(tags).description("records the member has not replayed").register(r);
+            io.micrometer.core.instrument.Gauge.builder("tern.replication.lag.bytes", this, p -> p.lag(peer).bytes())
+                    .tags(tags).description("bytes of log records the member has not replayed").register(r);
+            io.micrometer.core.instrument.Gauge.builder("tern.replication.lag.seconds", this, p -> p.lag(peer).seconds())
+                    .tags(tags).description("age of the oldest record the member has not replayed").register(r);
+            io.micrometer.core.instrument.FunctionCounter.builder("tern.replication.reconnects", shipper,
+                            s -> s.reconnects(peer))
+                    .tags(tags).description("log streams the member opened again after its first").register(r);
+        }
+    }
+
+    /** A member's lag now, as status computes it; zero for one that is no longer known. */
+    private io.tern.replication.ship.LsnHistory.Lag lag(String peer) {
+        MemberPosition p = shipper.members().get(peer);
+        Long released = p == null ? shipper.released().get(peer) : null;
+        if (p == null && released == null) {
+            return new io.tern.replication.ship.LsnHistory.Lag(0, 0, 0);
+        }
+        long replayed = p != null ? p.replayedLsn() : released;
+        io.tern.log.TransactionLog txlog = device.log();
+        io.tern.replication.ship.LsnHistory.Lag lag = history.lag(replayed, txlog.durableLsn(), txlog.durableBytes(),
+                System.nanoTime());
+        return new io.tern.replication.ship.LsnHistory.Lag(Math.max(0, device.loggedLsn() - replayed), lag.bytes(),
+                lag.seconds());
     }
 
     /** Bytes the log's segment files take (each is allocated whole). */
@@ -343,6 +403,7 @@ final class PrimaryResource extends Resource {
     /** Stores the members' positions that moved; releases a disconnected member when the log runs out of room. */
     @Override
     public synchronized void tick() {
+        registerMemberMeters();
         goAheadWhenOverQuota();
         dropCaughtUpMaps();
         releaseWhenLogSpaceRunsLow();
@@ -667,6 +728,7 @@ final class PrimaryResource extends Resource {
     @Override
     public void close() {
         closing = true;
+        registry = null; // the last tick() below must not list members in a registry a successor now uses
         shipper.close();
         device.close();
         tick();

@@ -69,6 +69,13 @@ final class SecondaryResource extends Resource {
     /** Replay must pass this LSN before the disk is consistent. */
     private volatile long consistentAt;
     private volatile boolean closed;
+    /** Records and bytes replayed since this object opened, for {@code tern_replay_*_total}. */
+    private final java.util.concurrent.atomic.LongAdder replayedRecords = new java.util.concurrent.atomic.LongAdder();
+    private final java.util.concurrent.atomic.LongAdder replayedBytes = new java.util.concurrent.atomic.LongAdder();
+    /** Sessions of receivers closed before the current one. */
+    private final java.util.concurrent.atomic.AtomicLong pastSessions = new java.util.concurrent.atomic.AtomicLong();
+    /** The group commits of every log this object opens, as meters (bound by {@link #registerMetrics}). */
+    private final io.tern.block.metrics.LogMeters logMeters = new io.tern.block.metrics.LogMeters();
     private final io.tern.links.LinkStore links;
     private final io.tern.replication.history.LocalHistory history;
     /** Why the primary refused this node as forked (durable in {@link #SPLIT_BRAIN_FILE}), or {@code null}. */
@@ -212,14 +219,18 @@ final class SecondaryResource extends Resource {
             return;
         }
         TransactionLog l = TransactionLog.open(new LogConfig().directory(dir.resolve("log")).name(config.name())
-                .segmentSize(config.logSegment().bytes()).replica(true).firstLsn(Math.max(1, sync.start())));
+                .segmentSize(config.logSegment().bytes()).replica(true).firstLsn(Math.max(1, sync.start()))
+                .commitListener(logMeters));
         txlog = l;
         if (history.dropHeadBeyond(l.lastLsn())) {
             log.warn("{}: dropped the head of this node's history, which its log never reached", config.name());
         }
         consistentAt = Math.max(sync.phase() == SyncState.Phase.DONE ? 0 : sync.end(), l.durableLsn());
         Replayer rp = new Replayer(config.name(), l, backing, dir.resolve("checkpoint"), config.epoch(),
-                Duration.ofSeconds(1)).trimLogAtCheckpoint(true);
+                Duration.ofSeconds(1)).trimLogAtCheckpoint(true).listener((lsn, bytes) -> {
+                    replayedRecords.increment();
+                    replayedBytes.add(bytes);
+                });
         if (paused(Pausable.REPLAY)) {
             try {
                 rp.pause(Duration.ZERO); // before it starts: not one record is applied
@@ -304,6 +315,31 @@ final class SecondaryResource extends Resource {
         registry.gauge("tern.resource.failed", tags, this, r -> r.failure() == null ? 0 : 1);
         registry.gauge("tern.resource.epoch", tags, this, r -> r.history.get().epoch());
         registry.gauge("tern.resource.split.brain", tags, this, r -> r.splitBrain == null ? 0 : 1);
+        registry.gauge("tern.log.disk.bytes", tags, this, r -> {
+            TransactionLog l = r.txlog;
+            return l == null ? 0 : (double) l.segmentStarts().length * r.config.logSegment().bytes();
+        });
+        registry.gauge("tern.sync.total.bytes", tags, this, r -> r.config.size());
+        registry.gauge("tern.sync.active", tags, this, r -> r.sync.phase() == SyncState.Phase.COPYING ? 1 : 0);
+        registry.gauge("tern.replay.lag.records", tags, this, SecondaryResource::replayLag);
+        registry.gauge("tern.replay.paused", tags, this, r -> r.replayer != null && r.replayer.paused() ? 1 : 0);
+        io.micrometer.core.instrument.FunctionCounter.builder("tern.replay.records", replayedRecords,
+                java.util.concurrent.atomic.LongAdder::sum).tags(tags).description("records replayed").register(registry);
+        io.micrometer.core.instrument.FunctionCounter.builder("tern.replay.bytes", replayedBytes,
+                java.util.concurrent.atomic.LongAdder::sum).tags(tags).description("bytes written or zeroed by replay")
+                .register(registry);
+        io.micrometer.core.instrument.FunctionCounter.builder("tern.replication.reconnects", this,
+                SecondaryResource::reconnects).tags(tags.and("peer", "primary"))
+                .description("sessions with the primary after the first").register(registry);
+        logMeters.bind(registry, tags);
+    }
+
+    /** Records the primary holds (as last heard) that this node has not replayed: status's {@code lag_records}. */
+    private long replayLag() {
+        Replayer rp = replayer;
+        LogReceiver rc = receiver;
+        long primaryLsn = rc == null ? 0 : rc.primaryLsn();
+        return Math.max(0, primaryLsn - (rp == null ? 0 : rp.replayedLsn()));
     }
 
     private Throwable failure() {
@@ -425,11 +461,7 @@ final class SecondaryResource extends Resource {
             }
             Thread.sleep(10);
         }
-        LogReceiver rc = receiver;
-        receiver = null;
-        if (rc != null) {
-            rc.close();
-        }
+        dropReceiver();
         FullSync fs = fullSync;
         if (fs != null) {
             fs.close();
@@ -503,12 +535,24 @@ final class SecondaryResource extends Resource {
         }
     }
 
-    private void stopFollowing() {
+    /** Stops pulling the log; its sessions count on in {@link #reconnects()}. */
+    private void dropReceiver() {
         LogReceiver rc = receiver;
         receiver = null;
         if (rc != null) {
             rc.close();
+            pastSessions.addAndGet(rc.sessions());
         }
+    }
+
+    /** Sessions with the primary after the first since this object opened (a resumed fetch is a new receiver). */
+    private long reconnects() {
+        LogReceiver rc = receiver;
+        return Math.max(0, pastSessions.get() + (rc == null ? 0 : rc.sessions()) - 1);
+    }
+
+    private void stopFollowing() {
+        dropReceiver();
         Replayer rp = replayer;
         replayer = null;
         if (rp != null) {
@@ -562,11 +606,7 @@ final class SecondaryResource extends Resource {
             }
             case FETCH -> {
                 if (pause) {
-                    LogReceiver rc = receiver;
-                    receiver = null;
-                    if (rc != null) {
-                        rc.close();
-                    }
+                    dropReceiver();
                 } else if (receiver == null && txlog != null) {
                     startReceiver(txlog, replayer);
                 }

@@ -23,19 +23,24 @@ final class LogAppender implements EventHandler<AppendEvent> {
     private static final Logger log = LoggerFactory.getLogger(LogAppender.class);
     private final SegmentLog store;
     private final SyncObserver observer;
+    private final CommitListener commits;
     private final String name;
     private final AppendEvent[] pending;
     private final long[] pendingLsn;
     private final Runnable durableAdvanced;
     private int count;
     private boolean syncNeeded;
+    /** Records appended since the last sync: what the next one makes durable. */
+    private int sinceSync;
     private volatile LogFailedException failure;
     private volatile long processed = -1;
 
-    LogAppender(SegmentLog store, SyncObserver observer, String name, int ringSize, Runnable durableAdvanced) {
+    LogAppender(SegmentLog store, SyncObserver observer, CommitListener commits, String name, int ringSize,
+                Runnable durableAdvanced) {
         this.durableAdvanced = durableAdvanced;
         this.store = store;
         this.observer = observer;
+        this.commits = commits;
         this.name = name;
         this.pending = new AppendEvent[ringSize];
         this.pendingLsn = new long[ringSize];
@@ -66,6 +71,7 @@ final class LogAppender implements EventHandler<AppendEvent> {
                         } else {
                             lsn = store.append(e.op, e.flags, e.epoch, e.offset, e.length, e.payload, e.payloadCrc);
                         }
+                        sinceSync++;
                     } catch (OutOfOrderException | ReplicaConflictException | LogFullException refused) {
                         e.complete(-1, refused); // this append fails, the log stays healthy
                         if (endOfBatch) {
@@ -108,9 +114,12 @@ final class LogAppender implements EventHandler<AppendEvent> {
                 return;
             }
         } else {
+            long syncNanos;
             try {
                 observer.beforeSync(last);
+                long start = System.nanoTime();
                 store.syncDurable();
+                syncNanos = System.nanoTime() - start;
             } catch (Throwable t) {
                 fail(new LogFailedException(name + ": sync of lsn up to " + last + " failed; nothing after lsn "
                         + store.durableLsn() + " is known durable and the log takes no more writes", t));
@@ -120,6 +129,13 @@ final class LogAppender implements EventHandler<AppendEvent> {
                 observer.afterSync(last);
             } catch (Throwable t) {
                 log.error("{}: sync observer threw after lsn {} was synced", name, last, t);
+            }
+            int records = sinceSync;
+            sinceSync = 0;
+            try {
+                commits.committed(records, syncNanos);
+            } catch (Throwable t) {
+                log.error("{}: commit listener threw after lsn {} was synced", name, last, t);
             }
         }
         boolean advanced = syncNeeded;

@@ -23,6 +23,7 @@ public final class LogConfig {
     private long recoverFromLsn = 0;
     private long firstLsn = 1;
     private SyncObserver syncObserver = SyncObserver.NONE;
+    private CommitListener commitListener = CommitListener.NONE;
     private long reserve = 64L << 20;
     private int maxPayload;
     private boolean concluded;
@@ -106,6 +107,12 @@ public final class LogConfig {
         return this;
     }
 
+    /** Told of every group commit: records per sync and the sync's duration (metrics). Default: none. */
+    public LogConfig commitListener(CommitListener commitListener) {
+        this.commitListener = commitListener;
+        return this;
+    }
+
     /**
      * Free space the log leaves on its file system (default 64 MiB; 0: none). An append that
      * would need a new segment that eats into it fails with {@link LogFullException} and the log
@@ -123,6 +130,7 @@ public final class LogConfig {
         }
         Objects.requireNonNull(directory, "log directory is not set");
         Objects.requireNonNull(syncObserver, "syncObserver");
+        Objects.requireNonNull(commitListener, "commitListener");
         if (ringSize < 2 || Integer.bitCount(ringSize) != 1) {
             throw new IllegalArgumentException("ringSize must be a power of two >= 2, was " + ringSize);
         }
@@ -189,6 +197,10 @@ public final class LogConfig {
 
     public SyncObserver syncObserver() {
         return syncObserver;
+    }
+
+    public CommitListener commitListener() {
+        return commitListener;
     }
 
     /** The largest payload one record of this log may carry (32 MiB, less when segments are smaller). */

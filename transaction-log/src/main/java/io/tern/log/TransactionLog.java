@@ -46,7 +46,7 @@ public final class TransactionLog implements AutoCloseable {
         this.config = config;
         this.store = store;
         this.space = space;
-        this.appender = new LogAppender(store, config.syncObserver(), config.name(), config.ringSize(),
+        this.appender = new LogAppender(store, config.syncObserver(), config.commitListener(), config.name(), config.ringSize(),
                 this::wakeDurableWaiters);
         this.disruptor = new Disruptor<>(AppendEvent::new, config.ringSize(), r -> {
             Thread t = new Thread(r, "tern-log-" + config.name());

@@ -48,6 +48,11 @@ public final class NbdServer implements AutoCloseable {
         this.channel = channel;
     }
 
+    /** The event loops that serve the connections (for {@link io.tern.block.metrics.EventLoopProbe}). */
+    public EventLoopGroup eventLoops() {
+        return workers;
+    }
+
     /** Binds and starts serving. */
     public static NbdServer start(NbdServerConfig config, NbdExports exports) throws InterruptedException {
         config.conclude();

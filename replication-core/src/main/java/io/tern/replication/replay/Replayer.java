@@ -69,6 +69,7 @@ public final class Replayer implements AutoCloseable {
     /** Held by the replay thread from its pause check to the end of a record's application, and by {@link #pause}. */
     private final java.util.concurrent.locks.ReentrantLock applying = new java.util.concurrent.locks.ReentrantLock();
     private volatile String problem;
+    private volatile ReplayListener listener = ReplayListener.NONE;
     private long firstRetryNanos = DEFAULT_FIRST_RETRY.toNanos();
     private long maxRetryNanos = DEFAULT_MAX_RETRY.toNanos();
     // Replay thread only: a record read but not applied yet (the store refused it), and when to try again.
@@ -93,6 +94,12 @@ public final class Replayer implements AutoCloseable {
             t.setDaemon(true);
             return t;
         });
+    }
+
+    /** Told of every record applied from now on (metrics). */
+    public Replayer listener(ReplayListener listener) {
+        this.listener = java.util.Objects.requireNonNull(listener, "listener");
+        return this;
     }
 
     public Replayer start() {
@@ -234,7 +241,8 @@ public final class Replayer implements AutoCloseable {
                 return true;
             }
             pending = false;
-            replayedLsn = rec.lsn();
+            listener.applied(rec.lsn(), rec.op() == io.tern.log.RecordOp.EPOCH ? 0 : rec.length());
+            replayedLsn = rec.lsn(); // after the listener: who sees the position sees it counted
             if (problem != null) {
                 log.info("replay goes on: the backing store took lsn {} after {}", rec.lsn(), problem);
                 problem = null;

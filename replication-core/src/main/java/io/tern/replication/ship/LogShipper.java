@@ -18,6 +18,8 @@ public final class LogShipper implements AutoCloseable {
     /** Each member's open sessions (log stream or full sync): it is connected while it has one. */
     private final Map<String, java.util.Set<io.netty.channel.Channel>> sessions = new ConcurrentHashMap<>();
     private final Map<String, Boolean> syncing = new ConcurrentHashMap<>();
+    /** Per member: log stream sessions opened since start, less one (its first): how often it came back. */
+    private final Map<String, java.util.concurrent.atomic.AtomicLong> reconnects = new ConcurrentHashMap<>();
     /** Members this primary went Ahead of, with what they missed; until one follows the log past it. */
     private final Map<String, DirtyMap> behind = new ConcurrentHashMap<>();
     /** Members released from holding back the log, with the position they had then, until they return. */
@@ -170,9 +172,25 @@ public final class LogShipper implements AutoCloseable {
         return syncReader;
     }
 
-    /** A session of {@code node} opened (welcomed): it is connected until its last session closes. */
-    void opened(String node, io.netty.channel.Channel channel) {
+    /**
+     * A session of {@code node} opened (welcomed): it is connected until its last session closes.
+     * A log stream ({@code stream}) after its first since start counts as a reconnect.
+     */
+    void opened(String node, io.netty.channel.Channel channel, boolean stream) {
         sessions.computeIfAbsent(node, n -> ConcurrentHashMap.newKeySet()).add(channel);
+        if (stream) {
+            reconnects.computeIfAbsent(node, n -> new java.util.concurrent.atomic.AtomicLong(-1)).incrementAndGet();
+        }
+    }
+
+    /**
+     * How often {@code node} opened a log stream again since this shipper started: every stream
+     * after its first (a lost connection, a restart of the member, a resumed fetch). Full-sync
+     * sessions do not count.
+     */
+    public long reconnects(String node) {
+        java.util.concurrent.atomic.AtomicLong n = reconnects.get(node);
+        return n == null ? 0 : Math.max(0, n.get());
     }
 
     /** A session of {@code node} closed: a full sync it ran ends with it. */

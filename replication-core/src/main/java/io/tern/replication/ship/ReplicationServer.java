@@ -42,10 +42,16 @@ public final class ReplicationServer implements AutoCloseable {
     private final EventLoopGroup group;
     private final Channel channel;
     private final AtomicLong protocolErrors = new AtomicLong();
+    /** HELLOs answered with a REJECT since start, by the code sent. */
+    private final java.util.Map<io.tern.replication.protocol.ErrorCode, AtomicLong> rejected =
+            new java.util.EnumMap<>(io.tern.replication.protocol.ErrorCode.class);
 
     private ReplicationServer(InetSocketAddress listen, String clusterId, Directory directory) throws InterruptedException {
         this.clusterId = clusterId;
         this.directory = directory;
+        for (io.tern.replication.protocol.ErrorCode code : io.tern.replication.protocol.ErrorCode.values()) {
+            rejected.put(code, new AtomicLong());
+        }
         this.group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
         try {
             this.channel = new ServerBootstrap().group(group).channel(NioServerSocketChannel.class)
@@ -96,6 +102,20 @@ public final class ReplicationServer implements AutoCloseable {
 
     void protocolError() {
         protocolErrors.incrementAndGet();
+    }
+
+    /** HELLOs this listener answered with a REJECT of {@code code} since start. */
+    public long rejected(io.tern.replication.protocol.ErrorCode code) {
+        return rejected.get(code).get();
+    }
+
+    void countReject(io.tern.replication.protocol.ErrorCode code) {
+        rejected.get(code).incrementAndGet();
+    }
+
+    /** The event loop that serves every peer connection (for {@link io.tern.block.metrics.EventLoopProbe}). */
+    public EventLoopGroup eventLoops() {
+        return group;
     }
 
     @Override

@@ -203,7 +203,7 @@ final class ShippingHandler extends ChannelInboundHandlerAdapter {
                 config.device() != null ? config.device().size() : 0, start, history.forWire(), dirty);
         if (h.mode() != Messages.Mode.PROBE && h.mode() != Messages.Mode.VERIFY) {
             shipper.welcomed(peer);
-            shipper.opened(peer, ctx.channel());
+            shipper.opened(peer, ctx.channel(), h.mode() == Messages.Mode.STREAM);
             opened = true;
         }
         ChannelFuture sent = FrameCodec.send(ctx, MessageType.WELCOME, b -> Messages.encode(welcome, b));
@@ -296,6 +296,7 @@ final class ShippingHandler extends ChannelInboundHandlerAdapter {
 
     private void reject(ChannelHandlerContext ctx, ErrorCode code, String reason) {
         log.warn("refusing {}: {}", peer, reason);
+        server.countReject(code);
         state = State.CLOSED;
         Messages.Reject reject = new Messages.Reject(code, reason);
         FrameCodec.send(ctx, MessageType.REJECT, b -> Messages.encode(reject, b)).addListener(ChannelFutureListener.CLOSE);

@@ -141,14 +141,23 @@ class ReplayerTest {
         try (TransactionLog txlog = openLog();
              Watch device = new Watch(FileBlockDevice.create(dir.resolve("s.img"), SIZE, false))) {
             append(txlog, 1, 20);
-            Replayer replayer = new Replayer("s", txlog, device, dir.resolve("checkpoint"), 1, Duration.ofMillis(50));
+            java.util.concurrent.atomic.AtomicLong records = new java.util.concurrent.atomic.AtomicLong();
+            java.util.concurrent.atomic.AtomicLong bytes = new java.util.concurrent.atomic.AtomicLong();
+            Replayer replayer = new Replayer("s", txlog, device, dir.resolve("checkpoint"), 1, Duration.ofMillis(50))
+                    .listener((lsn, n) -> {
+                        records.incrementAndGet();
+                        bytes.addAndGet(n);
+                    });
             try {
                 assertThat(replayer.pause(Duration.ofSeconds(10))).isTrue();
                 replayer.start();
                 await().atMost(Duration.ofSeconds(10)).until(replayer::paused);
                 assertThat(device.attempts.get()).isZero();
+                assertThat(records.get()).as("the listener hears of applied records only").isZero();
                 replayer.resume();
                 await().atMost(Duration.ofSeconds(30)).until(() -> replayer.replayedLsn() == 20);
+                assertThat(records.get()).isEqualTo(20);
+                assertThat(bytes.get()).isEqualTo(20L * BLOCK);
             } finally {
                 replayer.close();
             }

@@ -22,7 +22,7 @@ class LogShipperMembersTest {
              LogShipper shipper = new LogShipper(new ShipperConfig().resource("r0").log(log))) {
             shipper.restore("b", 10); // known from its link, not connected
             EmbeddedChannel c = new EmbeddedChannel();
-            shipper.opened("c", c);
+            shipper.opened("c", c, true);
             shipper.connected("c", 21);
             shipper.acked("c", 25, 20);
             assertThat(shipper.retainFrom()).isEqualTo(11);
@@ -55,7 +55,7 @@ class LogShipperMembersTest {
              LogShipper shipper = new LogShipper(new ShipperConfig().resource("r0").log(log))) {
             EmbeddedChannel sync = new EmbeddedChannel();
             shipper.pinned("b", 5);
-            shipper.opened("b", sync);
+            shipper.opened("b", sync, false);
             assertThat(shipper.syncing("b")).isTrue();
             assertThat(shipper.release("b")).as("syncing and connected").isEqualTo(-1);
             shipper.closed("b", sync, true); // killed at 10% of its sync
@@ -70,7 +70,7 @@ class LogShipperMembersTest {
         try (TransactionLog log = TransactionLog.open(new LogConfig().directory(dir.resolve("log")).name("p"));
              LogShipper shipper = new LogShipper(new ShipperConfig().resource("r0").log(log))) {
             EmbeddedChannel session = new EmbeddedChannel();
-            shipper.opened("b", session);
+            shipper.opened("b", session, true);
             shipper.connected("b", 11);
             shipper.acked("b", 30, 20);
             BitSet chunks = new BitSet();
@@ -86,6 +86,25 @@ class LogShipperMembersTest {
             assertThat(shipper.behind()).containsKey("b");
             shipper.connected("b", 100); // resynced the chunks, follows the log from the map's end
             assertThat(shipper.behind()).isEmpty();
+        }
+    }
+
+    @Test
+    void aMemberThatOpensItsLogStreamAgainCountsAReconnectAndAFullSyncDoesNot() throws Exception {
+        try (TransactionLog log = TransactionLog.open(new LogConfig().directory(dir.resolve("log")).name("p"));
+             LogShipper shipper = new LogShipper(new ShipperConfig().resource("r0").log(log))) {
+            assertThat(shipper.reconnects("b")).isZero();
+            EmbeddedChannel sync = new EmbeddedChannel();
+            shipper.opened("b", sync, false);
+            shipper.closed("b", sync, true);
+            EmbeddedChannel first = new EmbeddedChannel();
+            shipper.opened("b", first, true);
+            assertThat(shipper.reconnects("b")).as("its first log stream, after the sync").isZero();
+            shipper.closed("b", first, false);
+            shipper.opened("b", new EmbeddedChannel(), true);
+            shipper.opened("c", new EmbeddedChannel(), true);
+            assertThat(shipper.reconnects("b")).isEqualTo(1);
+            assertThat(shipper.reconnects("c")).isZero();
         }
     }
 }
