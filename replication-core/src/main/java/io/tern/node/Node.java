@@ -1,7 +1,6 @@
 package io.tern.node;
 
 import java.io.IOException;
-import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -12,8 +11,6 @@ import java.util.Map;
 import java.util.Properties;
 
 
-import com.sun.net.httpserver.HttpExchange;
-import com.sun.net.httpserver.HttpServer;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.tern.block.metrics.MeteredDevice;
@@ -74,7 +71,8 @@ public final class Node implements AutoCloseable {
                 return t;
             });
     private NbdServer nbd;
-    private HttpServer http;
+    private AdminServer http;
+    private NodeMetrics nodeMetrics;
     private io.tern.events.EventJournal events;
     private io.tern.events.StateWatcher watcher;
     private ReplicationServer replication;
@@ -108,17 +106,9 @@ public final class Node implements AutoCloseable {
                     ReplicationServer::protocolErrors);
             node.metrics.more().counter("tern.replication.links.refused", List.of(), 0, x -> ReplicationServer.linksRefused());
             node.nbd = NbdServer.start(new NbdServerConfig().listen(home.address("nbd").toAddress()), node.exports);
-            node.http = HttpServer.create(home.address("http").toAddress(), 16);
-            node.http.createContext("/status", node::serveStatus);
-            node.http.createContext("/metrics", node::serveMetrics);
-            node.http.createContext("/resources/", node::serveResourceAction);
-            // Long calls (a verify, a handover) must not hold up status and metrics.
-            node.http.setExecutor(java.util.concurrent.Executors.newFixedThreadPool(4, r -> {
-                Thread t = new Thread(r, "tern-admin-http");
-                t.setDaemon(true);
-                return t;
-            }));
-            node.http.start();
+            node.nodeMetrics = NodeMetrics.bind(node.metrics, node.nbd, node.replication);
+            node.http = AdminServer.start(home.address("http").toAddress(), Map.of("status", node::serveStatus,
+                    "metrics", node::serveMetrics, "resources", node::serveResourceAction));
             node.ticker.execute(io.tern.replication.protocol.BlockDigest::warmUp);
             node.ticker.scheduleWithFixedDelay(node::tick, 1, 1, java.util.concurrent.TimeUnit.SECONDS);
             node.ticker.scheduleWithFixedDelay(() -> node.resources.values().forEach(Resource::sample), 100, 100,
@@ -127,9 +117,9 @@ public final class Node implements AutoCloseable {
             node.ticker.scheduleWithFixedDelay(node::pruneJournal, 1, 60, java.util.concurrent.TimeUnit.MINUTES);
             node.writeRunFile();
             node.event(null, null, "node", null, "running", "replication " + node.replication.address() + ", NBD "
-                    + node.nbd.address() + ", admin HTTP " + node.http.getAddress() + ", pid " + ProcessHandle.current().pid());
+                    + node.nbd.address() + ", admin HTTP " + node.http.address() + ", pid " + ProcessHandle.current().pid());
             log.info("node {} running: {} resources, replication on {}, NBD on {}, admin HTTP on {}", node.name,
-                    node.resources.size(), node.replication.address(), node.nbd.address(), node.http.getAddress());
+                    node.resources.size(), node.replication.address(), node.nbd.address(), node.http.address());
             return node;
         } catch (IOException | InterruptedException | RuntimeException e) {
             node.close();
@@ -580,7 +570,7 @@ public final class Node implements AutoCloseable {
     }
 
     public InetSocketAddress httpAddress() {
-        return http.getAddress();
+        return http.address();
     }
 
     /** What {@code tern status --json} prints. */
@@ -600,118 +590,96 @@ public final class Node implements AutoCloseable {
         return m;
     }
 
-    private void serveStatus(HttpExchange ex) throws IOException {
-        try (ex) {
-            if (!"GET".equals(ex.getRequestMethod())) {
-                ex.sendResponseHeaders(405, -1);
-                return;
-            }
-            boolean text = "format=text".equals(ex.getRequestURI().getQuery());
-            Map<String, Object> status = status();
-            String path = ex.getRequestURI().getPath();
-            if (path.startsWith("/status/")) {
-                String only = path.substring("/status/".length());
-                List<?> matching = ((List<?>) status.get("resources")).stream()
-                        .filter(r -> only.equals(((Map<?, ?>) r).get("name"))).toList();
-                if (matching.isEmpty()) {
-                    ex.sendResponseHeaders(404, -1);
-                    return;
-                }
-                status.put("resources", matching);
-            }
-            byte[] body = (text ? StatusText.render(status) : Json.write(status)).getBytes(StandardCharsets.UTF_8);
-            ex.getResponseHeaders().set("Content-Type", text ? "text/plain; charset=utf-8" : "application/json");
-            ex.sendResponseHeaders(200, body.length);
-            try (OutputStream out = ex.getResponseBody()) {
-                out.write(body);
-            }
+    private AdminServer.Response serveStatus(AdminServer.Request req) {
+        if (!"GET".equals(req.method())) {
+            return AdminServer.Response.text(405, "GET only\n");
         }
+        boolean text = "text".equals(req.param("format"));
+        Map<String, Object> status = status();
+        if (req.path().startsWith("/status/")) {
+            String only = req.path().substring("/status/".length());
+            List<?> matching = ((List<?>) status.get("resources")).stream()
+                    .filter(r -> only.equals(((Map<?, ?>) r).get("name"))).toList();
+            if (matching.isEmpty()) {
+                return AdminServer.Response.text(404, "no resource '" + only + "' on node " + name + "\n");
+            }
+            status.put("resources", matching);
+        }
+        return text ? AdminServer.Response.text(200, StatusText.render(status))
+                : AdminServer.Response.json(200, Json.write(status));
     }
 
-    private void serveResourceAction(HttpExchange ex) throws IOException {
-        try (ex) {
-            act(ex);
-        }
-    }
-
-    private void act(HttpExchange ex) throws IOException {
-        String[] parts = ex.getRequestURI().getPath().split("/");
-        if (!"POST".equals(ex.getRequestMethod()) || parts.length != 4) {
-            reply(ex, 404, "not found\n");
-            return;
+    /** {@code POST /resources/RES/ACTION}: an operator's action, journalled with its outcome. */
+    private AdminServer.Response serveResourceAction(AdminServer.Request req) {
+        String[] parts = req.path().split("/");
+        if (!"POST".equals(req.method()) || parts.length != 4) {
+            return AdminServer.Response.text(404, "not found\n");
         }
         String resource = parts[2];
         String action = parts[3];
+        AdminServer.Response r = act(req, resource, action);
+        // every operator action is journalled with its outcome (a status dump is not an outcome)
+        String body = new String(r.body(), StandardCharsets.UTF_8);
+        String what = "tern " + action + (req.rawQuery() == null || req.rawQuery().isEmpty() ? "" : " " + req.rawQuery());
+        String outcome = body.startsWith("{") ? (r.code() == 200 ? "done" : "") : body.strip();
+        if (action.equals("verify") && r.code() == 200) {
+            outcome = "report: " + body.replaceAll("\\s+", " ").strip();
+        }
+        event(resource, null, "action", null, null, what + (r.code() == 200 ? ": " : " refused (" + r.code() + "): ")
+                + outcome);
+        return r;
+    }
+
+    private AdminServer.Response act(AdminServer.Request req, String resource, String action) {
         if (action.equals("open")) {
             try {
                 boolean opened = open(resource);
-                reply(ex, 200, opened ? "opened " + resource + "\n" : resource + " is served already\n");
+                return reply(200, opened ? "opened " + resource : resource + " is served already");
             } catch (IOException | RuntimeException e) {
-                reply(ex, 409, "cannot open " + resource + ": " + e.getMessage() + "\n");
+                return reply(409, "cannot open " + resource + ": " + e.getMessage());
             }
-            return;
         }
         if (action.equals("primary") || action.equals("secondary") || action.equals("invalidate")) {
-            String query = ex.getRequestURI().getQuery();
-            Map<String, String> q = new java.util.HashMap<>();
-            if (query != null) {
-                for (String kv : query.split("&")) {
-                    int eq = kv.indexOf('=');
-                    q.put(eq < 0 ? kv : kv.substring(0, eq), eq < 0 ? "" : java.net.URLDecoder.decode(kv.substring(eq + 1),
-                            StandardCharsets.UTF_8));
-                }
-            }
             try {
                 String done = switch (action) {
-                    case "primary" -> promote(resource, q.containsKey("force"), q.containsKey("allow-inconsistent"));
-                    case "secondary" -> demote(resource, q.get("peer"), "tern secondary");
+                    case "primary" -> promote(resource, req.has("force"), req.has("allow-inconsistent"));
+                    case "secondary" -> demote(resource, req.param("peer"), "tern secondary");
                     default -> invalidate(resource);
                 };
-                reply(ex, 200, done + "\n");
+                return reply(200, done);
             } catch (IllegalArgumentException e) {
-                reply(ex, 404, e.getMessage() + "\n");
+                return reply(404, e.getMessage());
             } catch (IllegalStateException | IOException e) {
-                reply(ex, 409, e.getMessage() + "\n");
+                return reply(409, e.getMessage());
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
-                reply(ex, 503, "interrupted\n");
+                return reply(503, "interrupted");
             }
-            return;
         }
         Resource r = resources.get(resource);
         if (r == null) {
-            reply(ex, 404, "no resource '" + resource + "' on node " + name + "\n");
-            return;
+            return reply(404, "no resource '" + resource + "' on node " + name);
         }
         switch (action) {
             case "adjust" -> {
-                String query = ex.getRequestURI().getQuery();
-                String quota = null;
-                for (String kv : query == null ? new String[0] : query.split("&")) {
-                    if (kv.startsWith("log-quota=")) {
-                        quota = kv.substring("log-quota=".length());
-                    }
-                }
+                String quota = req.param("log-quota");
                 if (quota == null) {
-                    reply(ex, 400, "adjust what? (log-quota=SIZE)\n");
-                    return;
+                    return reply(400, "adjust what? (log-quota=SIZE)");
                 }
                 try {
-                    reply(ex, 200, adjustLogQuota(resource, r, "0".equals(quota) ? 0 : Sizes.parse(quota)) + "\n");
+                    return reply(200, adjustLogQuota(resource, r, "0".equals(quota) ? 0 : Sizes.parse(quota)));
                 } catch (IllegalArgumentException | IllegalStateException | IOException e) {
-                    reply(ex, 409, e.getMessage() + "\n");
+                    return reply(409, e.getMessage());
                 }
             }
             case "verify" -> {
-                String query = ex.getRequestURI().getQuery();
-                boolean repair = query != null && java.util.Arrays.asList(query.split("&")).contains("repair");
                 try {
-                    reply(ex, 200, Json.write(r.verify(repair)));
+                    return AdminServer.Response.json(200, Json.write(r.verify(req.has("repair"))));
                 } catch (IllegalStateException e) {
-                    reply(ex, 409, e.getMessage() + "\n");
+                    return reply(409, e.getMessage());
                 } catch (InterruptedException e) {
                     Thread.currentThread().interrupt();
-                    reply(ex, 503, "interrupted\n");
+                    return reply(503, "interrupted");
                 }
             }
             case "pause-replay", "resume-replay", "pause-fetch", "resume-fetch", "pause-sync", "resume-sync" -> {
@@ -720,13 +688,19 @@ public final class Node implements AutoCloseable {
                         action.substring(action.indexOf('-') + 1).toUpperCase(java.util.Locale.ROOT));
                 try {
                     r.pause(what, pause);
-                    reply(ex, 200, Json.write(r.status()));
+                    return AdminServer.Response.json(200, Json.write(r.status()));
                 } catch (IllegalStateException | IOException e) {
-                    reply(ex, 409, e.getMessage() + "\n");
+                    return reply(409, e.getMessage());
                 }
             }
-            default -> reply(ex, 404, "unknown action '" + action + "'\n");
+            default -> {
+                return reply(404, "unknown action '" + action + "'");
+            }
         }
+    }
+
+    private static AdminServer.Response reply(int code, String line) {
+        return AdminServer.Response.text(code, line + "\n");
     }
 
     /** Stores a new log quota for the resource and applies it at once (the next tick enforces it). */
@@ -742,35 +716,9 @@ public final class Node implements AutoCloseable {
         return resource + ": log quota " + adjusted.logQuotaBytes() + " bytes" + (quota == 0 ? " (the default)" : "");
     }
 
-    private void reply(HttpExchange ex, int code, String body) throws IOException {
-        String[] parts = ex.getRequestURI().getPath().split("/");
-        if ("POST".equals(ex.getRequestMethod()) && parts.length == 4 && parts[1].equals("resources")) {
-            // every operator action is journalled with its outcome (a status dump is not an outcome)
-            String query = ex.getRequestURI().getQuery();
-            String what = "tern " + parts[3] + (query == null || query.isEmpty() ? "" : " " + query);
-            String outcome = body.startsWith("{") ? (code == 200 ? "done" : "") : body.strip();
-            if (parts[3].equals("verify") && code == 200) {
-                outcome = "report: " + body.replaceAll("\\s+", " ").strip();
-            }
-            event(parts[2], null, "action", null, null, what + (code == 200 ? ": " : " refused (" + code + "): ")
-                    + outcome);
-        }
-        byte[] b = body.getBytes(StandardCharsets.UTF_8);
-        ex.sendResponseHeaders(code, b.length);
-        try (OutputStream out = ex.getResponseBody()) {
-            out.write(b);
-        }
-    }
-
-    private void serveMetrics(HttpExchange ex) throws IOException {
-        try (ex) {
-            byte[] body = metrics.scrape().getBytes(StandardCharsets.UTF_8);
-            ex.getResponseHeaders().set("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
-            ex.sendResponseHeaders(200, body.length);
-            try (OutputStream out = ex.getResponseBody()) {
-                out.write(body);
-            }
-        }
+    private AdminServer.Response serveMetrics(AdminServer.Request req) {
+        return new AdminServer.Response(200, "text/plain; version=0.0.4; charset=utf-8",
+                metrics.scrape().getBytes(StandardCharsets.UTF_8));
     }
 
     private void writeRunFile() throws IOException {
@@ -779,7 +727,7 @@ public final class Node implements AutoCloseable {
         p.setProperty("pid", Long.toString(ProcessHandle.current().pid()));
         p.setProperty("listen", new HostPort(replication.address().getHostString(), replication.address().getPort()).toString());
         p.setProperty("nbd", new HostPort(nbd.address().getHostString(), nbd.address().getPort()).toString());
-        p.setProperty("http", new HostPort(http.getAddress().getHostString(), http.getAddress().getPort()).toString());
+        p.setProperty("http", new HostPort(http.address().getHostString(), http.address().getPort()).toString());
         NodeHome.store(home.runDir().resolve("daemon.properties"), p);
     }
 
@@ -789,8 +737,11 @@ public final class Node implements AutoCloseable {
         ticker.shutdownNow();
         roleChanges.shutdownNow();
         meshes.values().forEach(ResourceMesh::close);
+        if (nodeMetrics != null) {
+            nodeMetrics.close();
+        }
         if (http != null) {
-            http.stop(0);
+            http.close();
         }
         if (nbd != null) {
             nbd.close();
