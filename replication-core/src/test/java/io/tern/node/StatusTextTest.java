@@ -32,9 +32,11 @@ class StatusTextTest {
         r.put("peers", List.of(peer));
         String text = StatusText.render(Map.of("node", "b", "running", true, "pid", 9, "nbd", "127.0.0.1:1",
                 "resources", List.of(r)));
-        assertThat(text).contains("r0").contains("Inconsistent").contains("sync copying    50.0% of 1.0 GiB, 1.0 MiB/s, eta 512s")
-                .contains("replay must pass lsn 7")
-                .contains("peer primary").contains("lag 42129 records  error: no space for the log in /x");
+        assertThat(text).contains("r0 role:Secondary disk:Inconsistent epoch:1 size:1.0 GiB\n")
+                .contains("    sync: copying [##########..........]  50% 512.0 MiB/1.0 GiB 1.0 MiB/s ETA 8m32s\n")
+                .contains("          replay must pass lsn 7\n")
+                .contains("  primary state:Connecting connected:no\n    received 1030 replayed 1030 lag 42129 records\n"
+                        + "    error: no space for the log in /x");
     }
 
     @Test
@@ -58,7 +60,7 @@ class StatusTextTest {
         r.put("peers", List.of(peer));
         String text = StatusText.render(Map.of("node", "b", "running", true, "pid", 9, "nbd", "127.0.0.1:1",
                 "resources", List.of(r)));
-        assertThat(text).contains("peer a            SplitBrain  histories diverge after lsn 474: 21 records (80.0 KiB) "
-                + "here, 91 records there; resolve with 'tern invalidate r0' on the node whose changes go");
+        assertThat(text).contains("  a state:SplitBrain connected:no\n    histories diverge after lsn 474: 21 records (80.0 KiB) "
+                + "here, 91 records there; resolve with 'tern invalidate r0' on the node whose changes go\n");
     }
 }
