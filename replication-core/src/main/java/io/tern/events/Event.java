@@ -60,14 +60,19 @@ public record Event(Instant time, String node, String resource, String peer, Str
 
     /** One line for people: {@code TIME NODE [RES] [peer P] TYPE: FROM -> TO (REASON)}. */
     public String toText() {
-        StringBuilder b = new StringBuilder().append(time).append(' ').append(node);
+        return time + " " + node + " " + describe();
+    }
+
+    /** The line without time and node: {@code [RES] [peer P] TYPE: FROM -> TO (REASON)}. */
+    public String describe() {
+        StringBuilder b = new StringBuilder();
         if (resource != null) {
-            b.append(' ').append(resource);
+            b.append(resource);
         }
         if (peer != null) {
-            b.append(" peer ").append(peer);
+            b.append(b.isEmpty() ? "" : " ").append("peer ").append(peer);
         }
-        b.append(' ').append(type).append(':');
+        b.append(b.isEmpty() ? "" : " ").append(type).append(':');
         if (from != null || to != null) {
             b.append(' ').append(from == null ? "-" : from).append(" -> ").append(to == null ? "-" : to);
         }

@@ -133,6 +133,7 @@ public final class Node implements AutoCloseable {
      */
     private void openJournal() throws IOException {
         java.time.Duration retention = home.eventsRetention();
+        watcher = new io.tern.events.StateWatcher(name, this::journal); // transitions are logged even without a journal
         try {
             events = io.tern.events.EventJournal.open(home.dir().resolve(io.tern.events.EventJournal.DIR), retention);
         } catch (IOException | RuntimeException e) {
@@ -140,27 +141,31 @@ public final class Node implements AutoCloseable {
                     home.dir().resolve(io.tern.events.EventJournal.DIR), e.toString(), e);
             return;
         }
-        io.tern.events.EventJournal j = events;
-        watcher = new io.tern.events.StateWatcher(name, j::record);
-        metrics.more().counter("tern.events.written", List.of(), j, io.tern.events.EventJournal::written);
-        metrics.more().counter("tern.events.dropped", List.of(), j, io.tern.events.EventJournal::dropped);
-        j.prune(java.time.Instant.now());
+        metrics.more().counter("tern.events.written", List.of(), events, io.tern.events.EventJournal::written);
+        metrics.more().counter("tern.events.dropped", List.of(), events, io.tern.events.EventJournal::dropped);
+        events.prune(java.time.Instant.now());
     }
 
     /** Records an event of this node in its journal (if it has one) and in the log. */
     void event(String resource, String peer, String type, String from, String to, String reason) {
-        io.tern.events.Event e = new io.tern.events.Event(java.time.Instant.now().truncatedTo(java.time.temporal.ChronoUnit.MILLIS), name, resource, peer, type, from, to,
-                reason);
+        journal(new io.tern.events.Event(java.time.Instant.now().truncatedTo(java.time.temporal.ChronoUnit.MILLIS), name,
+                resource, peer, type, from, to, reason));
+    }
+
+    /** Every state transition is one line of the log and one entry of the journal. */
+    private void journal(io.tern.events.Event e) {
         if (events != null) {
             events.record(e);
+        }
+        if (!e.type().equals("action")) { // an action's outcome is logged where it is decided
+            try (io.tern.log.Mdc.Scope scope = io.tern.log.Mdc.scope(e.resource(), e.peer())) {
+                log.info("{}", e.describe());
+            }
         }
     }
 
     /** Compares every resource's status with the last one seen and journals what changed. */
     private void watch() {
-        if (watcher == null) {
-            return;
-        }
         try {
             List<Map<String, Object>> all = new ArrayList<>();
             for (Resource r : resources.values()) {
@@ -279,6 +284,18 @@ public final class Node implements AutoCloseable {
         if (!(r instanceof SecondaryResource s)) {
             throw new IllegalStateException(resource + " failed to open on node " + name + "; repair it first");
         }
+        String disk = s.disk();
+        if (disk.equals("Failed")) {
+            throw new IllegalStateException(resource + ": the disk on node " + name + " is Failed; it cannot become primary");
+        }
+        if (!force && s.copying()) {
+            // Refused before the primary is asked to stop taking writes: a copy in progress is no image of it.
+            Object copied = s.status().get("sync") instanceof Map<?, ?> sync ? sync.get("copied_bytes") : null;
+            throw new IllegalStateException(resource + ": node " + name + " is still copying its full sync ("
+                    + copied + " of " + s.config().size() + " bytes): it holds no image of the primary yet. Wait until "
+                    + "tern status shows it UpToDate, or make it primary anyway with tern primary " + resource
+                    + " --force --allow-inconsistent");
+        }
         long until = 0;
         String how = "forced failover";
         if (!force) {
@@ -304,10 +321,7 @@ public final class Node implements AutoCloseable {
             how = "handover from " + primary;
             log.info("{}: {} stopped taking writes at lsn {}; replaying to there", resource, primary, until);
         }
-        String disk = s.disk();
-        if (disk.equals("Failed")) {
-            throw new IllegalStateException(resource + ": the disk on node " + name + " is Failed; it cannot become primary");
-        }
+        disk = s.disk();
         if (disk.equals("Inconsistent") && !allowInconsistent && force) {
             throw new IllegalStateException(resource + ": the disk on node " + name + " is Inconsistent (a sync or "
                     + "replay is incomplete): as primary it would serve a half-copied image. Add --allow-inconsistent "
@@ -401,7 +415,7 @@ public final class Node implements AutoCloseable {
         }
         try {
             roleChanges.execute(() -> {
-                try {
+                try (io.tern.log.Mdc.Scope scope = io.tern.log.Mdc.scope(resource, null)) {
                     String done = change.run();
                     log.info("{}: {}", resource, done);
                     event(resource, null, "action", null, null, "mesh: " + done);
@@ -546,14 +560,14 @@ public final class Node implements AutoCloseable {
 
     private void tick() {
         for (ResourceMesh m : meshes.values()) {
-            try {
+            try (io.tern.log.Mdc.Scope scope = io.tern.log.Mdc.scope(m.resource(), null)) {
                 m.tick();
             } catch (RuntimeException e) {
                 log.error("mesh work failed: {}", e.toString(), e);
             }
         }
         for (Resource r : resources.values()) {
-            try {
+            try (io.tern.log.Mdc.Scope scope = io.tern.log.Mdc.scope(r.config().name(), null)) {
                 r.tick();
             } catch (RuntimeException e) {
                 log.error("{}: periodic work failed: {}", r.config().name(), e.toString(), e);
@@ -617,7 +631,10 @@ public final class Node implements AutoCloseable {
         }
         String resource = parts[2];
         String action = parts[3];
-        AdminServer.Response r = act(req, resource, action);
+        AdminServer.Response r;
+        try (io.tern.log.Mdc.Scope scope = io.tern.log.Mdc.scope(resource, null)) {
+            r = act(req, resource, action);
+        }
         // every operator action is journalled with its outcome (a status dump is not an outcome)
         String body = new String(r.body(), StandardCharsets.UTF_8);
         String what = "tern " + action + (req.rawQuery() == null || req.rawQuery().isEmpty() ? "" : " " + req.rawQuery());

@@ -110,6 +110,11 @@ final class ResourceMesh implements MeshMember {
         peers.put(peer, state);
     }
 
+
+    /** The resource this mesh is for. */
+    String resource() {
+        return resource;
+    }
     /** The peers' states as last heard, by node, for those with a session now. */
     Map<String, Messages.State> peerStates() {
         return new TreeMap<>(peers);

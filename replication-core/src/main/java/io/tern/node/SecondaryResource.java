@@ -444,6 +444,11 @@ final class SecondaryResource extends Resource {
                 : connected ? "UpToDate" : "Outdated";
     }
 
+    /** Whether a full sync or resync is still copying: the disk holds no image of the primary yet. */
+    boolean copying() {
+        return sync.phase() == SyncState.Phase.COPYING;
+    }
+
     /**
      * Waits until the log holds {@code until} (0: whatever it holds now), stops pulling, and waits
      * until everything received is replayed: what a promotion starts from. Returns the last LSN
@@ -454,6 +459,9 @@ final class SecondaryResource extends Resource {
     synchronized long drain(long until, Duration timeout) throws InterruptedException {
         long deadline = System.nanoTime() + timeout.toNanos();
         TransactionLog received = txlog;
+        if (received == null && until > 0) {
+            throw new IllegalStateException("this node has no log yet to receive the primary's up to lsn " + until);
+        }
         while (received != null && received.durableLsn() < until) {
             if (System.nanoTime() > deadline) {
                 throw new IllegalStateException("received lsn " + received.durableLsn() + " of " + until + " within "

@@ -85,6 +85,7 @@ class StateWatcherTest {
         Event e = new Event(t0, "a", "r0", "b", "peer", "Syncing", "Replicating", null);
         assertThat(Event.fromMap(e.toMap())).isEqualTo(e);
         assertThat(e.toText()).isEqualTo("2026-12-01T10:00:00Z a r0 peer b peer: Syncing -> Replicating");
+        assertThat(e.describe()).isEqualTo("r0 peer b peer: Syncing -> Replicating");
         assertThat(new Event(t0, "a", null, null, "node", null, "running", "pid 7").toText())
                 .isEqualTo("2026-12-01T10:00:00Z a node: - -> running (pid 7)");
     }

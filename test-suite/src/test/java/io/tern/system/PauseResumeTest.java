@@ -9,10 +9,12 @@ import static io.tern.harness.TernNode.number;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
 
+import io.tern.block.nbd.NbdClient;
 import io.tern.harness.TernNode;
 import io.tern.harness.Workload;
 import io.tern.testing.Seeds;
@@ -56,6 +58,14 @@ class PauseResumeTest {
             assertThat(at).isLessThan(64L << 20);
             await("a paused sync copies nothing").during(Duration.ofSeconds(2)).atMost(Duration.ofSeconds(5))
                     .until(() -> copied(b) == at);
+            // A handover to a node still copying is refused before the primary stops taking writes.
+            assertThat(b.command(60, "primary", RES, "--home", b.home().toString())).as("tern primary on a copying node")
+                    .isNotZero();
+            assertThat(Files.readString(b.logs().resolve("command.err"))).contains("still copying its full sync");
+            assertThat(a.resource(RES).get("role")).isEqualTo("Primary");
+            try (NbdClient c = NbdClient.connect(a.nbdAddress(), RES)) {
+                c.write(0, new byte[4096], false).get(10, java.util.concurrent.TimeUnit.SECONDS); // still takes writes
+            }
             tern(b, "resume", "sync", RES);
             awaitCaughtUp(a, RES, Duration.ofSeconds(60), b);
 

@@ -62,7 +62,7 @@ final class SegmentPreparer implements AutoCloseable {
         this.name = name;
         adoptExisting();
         this.thread = Executors.newSingleThreadExecutor(r -> {
-            Thread t = new Thread(r, "tern-log-prepare-" + name);
+            Thread t = new Thread(Mdc.resource(name, r), "tern-log-prepare-" + name);
             t.setDaemon(true);
             return t;
         });

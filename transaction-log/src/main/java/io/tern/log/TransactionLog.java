@@ -49,7 +49,7 @@ public final class TransactionLog implements AutoCloseable {
         this.appender = new LogAppender(store, config.syncObserver(), config.commitListener(), config.name(), config.ringSize(),
                 this::wakeDurableWaiters);
         this.disruptor = new Disruptor<>(AppendEvent::new, config.ringSize(), r -> {
-            Thread t = new Thread(r, "tern-log-" + config.name());
+            Thread t = new Thread(Mdc.resource(config.name(), r), "tern-log-" + config.name());
             t.setDaemon(true);
             appenderThread = t;
             return t;

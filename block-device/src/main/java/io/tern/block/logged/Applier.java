@@ -65,7 +65,7 @@ final class Applier implements AutoCloseable {
         this.queue = new ArrayBlockingQueue<>(capacity);
         this.handler = handler;
         this.idle = idle;
-        this.thread = new Thread(this::run, "tern-apply-" + name);
+        this.thread = new Thread(io.tern.log.Mdc.resource(name, this::run), "tern-apply-" + name);
         this.thread.setDaemon(true);
         this.thread.start();
     }

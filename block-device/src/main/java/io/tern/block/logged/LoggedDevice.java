@@ -107,7 +107,7 @@ public final class LoggedDevice implements BlockDevice {
         this.retryNanos = stall == null ? 0 : Applier.FIRST_RETRY.toNanos();
         this.retryAt = System.nanoTime() + retryNanos;
         this.overflow = java.util.concurrent.Executors.newSingleThreadExecutor(r -> {
-            Thread t = new Thread(r, "tern-append-wait-" + config.log().name());
+            Thread t = new Thread(io.tern.log.Mdc.resource(config.log().name(), r), "tern-append-wait-" + config.log().name());
             t.setDaemon(true);
             return t;
         });
@@ -120,7 +120,7 @@ public final class LoggedDevice implements BlockDevice {
         // Its thread starts here and reads the fields above: after them.
         this.applier = new Applier(config.log().name(), config.log().ringSize(), this::applyBatch, this::retryStalled);
         this.checkpointer = Executors.newSingleThreadScheduledExecutor(r -> {
-            Thread t = new Thread(r, "tern-checkpoint-" + config.log().name());
+            Thread t = new Thread(io.tern.log.Mdc.resource(config.log().name(), r), "tern-checkpoint-" + config.log().name());
             t.setDaemon(true);
             return t;
         });

@@ -87,10 +87,10 @@ public final class Replayer implements AutoCloseable {
         Checkpoint cp = Checkpoint.load(checkpointFile);
         this.replayedLsn = cp.lsn();
         this.checkpointLsn = cp.lsn();
-        this.thread = new Thread(this::run, "tern-replay-" + name);
+        this.thread = new Thread(io.tern.log.Mdc.resource(name, this::run), "tern-replay-" + name);
         thread.setDaemon(true);
         this.checkpointer = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
-            Thread t = new Thread(r, "tern-replay-checkpoint-" + name);
+            Thread t = new Thread(io.tern.log.Mdc.resource(name, r), "tern-replay-checkpoint-" + name);
             t.setDaemon(true);
             return t;
         });

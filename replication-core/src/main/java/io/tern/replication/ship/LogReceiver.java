@@ -206,6 +206,12 @@ public final class LogReceiver implements AutoCloseable {
 
         @Override
         public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            try (io.tern.log.Mdc.Scope scope = io.tern.log.Mdc.scope(resource, null)) {
+                onRead(ctx, msg);
+            }
+        }
+
+        private void onRead(ChannelHandlerContext ctx, Object msg) {
             Frame f = (Frame) msg;
             try {
                 switch (f.type()) {

@@ -34,7 +34,7 @@ public final class LogShipper implements AutoCloseable {
         this.config = config.conclude();
         // Two readers: one can wait for the disk while the other hashes.
         this.syncReader = Executors.newFixedThreadPool(2, r -> {
-            Thread t = new Thread(r, "tern-sync-read-" + config.resource());
+            Thread t = new Thread(io.tern.log.Mdc.resource(config.resource(), r), "tern-sync-read-" + config.resource());
             t.setDaemon(true);
             return t;
         });

@@ -100,6 +100,12 @@ public final class MeshSession extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        try (io.tern.log.Mdc.Scope scope = io.tern.log.Mdc.scope(resource, peer)) {
+            onRead(ctx, msg);
+        }
+    }
+
+    private void onRead(ChannelHandlerContext ctx, Object msg) {
         Frame f = (Frame) msg;
         try {
             switch (f.type()) {

@@ -76,6 +76,12 @@ final class ShippingHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        try (io.tern.log.Mdc.Scope scope = io.tern.log.Mdc.scope(shipper == null ? null : shipper.config().resource(), "?".equals(peer) ? null : peer)) {
+            onRead(ctx, msg);
+        }
+    }
+
+    private void onRead(ChannelHandlerContext ctx, Object msg) {
         Frame f = (Frame) msg;
         try {
             switch (state) {

@@ -154,7 +154,7 @@ public final class OnlineVerify {
                         + device.size());
             }
             connector.welcomed();
-            reader = new Thread(() -> read(ctx), "tern-verify-" + resource);
+            reader = new Thread(io.tern.log.Mdc.resource(resource, () -> read(ctx)), "tern-verify-" + resource);
             reader.setDaemon(true);
             reader.start();
         }
