@@ -52,6 +52,8 @@ final class SecondaryResource extends Resource {
     private final FileBlockDevice backing;
     private final BlockDevice export;
     private volatile SyncState sync;
+    /** This node's log's durable end over time: how much received log replay has yet to apply, and since when. */
+    private final io.tern.replication.ship.LsnHistory receivedHistory = new io.tern.replication.ship.LsnHistory();
     private volatile FullSync fullSync;
     private volatile TransactionLog txlog;
     private volatile Replayer replayer;
@@ -444,6 +446,14 @@ final class SecondaryResource extends Resource {
                 : connected ? "UpToDate" : "Outdated";
     }
 
+    @Override
+    public void sample() {
+        TransactionLog l = txlog;
+        if (l != null) {
+            receivedHistory.sample(l.durableLsn(), l.durableBytes(), System.nanoTime());
+        }
+    }
+
     /** Whether a full sync or resync is still copying: the disk holds no image of the primary yet. */
     boolean copying() {
         return sync.phase() == SyncState.Phase.COPYING;
@@ -763,6 +773,10 @@ final class SecondaryResource extends Resource {
         peer.put("received_lsn", logged);
         peer.put("replayed_lsn", replayed);
         peer.put("lag_records", Math.max(0, primaryLsn - replayed));
+        io.tern.replication.ship.LsnHistory.Lag backlog = txlog == null ? new io.tern.replication.ship.LsnHistory.Lag(0, 0, 0)
+                : receivedHistory.lag(replayed, logged, txlog.durableBytes(), System.nanoTime());
+        peer.put("lag_bytes", backlog.bytes()); // received here and not replayed yet
+        peer.put("lag_seconds", Math.round(backlog.seconds() * 10) / 10.0);
         if (config.pull().compress() && rc != null) {
             peer.put("compressed_bytes", rc.compressedBytes());
             peer.put("decompressed_bytes", rc.decompressedBytes());

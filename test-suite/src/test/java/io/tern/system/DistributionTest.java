@@ -57,8 +57,8 @@ class DistributionTest {
         Files.createSymbolicLink(link, launcher);
         Path out = dir.resolve("demo.out");
         Path err = dir.resolve("demo.err");
-        ProcessBuilder pb = new ProcessBuilder(link.toString(), "demo", "--dir", dir.resolve("demo-data").toString())
-                .directory(dir.toFile()).redirectOutput(out.toFile()).redirectError(err.toFile());
+        ProcessBuilder pb = new ProcessBuilder(link.toString(), "demo", "--seconds", "2", "--dir",
+                dir.resolve("demo-data").toString()).directory(dir.toFile()).redirectOutput(out.toFile()).redirectError(err.toFile());
         Map<String, String> env = pb.environment();
         env.keySet().removeAll(List.of("CLASSPATH", "TERN_HOME", "TERN_JAVA_OPTS", "JAVA_TOOL_OPTIONS"));
         env.put("JAVA_HOME", System.getProperty("java.home"));

@@ -49,7 +49,12 @@ public final class LsnHistory {
             }
         }
         if (first < 0) {
-            return new Lag(durable - replayed, 0, 0);
+            // Every record it lacks became durable after the last sample: at most one sampling
+            // interval ago. Its share of the bytes written since, in proportion to its records.
+            int last = index(count - 1);
+            long newRecords = Math.max(1, durable - lsn[last]);
+            long newBytes = Math.max(0, bytesNow - bytes[last]);
+            return new Lag(durable - replayed, newBytes * Math.min(newRecords, durable - replayed) / newRecords, 0);
         }
         int at = index(first);
         double seconds = (now - nanos[at]) / 1e9;

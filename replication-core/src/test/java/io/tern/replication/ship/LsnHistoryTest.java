@@ -37,4 +37,15 @@ class LsnHistoryTest {
         assertThat(lag.seconds()).as("the oldest kept sample is from t=905").isCloseTo(4096.0, within(1e-9));
         assertThat(lag.bytes()).isPositive().isLessThanOrEqualTo(5_000_000);
     }
+
+    @Test
+    void recordsNewerThanTheLastSampleCountTheirShareOfTheBytesSinceIt() {
+        LsnHistory h = new LsnHistory();
+        h.sample(100, 100_000, S);
+        // 40 records (40,000 bytes) logged since the last sample; the member lacks the last 10.
+        LsnHistory.Lag lag = h.lag(130, 140, 140_000, S + S / 20);
+        assertThat(lag.records()).isEqualTo(10);
+        assertThat(lag.bytes()).isEqualTo(10_000);
+        assertThat(lag.seconds()).isZero();
+    }
 }
