@@ -297,29 +297,36 @@ public final class Node implements AutoCloseable {
                     + " --force --allow-inconsistent");
         }
         long until = 0;
-        String how = "forced failover";
-        if (!force) {
+        String how;
+        if (force) {
+            how = "forced failover";
+        } else {
             ResourceMesh m = meshes.get(resource);
             String primary = m == null ? null : m.currentPrimary();
             if (primary == null) {
-                throw new IllegalStateException(resource + ": the primary cannot be reached from node " + name
-                        + " (no mesh session with it), so it cannot hand over; tern primary " + resource + " --force "
-                        + "makes this node primary from what it holds (a forced failover)");
+                String why = promotableWithoutPrimary(m, s);
+                if (why.startsWith("!")) {
+                    throw new IllegalStateException(resource + ": the primary cannot be reached from node " + name
+                            + " (no mesh session with it), so it cannot hand over (" + why.substring(1) + "); tern primary "
+                            + resource + " --force makes this node primary from what it holds (a forced failover)");
+                }
+                how = why;
+            } else {
+                Messages.Handover answer;
+                try {
+                    answer = m.requestHandover(primary).get(60, java.util.concurrent.TimeUnit.SECONDS);
+                } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+                    throw new IllegalStateException(resource + ": the primary " + primary + " did not answer the handover: "
+                            + (e.getCause() != null ? e.getCause().getMessage() : e.toString()));
+                }
+                if (answer.kind() != Messages.HandoverKind.READY) {
+                    throw new IllegalStateException(resource + ": the primary " + primary + " refused the handover: "
+                            + answer.reason());
+                }
+                until = answer.lsn();
+                how = "handover from " + primary;
+                log.info("{}: {} stopped taking writes at lsn {}; replaying to there", resource, primary, until);
             }
-            Messages.Handover answer;
-            try {
-                answer = m.requestHandover(primary).get(60, java.util.concurrent.TimeUnit.SECONDS);
-            } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
-                throw new IllegalStateException(resource + ": the primary " + primary + " did not answer the handover: "
-                        + (e.getCause() != null ? e.getCause().getMessage() : e.toString()));
-            }
-            if (answer.kind() != Messages.HandoverKind.READY) {
-                throw new IllegalStateException(resource + ": the primary " + primary + " refused the handover: "
-                        + answer.reason());
-            }
-            until = answer.lsn();
-            how = "handover from " + primary;
-            log.info("{}: {} stopped taking writes at lsn {}; replaying to there", resource, primary, until);
         }
         disk = s.disk();
         if (disk.equals("Inconsistent") && !allowInconsistent && force) {
@@ -351,6 +358,43 @@ public final class Node implements AutoCloseable {
         io.tern.replication.history.Version head = p.history().head();
         return resource + ": node " + name + " is primary in " + head + "; " + how + " at lsn " + replayed
                 + " (disk was " + disk + ")";
+    }
+
+    /**
+     * Whether this secondary may become primary without a handover because there is no primary
+     * at all (a cluster manager demoted the last one): every member this node knows has a mesh
+     * session with it now, none is a primary, and none holds a record this node lacks, so nothing
+     * acknowledged anywhere is left behind and no history forks. Returns what was checked, for
+     * the operator, or {@code "!"} and why not.
+     */
+    private String promotableWithoutPrimary(ResourceMesh m, SecondaryResource s) {
+        if (m == null) {
+            return "!no mesh for the resource";
+        }
+        java.util.Set<String> members = m.addresses().keySet();
+        Map<String, Messages.State> heard = m.peerStates();
+        if (members.isEmpty()) {
+            return "!this node knows no other member";
+        }
+        io.tern.replication.history.History mine = s.history();
+        long myLast = s.receivedLsn();
+        for (String member : members) {
+            Messages.State st = heard.get(member);
+            if (st == null) {
+                return "!member " + member + " is not connected, and it may hold records this node lacks";
+            }
+            if (st.role() == Messages.Role.PRIMARY) {
+                return "!member " + member + " says it is a primary, of an epoch no higher than another's";
+            }
+            io.tern.replication.history.History.Divergence d = io.tern.replication.history.History.compare(mine, myLast,
+                    io.tern.replication.history.History.of(st.history()), st.lastLsn());
+            if (d.theirsPast() > 0) {
+                return "!member " + member + " holds " + d.theirsPast() + " records past lsn " + d.commonLsn()
+                        + " that this node lacks";
+            }
+        }
+        return "promotion with no primary: every member (" + String.join(", ", members) + ") is connected, none is "
+                + "primary, and none holds a record this node lacks";
     }
 
     /**

@@ -9,6 +9,7 @@ import static io.tern.harness.TernNode.number;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
@@ -86,6 +87,24 @@ class HandoverTest {
                 assertThat(exportDigest(secondary, RES, dir)).as("round %d: images", round)
                         .isEqualTo(exportDigest(primary, RES, dir));
             }
+            // No primary at all (a cluster manager demoted it): the secondary that holds every
+            // member's records may become primary without --force, and the other follows it.
+            tern(primary, "secondary", RES);
+            TernNode demoted = primary;
+            TernNode promoted = secondary;
+            await("the demoted primary is a secondary").atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(100))
+                    .until(() -> "Secondary".equals(demoted.resource(RES).get("role")));
+            tern(promoted, "primary", RES);
+            assertThat(Files.readString(promoted.logs().resolve("command.out"))).contains("promotion with no primary");
+            assertThat(promoted.resource(RES).get("role")).isEqualTo("Primary");
+            await("the demoted primary follows the new one").atMost(Duration.ofSeconds(30))
+                    .pollInterval(Duration.ofMillis(100)).until(() -> peers(promoted.resource(RES)).stream()
+                            .anyMatch(p -> "Replicating".equals(p.get("state"))));
+            try (NbdClient c = NbdClient.connect(promoted.nbdAddress(), RES)) {
+                history.verify(c, "after a promotion with no primary");
+            }
+            awaitCaughtUp(promoted, RES, Duration.ofSeconds(60), demoted);
+            assertThat(exportDigest(demoted, RES, dir)).isEqualTo(exportDigest(promoted, RES, dir));
             assertThat(history.acked()).isGreaterThan(ROUNDS * 200L);
             assertThat(a.resource(RES).get("split_brain")).isEqualTo(false);
             assertThat(b.resource(RES).get("split_brain")).isEqualTo(false);
