@@ -10,13 +10,22 @@ import picocli.CommandLine.Parameters;
 
 /** {@code tern adjust RES --log-quota SIZE}: change a resource's settings on a running node. */
 @Command(name = "adjust", mixinStandardHelpOptions = true,
-        description = {"Change a resource's settings on the running node; they are stored and apply at once.",
-                "Example: tern adjust r0 --log-quota 20G --home /var/lib/tern"})
+        description = {"Change a resource's settings on the running node.", "They are stored and apply at once."},
+        footer = {"", "Examples:",
+                "  tern adjust r0 --log-quota 20G --home /var/lib/tern/a",
+                "  tern adjust r0 --log-quota 0 --home /var/lib/tern/a   # back to the default",
+                "", "Exit codes:",
+                "  0  changed",
+                "  1  refused: e.g. a quota below four log segments",
+                "  2  usage: e.g. a bad size",
+                "  3  the node's daemon is not running",
+                "  4  no such resource",
+                "  6  busy: try again"})
 final class AdjustCommand implements Callable<Integer> {
     @Mixin
     HomeOption home;
 
-    @Parameters(index = "0", paramLabel = "RES")
+    @Parameters(index = "0", paramLabel = "RES", description = "The resource.")
     String resource;
 
     @Option(names = "--log-quota", required = true, paramLabel = "SIZE", description = "Most bytes of log segments "

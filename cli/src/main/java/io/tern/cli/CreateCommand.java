@@ -15,7 +15,15 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 @Command(name = "create", mixinStandardHelpOptions = true,
-        description = "Create a resource with this node as its primary.")
+        description = {"Create a resource (a replicated block device) with this node as its primary.",
+                "A running daemon serves it at once over NBD; otherwise the node serves it from its next start."},
+        footer = {"", "Examples:",
+                "  tern create r0 --size 10G --home /var/lib/tern/a",
+                "  tern create r1 --size 512M --data /srv/r1.img --home /var/lib/tern/a",
+                "", "Exit codes:",
+                "  0  created",
+                "  1  refused: no node home, the resource exists, no room for it",
+                "  2  usage: e.g. a bad size (--size 12Q) or name"})
 final class CreateCommand implements Callable<Integer> {
     @Mixin
     HomeOption home;
@@ -23,7 +31,8 @@ final class CreateCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "RES", description = "Resource name (also its NBD export name).")
     String name;
 
-    @Option(names = "--size", required = true, description = "Device size, e.g. 10G, 512M, 1048576.")
+    @Option(names = "--size", required = true, paramLabel = "SIZE", description = "Device size, a multiple of 512: "
+            + "e.g. 10G, 512M, 1048576.")
     String size;
 
     @Option(names = "--data", paramLabel = "PATH", description = "Backing file (default: inside the node home).")
@@ -56,7 +65,7 @@ final class CreateCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        NodeHome h = NodeHome.open(home.resolve());
+        NodeHome h = home.open();
         Durability mode;
         try {
             mode = Durability.valueOf(durability.toUpperCase(java.util.Locale.ROOT));
@@ -70,6 +79,6 @@ final class CreateCommand implements Callable<Integer> {
                 LogSegment.parse(logSegment), logQuota == null ? 0 : Sizes.parse(logQuota));
         System.out.println("resource " + c.name() + " created: " + c.size() + " bytes in " + c.data()
                 + "; this node is its primary; " + Daemon.open(h, c.name()));
-        return 0;
+        return ExitCodes.OK;
     }
 }

@@ -54,7 +54,12 @@ import picocli.CommandLine.Option;
  */
 @Command(name = "demo", mixinStandardHelpOptions = true,
         description = "Two nodes on loopback: a workload over NBD, live status, a handover there and back, and "
-                + "checks that every acknowledged write is on the primary and both images are equal (about a minute).")
+                + "checks that every acknowledged write is on the primary and both images are equal (about a minute).",
+        footer = {"", "Examples:",
+                "  tern demo",
+                "  tern demo --seconds 3 --dir /tmp/tern-demo     # shorter phases; keep the node homes",
+                "", "Exit codes:", "  0  every check passed (the last line starts with 'demo OK')",
+                "  1  a check failed ('demo FAILED: ...'; the data folder is kept)", "  2  usage"})
 final class DemoCommand implements Callable<Integer> {
     static final String RES = "r0";
     private static final long SIZE = 64L << 20;

@@ -23,7 +23,8 @@ import picocli.CommandLine.Parameters;
         footer = {"", "Examples:",
                 "  tern events --since 1h --home /var/lib/tern/a",
                 "  tern events --follow --json r0 --home /var/lib/tern/a | jq .",
-                "", "Exit codes: 0 done (or --follow interrupted), 1 no journal or a bad argument, 2 usage."})
+                "", "Exit codes:", "  0  done (or --follow interrupted)", "  1  no journal in this home",
+                "  2  usage: e.g. a --since that is no time"})
 final class EventsCommand implements Callable<Integer> {
     @Mixin
     HomeOption home;

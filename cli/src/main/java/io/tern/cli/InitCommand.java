@@ -8,7 +8,17 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-@Command(name = "init", mixinStandardHelpOptions = true, description = "Make a new node home.")
+@Command(name = "init", mixinStandardHelpOptions = true,
+        description = {"Make a new node home: the folder of a node's settings and resources.",
+                "It holds the node's name, cluster and addresses, then its resources. Refuses a folder that is a node "
+                        + "home already."},
+        footer = {"", "Examples:",
+                "  tern init --home /var/lib/tern/a --node a --listen 10.0.0.1:7800",
+                "  tern init --home /tmp/b --node b --listen 127.0.0.1:0 --http 127.0.0.1:0",
+                "", "Exit codes:",
+                "  0  made",
+                "  1  refused: a node home already, or the folder cannot be written",
+                "  2  usage: e.g. a bad name or address"})
 final class InitCommand implements Callable<Integer> {
     @Mixin
     HomeOption home;
@@ -34,8 +44,13 @@ final class InitCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        NodeHome h = NodeHome.init(home.resolve(), node, cluster, HostPort.parse(listen), HostPort.parse(nbd), HostPort.parse(http));
+        java.nio.file.Path dir = home.resolve();
+        if (java.nio.file.Files.exists(dir.resolve("node.properties"))) {
+            throw new CommandFailure(ExitCodes.FAILED, dir + " is the home of a node already: use it as it is, or pick "
+                    + "another --home");
+        }
+        NodeHome h = NodeHome.init(dir, node, cluster, HostPort.parse(listen), HostPort.parse(nbd), HostPort.parse(http));
         System.out.println("node " + node + " initialised in " + h.dir());
-        return 0;
+        return ExitCodes.OK;
     }
 }

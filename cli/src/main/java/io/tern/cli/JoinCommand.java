@@ -1,5 +1,6 @@
 package io.tern.cli;
 
+import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.Callable;
@@ -18,9 +19,18 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 @Command(name = "join", mixinStandardHelpOptions = true,
-        description = {"Make this node a secondary of a resource: ask its primary for the size, then run a full "
-                + "sync (only chunks that differ are sent) and follow the primary's log.",
-                "The disk is Inconsistent until the sync's replay completes; 'tern status' shows progress."})
+        description = {"Make this node a secondary of a resource: copy it, then follow its primary.",
+                "It asks the primary for the size, then runs a full sync (only chunks that differ are sent) and "
+                        + "follows the primary's log. The disk is Inconsistent until the sync's replay completes; "
+                        + "'tern status' shows progress."},
+        footer = {"", "Examples:",
+                "  tern join r0 --peer 10.0.0.1:7800 --home /var/lib/tern/b",
+                "  tern join r0 --peer 10.0.0.1:7800 --sync-rate 50M --home /var/lib/tern/b",
+                "", "Exit codes:",
+                "  0  joined: the full sync runs (tern status shows it)",
+                "  1  refused: no node home, the resource exists here, the primary refused",
+                "  2  usage: e.g. a bad size or address",
+                "  5  the primary cannot be reached at --peer"})
 final class JoinCommand implements Callable<Integer> {
     @Mixin
     HomeOption home;
@@ -69,17 +79,33 @@ final class JoinCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        NodeHome h = NodeHome.open(home.resolve());
+        NodeHome h = home.open();
         NodeHome.checkName("resource", name);
         HostPort primary = HostPort.parse(peer);
         BlockDigest digest = BlockDigest.parse(syncDigest);
-        Messages.Welcome w = Probe.ask(h.cluster(), name, h.node(), primary.toAddress(), Duration.ofSeconds(10));
+        Messages.Welcome w = ask(h, primary);
         ResourceConfig c = Resource.join(h, name, w.size(), w.epoch(), primary, data, new ResourceConfig.Pull(
                 syncRate == null ? 0 : Sizes.parse(syncRate), fetchRate == null ? 0 : Sizes.parse(fetchRate), compress,
                 digest), io.tern.node.LogSegment.parse(logSegment),
                 logQuota == null ? 0 : Sizes.parse(logQuota), !sparse);
         System.out.println("resource " + c.name() + " joined: " + c.size() + " bytes in " + c.data() + " from primary "
                 + primary + "; " + Daemon.open(h, c.name()));
-        return 0;
+        return ExitCodes.OK;
+    }
+
+    /** The primary's WELCOME; a primary out of reach is told apart from one that refuses. */
+    private Messages.Welcome ask(NodeHome h, HostPort primary) throws IOException, InterruptedException {
+        Duration timeout = Duration.ofSeconds(10);
+        try {
+            return Probe.ask(h.cluster(), name, h.node(), primary.toAddress(), timeout);
+        } catch (IllegalStateException e) {
+            String m = String.valueOf(e.getMessage());
+            if (m.startsWith("cannot reach ") || m.contains("did not answer within") || m.endsWith("closed the connection")) {
+                throw new CommandFailure(ExitCodes.PRIMARY_UNREACHABLE, "the primary cannot be reached at " + primary
+                        + " (" + m + "): check --peer (the primary's replication address, 'listen' in its "
+                        + "node.properties) and that its daemon runs");
+            }
+            throw e;
+        }
     }
 }

@@ -35,7 +35,8 @@ import picocli.CommandLine.Spec;
         exitCodeListHeading = "%nExit codes:%n",
         exitCodeList = {"0:status shown (also when Ctrl-C ends --watch)",
                 "1:no node home, or its state cannot be read",
-                "2:no such resource on this node, or bad usage"},
+                "2:bad usage",
+                "4:no such resource on this node"},
         footerHeading = "%nExamples:%n",
         footer = {"  tern status --home /srv/tern",
                 "  tern status r0 --watch --interval 2 --home /srv/tern",
@@ -79,8 +80,9 @@ final class StatusCommand implements Callable<Integer> {
         }
         NodeHome h = NodeHome.open(home.resolve());
         if (resource != null && !h.resources().contains(resource)) {
-            System.err.println("no resource '" + resource + "' on node " + h.node());
-            return 2;
+            System.err.println("tern status: no resource '" + resource + "' on node " + h.node()
+                    + ": 'tern status --home " + h.dir() + "' lists its resources");
+            return ExitCodes.NO_SUCH_RESOURCE;
         }
         if (!watch) {
             Map<String, Object> status = poll(h);

@@ -175,7 +175,7 @@ class StatusCommandTest {
             assertThat((List<?>) doc.get("resources")).hasSize(1);
         }
 
-        assertThat(capture("status", "nope", "--home", home).code).as("no such resource").isEqualTo(2);
+        assertThat(capture("status", "nope", "--home", home).code).as("no such resource").isEqualTo(4);
         assertThat(capture("status", "--watch", "--interval", "0", "--home", home).code).as("bad usage").isEqualTo(2);
         Run help = capture("status", "--help");
         assertThat(help.out).contains("--watch").contains("--interval=SECONDS").contains("Exit codes:")

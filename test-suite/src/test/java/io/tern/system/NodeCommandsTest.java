@@ -28,8 +28,9 @@ class NodeCommandsTest {
         assertThat(node.command(60, "init", "--home", home, "--node", "a")).as("a second init").isEqualTo(1);
         assertThat(node.command(60, "create", "r0", "--size", "8M", "--home", home)).isZero();
         assertThat(node.command(60, "create", "r0", "--size", "8M", "--home", home)).as("the same name again").isEqualTo(1);
-        assertThat(node.command(60, "create", "bad/name", "--size", "8M", "--home", home)).isEqualTo(1);
-        assertThat(node.command(60, "create", "r1", "--size", "12345", "--home", home)).as("not a multiple of 512").isEqualTo(1);
+        assertThat(node.command(60, "create", "bad/name", "--size", "8M", "--home", home)).as("usage").isEqualTo(2);
+        assertThat(node.command(60, "create", "r1", "--size", "12345", "--home", home)).as("not a multiple of 512: usage")
+                .isEqualTo(2);
         assertThat(Files.readString(dir.resolve("command.err"))).contains("exists already").contains("multiple of 512");
 
         assertThat(node.command(60, "status", "--json", "--home", home)).isZero();
@@ -49,7 +50,7 @@ class NodeCommandsTest {
             assertThat(json).contains("\"running\": true").contains("\"role\": \"Primary\"").contains("\"disk\": \"UpToDate\"")
                     .contains("\"logged_lsn\": 11").contains("\"replayed_lsn\": 11").contains("\"split_brain\": false")
                     .contains("\"epoch\": 1").contains("\"chain_head_node\": \"a\"");
-            assertThat(node.command(60, "status", "nope", "--home", home)).isEqualTo(2);
+            assertThat(node.command(60, "status", "nope", "--home", home)).as("no such resource").isEqualTo(4);
 
             String metrics = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
                     URI.create("http://127.0.0.1:" + node.httpAddress().getPort() + "/metrics")).build(),
