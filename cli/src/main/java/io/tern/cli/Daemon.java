@@ -43,7 +43,8 @@ final class Daemon {
         }
         HostPort http = HostPort.parse(NodeHome.load(run).getProperty("http"));
         HttpRequest.Builder req = HttpRequest.newBuilder(URI.create("http://" + http + path)).timeout(timeout);
-        req = "POST".equals(method) ? req.POST(HttpRequest.BodyPublishers.noBody()) : req.GET();
+        req = "POST".equals(method) ? req.POST(HttpRequest.BodyPublishers.noBody())
+                .header("Authorization", "Bearer " + home.adminToken()) : req.GET();
         try {
             HttpResponse<String> r = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build()
                     .send(req.build(), HttpResponse.BodyHandlers.ofString());

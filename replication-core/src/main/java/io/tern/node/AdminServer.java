@@ -44,7 +44,9 @@ import org.slf4j.LoggerFactory;
  * never on the I/O thread, so a handover or a verify that takes minutes holds up nothing but its
  * own connection, while status and metrics keep answering. A connection reads its next request
  * only once the last one is answered, so answers keep the order of requests. When every worker
- * is busy and the backlog is full, a request gets 503 at once.
+ * is busy and the backlog is full, a request gets 503 at once. Anything but GET and HEAD
+ * changes the node and must carry its admin token ({@code Authorization: Bearer TOKEN}, the
+ * token from the home's {@code admin.token}); without it the answer is 401 and nothing runs.
  */
 final class AdminServer implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(AdminServer.class);
@@ -87,9 +89,12 @@ final class AdminServer implements AutoCloseable {
 
     private final EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
     private final ThreadPoolExecutor workers;
+    private final byte[] token;
     private final Channel channel;
 
-    private AdminServer(InetSocketAddress address, Map<String, Handler> routes) throws InterruptedException {
+    private AdminServer(InetSocketAddress address, Map<String, Handler> routes, String token)
+            throws InterruptedException {
+        this.token = ("Bearer " + token).getBytes(StandardCharsets.UTF_8);
         AtomicInteger n = new AtomicInteger();
         workers = new ThreadPoolExecutor(WORKERS, WORKERS, 60, TimeUnit.SECONDS, new ArrayBlockingQueue<>(BACKLOG), r -> {
             Thread t = new Thread(r, "tern-admin-" + n.incrementAndGet());
@@ -116,10 +121,21 @@ final class AdminServer implements AutoCloseable {
 
     /**
      * Binds the endpoint. {@code routes} maps a path's first segment ({@code status} for
-     * {@code /status/r0}) to its handler; other paths get 404.
+     * {@code /status/r0}) to its handler; other paths get 404. Calls that are not GET or HEAD
+     * need {@code token}.
      */
-    static AdminServer start(InetSocketAddress address, Map<String, Handler> routes) throws InterruptedException {
-        return new AdminServer(address, Map.copyOf(routes));
+    static AdminServer start(InetSocketAddress address, Map<String, Handler> routes, String token)
+            throws InterruptedException {
+        return new AdminServer(address, Map.copyOf(routes), token);
+    }
+
+    private boolean authorized(FullHttpRequest msg) {
+        String method = msg.method().name();
+        if (method.equals("GET") || method.equals("HEAD")) {
+            return true;
+        }
+        String given = msg.headers().get(HttpHeaderNames.AUTHORIZATION);
+        return given != null && java.security.MessageDigest.isEqual(token, given.getBytes(StandardCharsets.UTF_8));
     }
 
     InetSocketAddress address() {
@@ -160,6 +176,11 @@ final class AdminServer implements AutoCloseable {
             Handler handler = parts.length > 1 ? routes.get(parts[1]) : null;
             if (handler == null) {
                 send(ctx, Response.text(404, "not found: " + path + "\n"), keepAlive);
+                return;
+            }
+            if (!authorized(msg)) {
+                send(ctx, Response.text(401, "this call changes the node and needs its admin token (Authorization: "
+                        + "Bearer, from admin.token in the node's home; the tern command sends it)\n"), keepAlive);
                 return;
             }
             ctx.channel().config().setAutoRead(false); // one request at a time per connection: answers in order

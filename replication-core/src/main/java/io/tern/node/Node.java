@@ -107,8 +107,12 @@ public final class Node implements AutoCloseable {
             node.metrics.more().counter("tern.replication.links.refused", List.of(), 0, x -> ReplicationServer.linksRefused());
             node.nbd = NbdServer.start(new NbdServerConfig().listen(home.address("nbd").toAddress()), node.exports);
             node.nodeMetrics = NodeMetrics.bind(node.metrics, node.nbd, node.replication);
+            if (home.makePrivate()) {
+                log.warn("node home {} was open to other users; it is 0700 now (links, logs, data and the admin "
+                        + "token inside are the owner's alone)", home.dir());
+            }
             node.http = AdminServer.start(home.address("http").toAddress(), Map.of("status", node::serveStatus,
-                    "metrics", node::serveMetrics, "resources", node::serveResourceAction));
+                    "metrics", node::serveMetrics, "resources", node::serveResourceAction), home.adminToken());
             node.ticker.execute(io.tern.replication.protocol.BlockDigest::warmUp);
             node.ticker.scheduleWithFixedDelay(node::tick, 1, 1, java.util.concurrent.TimeUnit.SECONDS);
             node.ticker.scheduleWithFixedDelay(() -> node.resources.values().forEach(Resource::sample), 100, 100,

@@ -58,6 +58,7 @@ public final class NodeHome {
             throw new IllegalStateException(dir + " is already the home of a node");
         }
         io.tern.log.DurableFiles.createDirectories(dir.resolve("resources"));
+        new NodeHome(dir.toAbsolutePath()).makePrivate();
         Properties p = new Properties();
         p.setProperty("node", node);
         p.setProperty("cluster", cluster);
@@ -65,8 +66,59 @@ public final class NodeHome {
         p.setProperty("nbd", nbd.toString());
         p.setProperty("http", http.toString());
         store(dir.resolve("node.properties"), p);
+        NodeHome home = new NodeHome(dir.toAbsolutePath());
+        home.adminToken();
         DurableFiles.syncDirectory(dir.toAbsolutePath().getParent());
-        return new NodeHome(dir.toAbsolutePath());
+        return home;
+    }
+
+    /** The file in the home that holds the admin endpoint's token (mode 0600). */
+    public static final String ADMIN_TOKEN = "admin.token";
+
+    /**
+     * The token that mutating admin calls must carry ({@code Authorization: Bearer TOKEN}),
+     * made (256 random bits, hex, mode 0600) the first time it is asked for. Whoever can read the
+     * home can act on the node; no one else can.
+     */
+    public String adminToken() throws IOException {
+        Path file = dir.resolve(ADMIN_TOKEN);
+        if (Files.isRegularFile(file)) {
+            String token = Files.readString(file, StandardCharsets.UTF_8).trim();
+            if (!token.isEmpty()) {
+                return token;
+            }
+        }
+        byte[] random = new byte[32];
+        new java.security.SecureRandom().nextBytes(random);
+        String token = java.util.HexFormat.of().formatHex(random);
+        Path tmp = dir.resolve(ADMIN_TOKEN + ".tmp");
+        Files.deleteIfExists(tmp);
+        Files.createFile(tmp, java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
+                java.nio.file.attribute.PosixFilePermissions.fromString("rw-------")));
+        try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(tmp,
+                java.nio.file.StandardOpenOption.WRITE)) {
+            ch.write(ByteBuffer.wrap((token + "\n").getBytes(StandardCharsets.UTF_8)));
+            ch.force(true);
+        }
+        Files.move(tmp, file, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+        DurableFiles.syncDirectory(dir);
+        return token;
+    }
+
+    /**
+     * Takes group and other permissions off the home folder (0700): links, logs, data files and
+     * the admin token inside are then the owner's alone, whatever their own modes. Returns
+     * whether it changed anything.
+     */
+    public boolean makePrivate() throws IOException {
+        java.util.Set<java.nio.file.attribute.PosixFilePermission> perms = Files.getPosixFilePermissions(dir);
+        java.util.Set<java.nio.file.attribute.PosixFilePermission> owner =
+                java.nio.file.attribute.PosixFilePermissions.fromString("rwx------");
+        if (perms.equals(owner)) {
+            return false;
+        }
+        Files.setPosixFilePermissions(dir, owner);
+        return true;
     }
 
     public static void checkName(String what, String name) {

@@ -21,6 +21,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 class AdminServerTest {
+    private static final String TOKEN = "0123abcd";
     private final CountDownLatch release = new CountDownLatch(1);
     private final HttpClient client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
     private AdminServer server;
@@ -35,7 +36,7 @@ class AdminServerTest {
                 },
                 "boom", r -> {
                     throw new IllegalStateException("handler failed");
-                }));
+                }), TOKEN);
         return server;
     }
 
@@ -94,6 +95,23 @@ class AdminServerTest {
                 + "\r\n\r\n")).startsWith("HTTP/1.1 413");
         assertThat(raw("NONSENSE\r\n\r\n")).startsWith("HTTP/1.1 400");
         assertThat(get("/status").statusCode()).isEqualTo(200);
+    }
+
+    @Test
+    void callsThatChangeTheNodeNeedItsToken() throws Exception {
+        start();
+        String uri = "http://127.0.0.1:" + server.address().getPort() + "/status/r0";
+        HttpResponse<String> none = client.send(HttpRequest.newBuilder(URI.create(uri))
+                .POST(HttpRequest.BodyPublishers.noBody()).build(), HttpResponse.BodyHandlers.ofString());
+        assertThat(none.statusCode()).isEqualTo(401);
+        assertThat(none.body()).contains("admin token");
+        HttpResponse<String> wrong = client.send(HttpRequest.newBuilder(URI.create(uri)).header("Authorization",
+                "Bearer 0123abce").POST(HttpRequest.BodyPublishers.noBody()).build(), HttpResponse.BodyHandlers.ofString());
+        assertThat(wrong.statusCode()).isEqualTo(401);
+        HttpResponse<String> right = client.send(HttpRequest.newBuilder(URI.create(uri)).header("Authorization",
+                "Bearer " + TOKEN).POST(HttpRequest.BodyPublishers.noBody()).build(), HttpResponse.BodyHandlers.ofString());
+        assertThat(right.statusCode()).isEqualTo(200);
+        assertThat(get("/status/r0").statusCode()).as("reading needs no token").isEqualTo(200);
     }
 
     @Test

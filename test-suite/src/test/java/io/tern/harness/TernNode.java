@@ -168,7 +168,8 @@ public final class TernNode implements AutoCloseable {
     public String http(String method, String path) throws IOException, InterruptedException {
         HttpRequest.Builder b = HttpRequest.newBuilder(URI.create("http://" + http.getHostString() + ":" + http.getPort()
                 + path)).timeout(Duration.ofSeconds(30));
-        b = method.equals("POST") ? b.POST(HttpRequest.BodyPublishers.noBody()) : b.GET();
+        b = method.equals("POST") ? b.POST(HttpRequest.BodyPublishers.noBody()).header("Authorization", "Bearer "
+                + java.nio.file.Files.readString(home.resolve("admin.token")).trim()) : b.GET();
         HttpResponse<String> r = CLIENT.send(b.build(), HttpResponse.BodyHandlers.ofString());
         if (r.statusCode() != 200) {
             throw new IOException(method + " " + path + " answered " + r.statusCode() + ": " + r.body());

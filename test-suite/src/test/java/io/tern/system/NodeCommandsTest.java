@@ -52,6 +52,22 @@ class NodeCommandsTest {
                     .contains("\"epoch\": 1").contains("\"chain_head_node\": \"a\"");
             assertThat(node.command(60, "status", "nope", "--home", home)).as("no such resource").isEqualTo(4);
 
+            // Only the home's owner acts on the node: the home is 0700, the admin token 0600, and a
+            // call that changes the node without the token is refused and changes nothing.
+            assertThat(java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(dir)))
+                    .isEqualTo("rwx------");
+            assertThat(java.nio.file.attribute.PosixFilePermissions.toString(
+                    Files.getPosixFilePermissions(dir.resolve("admin.token")))).isEqualTo("rw-------");
+            HttpResponse<String> refused = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
+                    URI.create("http://127.0.0.1:" + node.httpAddress().getPort() + "/resources/r0/adjust?log-quota=1G"))
+                    .POST(HttpRequest.BodyPublishers.noBody()).build(), HttpResponse.BodyHandlers.ofString());
+            assertThat(refused.statusCode()).isEqualTo(401);
+            assertThat(node.resource("r0").get("log_quota_bytes")).as("nothing changed")
+                    .isNotEqualTo(1L << 30);
+            assertThat(node.command(60, "adjust", "r0", "--log-quota", "1G", "--home", home)).as("tern sends the token")
+                    .isZero();
+            assertThat(node.resource("r0").get("log_quota_bytes")).isEqualTo(1L << 30);
+
             String metrics = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
                     URI.create("http://127.0.0.1:" + node.httpAddress().getPort() + "/metrics")).build(),
                     HttpResponse.BodyHandlers.ofString()).body();
