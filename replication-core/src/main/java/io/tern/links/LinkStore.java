@@ -36,6 +36,11 @@ public final class LinkStore {
     private static final String TEMP_PREFIX = ".tmp-";
     /** Far beyond any real clock, far below overflow. */
     private static final long MAX_LAMPORT = 1L << 60;
+    /**
+     * The most links a store takes from peers: a resource's links are a few per member, so a
+     * peer that sends more is flooding the folder and is refused (its session is cut).
+     */
+    static final int MAX_LINKS = 10_000;
 
     private final Path dir;
     private final String node;
@@ -126,8 +131,12 @@ public final class LinkStore {
             throw new IllegalArgumentException("link " + remote.name() + " from " + remote.node() + " has Lamport time "
                     + remote.lamport() + ", beyond any this cluster can reach");
         }
-        clock = Math.max(clock, remote.lamport());
         Link local = links.get(remote.name());
+        if (local == null && links.size() >= MAX_LINKS) {
+            throw new IllegalArgumentException("link " + remote.name() + " from " + remote.node() + " would be link "
+                    + (links.size() + 1) + " of this store, past the " + MAX_LINKS + " it takes");
+        }
+        clock = Math.max(clock, remote.lamport());
         if (!remote.supersedes(local)) {
             return false;
         }

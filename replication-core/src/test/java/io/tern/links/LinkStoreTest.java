@@ -34,6 +34,18 @@ class LinkStoreTest {
     }
 
     @Test
+    void aPeerCannotFloodTheStorePastItsBound() throws Exception {
+        LinkStore a = LinkStore.open(dir.resolve("a"), "a");
+        for (int i = 0; i < LinkStore.MAX_LINKS; i++) {
+            a.merge(new Link("flood-" + i + "-b", "x", 1, "b", false));
+        }
+        assertThatThrownBy(() -> a.merge(new Link("flood-more-b", "x", 1, "b", false)))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("past the " + LinkStore.MAX_LINKS);
+        assertThat(a.get("flood-more-b")).isEmpty();
+        assertThat(a.merge(new Link("flood-0-b", "y", 2, "b", false))).as("an existing link still moves").isTrue();
+    }
+
+    @Test
     void aNewerLinkFromAnotherNodeWinsAndAnOlderOneIsIgnored() throws Exception {
         LinkStore a = LinkStore.open(dir.resolve("a"), "a");
         a.put("primary", "a"); // lamport 1
