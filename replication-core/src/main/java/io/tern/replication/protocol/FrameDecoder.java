@@ -18,7 +18,7 @@ import io.tern.block.net.FailFastDecoder;
  * than the bound, or does not decompress to exactly that size is a protocol error too.
  */
 public final class FrameDecoder extends FailFastDecoder {
-    private final int maxPayload;
+    private volatile int maxPayload;
     private volatile long compressedFrames;
     private volatile long compressedBytes;
     private volatile long decompressedBytes;
@@ -28,6 +28,11 @@ public final class FrameDecoder extends FailFastDecoder {
     }
 
     public FrameDecoder(int maxPayload) {
+        this.maxPayload = maxPayload;
+    }
+
+    /** Changes the bound on a frame's payload from the next frame on. */
+    public void limit(int maxPayload) {
         this.maxPayload = maxPayload;
     }
 

@@ -37,6 +37,8 @@ public final class ReplicationServer implements AutoCloseable {
         }
     }
 
+    /** The largest frame before HELLO: a HELLO with a full history (256 versions) fits. */
+    static final int PRE_HELLO_MAX = 256 << 10;
     private final String clusterId;
     private final Directory directory;
     private final EventLoopGroup group;
@@ -61,7 +63,9 @@ public final class ReplicationServer implements AutoCloseable {
                     .childHandler(new ChannelInitializer<SocketChannel>() {
                         @Override
                         protected void initChannel(SocketChannel c) {
-                            c.pipeline().addLast(new FrameDecoder());
+                            // Until a peer says who it is, its frames are HELLO-sized: a stranger cannot
+                            // make this node buffer a 64 MiB frame per connection.
+                            c.pipeline().addLast(new FrameDecoder(PRE_HELLO_MAX));
                         io.tern.replication.protocol.Keepalive.install(c.pipeline());
                         c.pipeline().addLast(new ShippingHandler(ReplicationServer.this));
                         }

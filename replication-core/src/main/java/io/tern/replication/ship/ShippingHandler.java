@@ -21,6 +21,7 @@ import io.tern.replication.protocol.BlockDigest;
 import io.tern.replication.protocol.ErrorCode;
 import io.tern.replication.protocol.Frame;
 import io.tern.replication.protocol.FrameCodec;
+import io.tern.replication.protocol.FrameDecoder;
 import io.tern.replication.protocol.MessageType;
 import io.tern.replication.protocol.Messages;
 import io.tern.replication.protocol.ProtocolException;
@@ -89,12 +90,24 @@ final class ShippingHandler extends ChannelInboundHandlerAdapter {
                     if (f.type() != MessageType.HELLO) {
                         throw new ProtocolException(ErrorCode.PROTOCOL, "expected HELLO, got " + f.type());
                     }
+                    // A well-formed HELLO lifts the bound a stranger's frames had (ReplicationServer).
+                    FrameDecoder decoder = ctx.pipeline().get(FrameDecoder.class);
+                    if (decoder != null) {
+                        decoder.limit(FrameCodec.MAX_PAYLOAD);
+                    }
                     hello(ctx, Messages.decodeHello(f.payload()));
                 }
                 case SHIPPING -> {
                     switch (f.type()) {
                         case ACK -> {
                             Messages.Ack a = Messages.decodeAck(f.payload());
+                            long durable = shipper.config().log().durableLsn();
+                            if (a.receivedLsn() > durable || a.replayedLsn() > durable) {
+                                // Only durable records are shipped: a peer cannot hold more. Believing it would
+                                // let the log drop records the peer never had.
+                                throw new ProtocolException(ErrorCode.PROTOCOL, "ACK of lsn " + a.receivedLsn() + "/"
+                                        + a.replayedLsn() + " past this log's durable end " + durable);
+                            }
                             shipper.acked(peer, a.receivedLsn(), a.replayedLsn());
                         }
                         case PING -> Messages.decodePing(f.payload());

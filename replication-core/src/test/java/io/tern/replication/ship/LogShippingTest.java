@@ -129,6 +129,60 @@ class LogShippingTest {
         }
     }
 
+    @Test
+    void aStrangerCannotMakeTheListenerBufferABigFrameNorAPeerAckWhatWasNeverShipped() throws Exception {
+        try (TransactionLog primary = open("primary");
+             LogShipper shipper = new LogShipper(new ShipperConfig().resource("r0").log(primary));
+             ReplicationServer server = serve("c1", shipper)) {
+            primary.appendZero(1, 0, 4096, 0).get(10, TimeUnit.SECONDS);
+            // Before HELLO: a frame header announcing more than a HELLO can need is refused at once.
+            io.netty.buffer.ByteBuf big = io.tern.replication.protocol.FrameCodec.encode(
+                    io.netty.buffer.ByteBufAllocator.DEFAULT, io.tern.replication.protocol.MessageType.HELLO,
+                    io.netty.buffer.Unpooled.wrappedBuffer(new byte[ReplicationServer.PRE_HELLO_MAX + 1]));
+            byte[] header = new byte[io.tern.replication.protocol.FrameCodec.HEADER_LENGTH];
+            big.getBytes(0, header);
+            big.release();
+            long errors = server.protocolErrors();
+            try (java.net.Socket s = new java.net.Socket("127.0.0.1", server.address().getPort())) {
+                s.setSoTimeout(10_000);
+                s.getOutputStream().write(header);
+                assertThat(s.getInputStream().read()).as("closed without waiting for the payload").isEqualTo(-1);
+            }
+            await().atMost(Duration.ofSeconds(10)).until(() -> server.protocolErrors() > errors);
+
+            // After HELLO: an ACK past the log's durable end is a protocol error, and the member's place stays.
+            long beforeAck = server.protocolErrors();
+            try (java.net.Socket s = new java.net.Socket("127.0.0.1", server.address().getPort())) {
+                s.setSoTimeout(10_000);
+                java.io.OutputStream out = s.getOutputStream();
+                out.write(frame(io.tern.replication.protocol.MessageType.HELLO, b -> io.tern.replication.protocol.Messages.encode(new io.tern.replication.protocol.Messages.Hello(
+                        "c1", "r0", "m", java.util.List.of(), 1, io.tern.replication.protocol.Messages.Mode.STREAM, 0), b)));
+                out.write(frame(io.tern.replication.protocol.MessageType.ACK,
+                        b -> io.tern.replication.protocol.Messages.encode(new io.tern.replication.protocol.Messages.Ack(1000, 1000), b)));
+                java.io.InputStream in = s.getInputStream();
+                byte[] buf = new byte[8192];
+                while (in.read(buf) >= 0) {
+                    // WELCOME and the record stream, then the close
+                }
+            }
+            await().atMost(Duration.ofSeconds(10)).until(() -> server.protocolErrors() > beforeAck);
+            assertThat(shipper.members().get("m")).satisfiesAnyOf(p -> assertThat(p).isNull(),
+                    p -> assertThat(p.receivedLsn()).isLessThanOrEqualTo(1));
+        }
+    }
+
+    private static byte[] frame(io.tern.replication.protocol.MessageType type,
+                                java.util.function.Consumer<io.netty.buffer.ByteBuf> body) {
+        io.netty.buffer.ByteBuf payload = io.netty.buffer.Unpooled.buffer();
+        body.accept(payload);
+        io.netty.buffer.ByteBuf f = io.tern.replication.protocol.FrameCodec.encode(io.netty.buffer.ByteBufAllocator.DEFAULT,
+                type, payload);
+        byte[] bytes = new byte[f.readableBytes()];
+        f.readBytes(bytes);
+        f.release();
+        return bytes;
+    }
+
     /** A node's listener serving just this shipper's resource. */
     static ReplicationServer serve(String cluster, LogShipper shipper) throws InterruptedException {
         return ReplicationServer.start(new InetSocketAddress("127.0.0.1", 0), cluster,
