@@ -105,6 +105,8 @@ public final class Node implements AutoCloseable {
             node.metrics.more().counter("tern.replication.protocol.errors", List.of(), node.replication,
                     ReplicationServer::protocolErrors);
             node.metrics.more().counter("tern.replication.links.refused", List.of(), 0, x -> ReplicationServer.linksRefused());
+            node.metrics.more().counter("tern.replication.connections.refused", List.of(), node.replication,
+                    ReplicationServer::connectionsRefused);
             node.nbd = NbdServer.start(new NbdServerConfig().listen(home.address("nbd").toAddress()), node.exports);
             node.nodeMetrics = NodeMetrics.bind(node.metrics, node.nbd, node.replication);
             if (home.makePrivate()) {

@@ -48,8 +48,16 @@ public final class ReplicationServer implements AutoCloseable {
     private final java.util.Map<io.tern.replication.protocol.ErrorCode, AtomicLong> rejected =
             new java.util.EnumMap<>(io.tern.replication.protocol.ErrorCode.class);
 
-    private ReplicationServer(InetSocketAddress listen, String clusterId, Directory directory) throws InterruptedException {
+    /** Connections one address may hold open at once. */
+    public static final int MAX_CONNECTIONS_PER_SOURCE = 512;
+    /** Connections the listener holds open at once. */
+    public static final int MAX_CONNECTIONS = 4096;
+    private final ConnectionLimiter limiter;
+
+    private ReplicationServer(InetSocketAddress listen, String clusterId, Directory directory, int perSource, int total)
+            throws InterruptedException {
         this.clusterId = clusterId;
+        this.limiter = new ConnectionLimiter(perSource, total);
         this.directory = directory;
         for (io.tern.replication.protocol.ErrorCode code : io.tern.replication.protocol.ErrorCode.values()) {
             rejected.put(code, new AtomicLong());
@@ -63,6 +71,7 @@ public final class ReplicationServer implements AutoCloseable {
                     .childHandler(new ChannelInitializer<SocketChannel>() {
                         @Override
                         protected void initChannel(SocketChannel c) {
+                            c.pipeline().addLast(limiter);
                             // Until a peer says who it is, its frames are HELLO-sized: a stranger cannot
                             // make this node buffer a 64 MiB frame per connection.
                             c.pipeline().addLast(new FrameDecoder(PRE_HELLO_MAX));
@@ -79,7 +88,18 @@ public final class ReplicationServer implements AutoCloseable {
 
     public static ReplicationServer start(InetSocketAddress listen, String clusterId, Directory directory)
             throws InterruptedException {
-        return new ReplicationServer(listen, clusterId, directory);
+        return new ReplicationServer(listen, clusterId, directory, MAX_CONNECTIONS_PER_SOURCE, MAX_CONNECTIONS);
+    }
+
+    /** A listener with other connection bounds (tests). */
+    static ReplicationServer start(InetSocketAddress listen, String clusterId, Directory directory, int perSource,
+                                   int total) throws InterruptedException {
+        return new ReplicationServer(listen, clusterId, directory, perSource, total);
+    }
+
+    /** Connections refused since start because one address or the listener held too many. */
+    public long connectionsRefused() {
+        return limiter.refused();
     }
 
     public InetSocketAddress address() {

@@ -171,6 +171,40 @@ class LogShippingTest {
         }
     }
 
+    @Test
+    void connectionsPastTheBoundsAreRefusedAndAMemberStillGetsIn() throws Exception {
+        try (TransactionLog primary = open("primary");
+             LogShipper shipper = new LogShipper(new ShipperConfig().resource("r0").log(primary));
+             ReplicationServer server = ReplicationServer.start(new InetSocketAddress("127.0.0.1", 0), "c1",
+                     r -> r.equals("r0") ? shipper : null, 20, 20)) {
+            primary.appendZero(1, 0, 4096, 0).get(10, TimeUnit.SECONDS);
+            java.util.List<java.net.Socket> idle = new java.util.ArrayList<>();
+            try {
+                for (int i = 0; i < 30; i++) {
+                    java.net.Socket s = new java.net.Socket("127.0.0.1", server.address().getPort());
+                    s.setSoTimeout(10_000);
+                    idle.add(s);
+                }
+                await().atMost(Duration.ofSeconds(10)).until(() -> server.connectionsRefused() == 10);
+                for (java.net.Socket s : idle.subList(20, 30)) {
+                    assertThat(s.getInputStream().read()).as("refused: closed at once").isEqualTo(-1);
+                }
+                for (java.net.Socket s : idle.subList(0, 10)) {
+                    s.close();
+                }
+                // Room again: a member gets in and receives the log.
+                try (TransactionLog good = open("good");
+                     LogReceiver receiver = new LogReceiver("c1", "r0", "z", good, server.address()).start()) {
+                    await().atMost(Duration.ofSeconds(10)).until(() -> good.durableLsn() == 1);
+                }
+            } finally {
+                for (java.net.Socket s : idle) {
+                    s.close();
+                }
+            }
+        }
+    }
+
     private static byte[] frame(io.tern.replication.protocol.MessageType type,
                                 java.util.function.Consumer<io.netty.buffer.ByteBuf> body) {
         io.netty.buffer.ByteBuf payload = io.netty.buffer.Unpooled.buffer();
