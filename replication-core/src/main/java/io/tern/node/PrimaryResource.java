@@ -720,7 +720,11 @@ final class PrimaryResource extends Resource {
         links.get(FORK + node + "-" + peer.get("node")).ifPresent(v -> {
             String[] f = v.split(",");
             if (f.length == 4 && f[0].equals(Long.toString(d.commonLsn()))) {
-                peer.put("bytes_past_fork_there", Long.parseLong(f[3]));
+                try {
+                    peer.put("bytes_past_fork_there", Long.parseLong(f[3]));
+                } catch (NumberFormatException e) {
+                    // the peer's link is not a byte count: status shows what is known without it
+                }
             }
         });
     }
