@@ -1,0 +1,149 @@
+package io.tern.nemesis;
+
+import static io.tern.harness.Replication.awaitCaughtUp;
+import static io.tern.harness.Replication.exportDigest;
+import static io.tern.harness.TernNode.number;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+
+import io.tern.block.nbd.NbdClient;
+import io.tern.harness.BlockHistory;
+
+/**
+ * The checks the nemesis runs after every step, once the step's fault is healed and no write is
+ * in flight. Each throws an AssertionError that says what differed; each that passes is counted.
+ *
+ * <ul>
+ *   <li>{@code one-primary}: every node answers, one is primary, the others secondaries;</li>
+ *   <li>{@code acked-on-primary}: every acknowledged write is on the current primary, read back
+ *       through NBD ({@link BlockHistory#verify}); a write never answered is there whole or not
+ *       at all;</li>
+ *   <li>{@code no-refusal}: no write was refused, except with EPERM during a handover;</li>
+ *   <li>{@code no-split-brain}: no node reports a split brain (no step of this slice forces
+ *       one) and none is Failed;</li>
+ *   <li>{@code caught-up}: every secondary replays the primary's whole log onto an UpToDate disk
+ *       (within two minutes);</li>
+ *   <li>{@code replay-monotonic}: a secondary's replayed LSN never goes back;</li>
+ *   <li>{@code images-equal}: the three exports read through NBD are equal; at the end also as
+ *       nbdcopy reads them ({@code images-equal-nbdcopy}).</li>
+ * </ul>
+ */
+final class Checker {
+    private final Cluster cluster;
+    private final BlockHistory history;
+    private final Counts counts;
+    private final long[] lastReplayed = {-1, -1, -1};
+    private int errorsSeen;
+
+    Checker(Cluster cluster, BlockHistory history, Counts counts) {
+        this.cluster = cluster;
+        this.history = history;
+        this.counts = counts;
+    }
+
+    /** All the per-step checks, in order. {@code handover}: EPERM refusals are expected. */
+    void afterStep(String when, boolean handover) throws Exception {
+        cluster.awaitOnePrimary(Duration.ofSeconds(60));
+        counts.check("one-primary");
+
+        try (NbdClient c = NbdClient.connect(cluster.primary().nbdAddress(), Cluster.RES)) {
+            history.verify(c, when + ": primary " + Cluster.name(cluster.primaryIndex()));
+        }
+        counts.check("acked-on-primary");
+
+        List<String> errors = history.errors();
+        for (String e : errors.subList(errorsSeen, errors.size())) {
+            if (!handover || !e.contains("errno 1")) {
+                throw new AssertionError(when + ": a write was refused" + (handover ? " (not with EPERM)" : "")
+                        + ": " + e);
+            }
+        }
+        errorsSeen = errors.size();
+        counts.check("no-refusal");
+
+        for (int i = 0; i < cluster.size(); i++) {
+            Map<String, Object> r = cluster.status(i);
+            if (Boolean.TRUE.equals(r.get("split_brain"))) {
+                throw new AssertionError(when + ": node " + Cluster.name(i) + " reports a split brain no step forced: " + r);
+            }
+            if ("Failed".equals(r.get("disk"))) {
+                throw new AssertionError(when + ": node " + Cluster.name(i) + " is Failed: " + r);
+            }
+        }
+        counts.check("no-split-brain");
+
+        try {
+            awaitCaughtUp(cluster.primary(), Cluster.RES, Duration.ofSeconds(120), cluster.secondaryNodes());
+        } catch (org.awaitility.core.ConditionTimeoutException e) {
+            StringBuilder b = new StringBuilder(when + ": the secondaries did not catch up within 120 s:");
+            for (int i = 0; i < cluster.size(); i++) {
+                b.append("\n  ").append(Cluster.name(i)).append(": ").append(cluster.status(i));
+            }
+            throw new AssertionError(b.toString(), e);
+        }
+        counts.check("caught-up");
+        replayMonotonic(when);
+        stepImagesEqual(when);
+    }
+
+    /** After a step: the three images, read through NBD by this JVM, are equal (cheaper than nbdcopy). */
+    private void stepImagesEqual(String when) throws Exception {
+        String primaryDigest = digest(cluster.primaryIndex());
+        for (int i : cluster.secondaries()) {
+            String d = digest(i);
+            if (!d.equals(primaryDigest)) {
+                throw new AssertionError(when + ": caught up, the image of " + Cluster.name(i) + " (sha256 " + d
+                        + ") differs from the primary " + Cluster.name(cluster.primaryIndex()) + "'s (" + primaryDigest + ")");
+            }
+        }
+        counts.check("images-equal");
+    }
+
+    private String digest(int node) throws Exception {
+        java.security.MessageDigest md = java.security.MessageDigest.getInstance("SHA-256");
+        try (NbdClient c = NbdClient.connect(cluster.node(node).nbdAddress(), Cluster.RES)) {
+            int chunk = 1 << 20;
+            List<java.util.concurrent.CompletableFuture<byte[]>> reads = new java.util.ArrayList<>();
+            for (long at = 0; at < c.size(); at += chunk) {
+                reads.add(c.read(at, (int) Math.min(chunk, c.size() - at)));
+            }
+            for (var r : reads) {
+                md.update(r.get(60, java.util.concurrent.TimeUnit.SECONDS));
+            }
+        }
+        return java.util.HexFormat.of().formatHex(md.digest());
+    }
+
+    /** Records each consistent secondary's replayed LSN and fails if one went back. */
+    void replayMonotonic(String when) throws Exception {
+        for (int i : cluster.secondaries()) {
+            Map<String, Object> r = cluster.status(i);
+            if (!"Secondary".equals(r.get("role")) || "Inconsistent".equals(r.get("disk"))) {
+                continue;
+            }
+            long at = number(r, "replayed_lsn");
+            if (at < lastReplayed[i]) {
+                throw new AssertionError(when + ": secondary " + Cluster.name(i) + " reports a consistent disk at lsn "
+                        + at + ", below the " + lastReplayed[i] + " it reported before: " + r);
+            }
+            lastReplayed[i] = at;
+        }
+        counts.check("replay-monotonic");
+    }
+
+    /** The end: the three images, read by a real NBD client (nbdcopy), are equal. */
+    void imagesEqual(Path work) throws Exception {
+        String primaryDigest = exportDigest(cluster.primary(), Cluster.RES, work);
+        for (int i : cluster.secondaries()) {
+            String d = exportDigest(cluster.node(i), Cluster.RES, work);
+            if (!d.equals(primaryDigest)) {
+                throw new AssertionError("at the end: the image of " + Cluster.name(i) + " (sha256 " + d
+                        + ") differs from the primary " + Cluster.name(cluster.primaryIndex()) + "'s (" + primaryDigest + ")");
+            }
+        }
+        counts.check("images-equal-nbdcopy");
+    }
+}

@@ -1,0 +1,278 @@
+package io.tern.nemesis;
+
+import static io.tern.harness.Replication.tern;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+
+import io.tern.block.nbd.NbdClient;
+import io.tern.harness.BlockHistory;
+import io.tern.harness.HistoryWriter;
+import io.tern.harness.Replication;
+import io.tern.harness.TernNode;
+import io.tern.node.Json;
+import org.awaitility.Awaitility;
+
+/**
+ * A seeded nemesis against a live cluster of three real node processes (a primary, two
+ * secondaries, sync durability). One seed gives a {@link Schedule}; each step starts a recorded
+ * NBD writer on the current primary ({@link HistoryWriter} over a shared {@link BlockHistory}),
+ * injects its fault while the writer writes, heals it, stops the writer and runs the
+ * {@link Checker}. At the end the three images must be equal. On a failure the run writes
+ * {@code report.md} into its folder (kept with the nodes' data and logs) and throws.
+ *
+ * <p>Every fault is healed within its step: faults do not overlap yet.
+ */
+public final class Nemesis {
+    /** The quota that makes the primary go Ahead of a secondary whose fetch is paused. */
+    static final String SMALL_QUOTA = "4M";
+
+    private final Schedule schedule;
+    private final Path dir;
+    private final Counts counts = new Counts();
+    private final List<String> journal = new ArrayList<>();
+    private final long started = System.nanoTime();
+
+    private Nemesis(Schedule schedule, Path dir) {
+        this.schedule = schedule;
+        this.dir = dir;
+    }
+
+    /**
+     * Runs {@code steps} steps of the seed's schedule against a new cluster in {@code dir} and
+     * returns the counts; on a violation writes {@code dir/report.md} and throws a {@link NemesisFailure}
+     * that names the seed, the step and the report.
+     */
+    public static Counts run(long seed, int steps, Path dir) throws Exception {
+        Nemesis n = new Nemesis(Schedule.of(seed, steps), dir);
+        System.err.println(n.schedule);
+        return n.run();
+    }
+
+    private Counts run() throws Exception {
+        counts.run();
+        Step current = null;
+        BlockHistory history = new BlockHistory(Cluster.SIZE, schedule.seed());
+        Cluster cluster = null;
+        try {
+            cluster = Cluster.start(dir);
+            note("cluster up: a primary, b and c UpToDate");
+            Checker checker = new Checker(cluster, history, counts);
+            for (Step s : schedule.steps()) {
+                current = s;
+                long t0 = System.nanoTime();
+                boolean handover = step(cluster, history, s);
+                checker.afterStep("step " + s.index() + " (" + s.kind().label() + ")", handover);
+                note(String.format("step %d %s: checks passed in %.1f s (%d writes acknowledged so far)", s.index(),
+                        s.kind().label(), (System.nanoTime() - t0) / 1e9, history.acked()));
+            }
+            current = null;
+            checker.imagesEqual(dir);
+            note("the end: the three images are equal");
+            counts.acked(history.acked());
+            report(null, null, null);
+            return counts;
+        } catch (Exception | AssertionError e) {
+            counts.violation();
+            counts.acked(history.acked());
+            Path report = report(current, e, cluster);
+            throw new NemesisFailure("nemesis seed=" + schedule.seed() + " failed at "
+                    + (current == null ? "the start or the end" : "step " + current) + ": " + e.getMessage()
+                    + "\n(replay with -Dtern.seed=" + schedule.seed() + "; report: " + report + ")", e, schedule.seed(),
+                    report, counts);
+        } finally {
+            if (cluster != null) {
+                cluster.close();
+            }
+        }
+    }
+
+    /** Runs one step up to the moment its fault is healed and no write is in flight; true for a handover. */
+    private boolean step(Cluster cluster, BlockHistory history, Step s) throws Exception {
+        counts.step();
+        counts.fault(s.kind());
+        int before = s.before();
+        int total = s.before() + s.during();
+        Duration wait = Duration.ofSeconds(60);
+        if (s.kind() == FaultKind.PAUSE_REPLAY) {
+            pauseReplay(cluster, history, s);
+            return false;
+        }
+        HistoryWriter writer = new HistoryWriter(NbdClient.connect(cluster.primary().nbdAddress(), Cluster.RES), history,
+                s.writerSeed(), 8, s.index());
+        writer.start();
+        try {
+            writer.awaitAcked(before, wait);
+            switch (s.kind()) {
+                case KILL_RESTART -> {
+                    int victim = s.pick() % cluster.size();
+                    boolean wasPrimary = victim == cluster.primaryIndex();
+                    note("step " + s.index() + ": kill -9 " + Cluster.name(victim) + (wasPrimary ? " (primary)" : " (secondary)"));
+                    cluster.node(victim).kill();
+                    if (wasPrimary) {
+                        writer.close(); // its connection went with the node: the writes in flight stay unanswered
+                    } else {
+                        writer.awaitAcked(total, wait); // the primary takes writes while a secondary is dead
+                    }
+                    cluster.node(victim).start();
+                    note("step " + s.index() + ": " + Cluster.name(victim) + " restarted");
+                }
+                case PAUSE_FETCH -> {
+                    int victim = pickSecondary(cluster, s);
+                    note("step " + s.index() + ": pause fetch on " + Cluster.name(victim));
+                    cluster.node(victim).http("POST", "/resources/" + Cluster.RES + "/pause-fetch");
+                    writer.awaitAcked(total, wait);
+                    cluster.node(victim).http("POST", "/resources/" + Cluster.RES + "/resume-fetch");
+                    note("step " + s.index() + ": resume fetch on " + Cluster.name(victim));
+                }
+                case HANDOVER -> {
+                    int target = pickSecondary(cluster, s);
+                    note("step " + s.index() + ": handover from " + Cluster.name(cluster.primaryIndex()) + " to "
+                            + Cluster.name(target) + " under load");
+                    tern(cluster.node(target), "primary", Cluster.RES);
+                    writer.close();
+                    cluster.awaitOnePrimary(wait);
+                    if (cluster.primaryIndex() != target) {
+                        throw new AssertionError("after the handover to " + Cluster.name(target) + " the primary is "
+                                + Cluster.name(cluster.primaryIndex()));
+                    }
+                    return true;
+                }
+                case LOG_QUOTA -> quota(cluster, writer, s);
+                default -> throw new IllegalStateException("no such fault " + s.kind());
+            }
+        } finally {
+            writer.close();
+        }
+        return false;
+    }
+
+    /**
+     * Replay paused twice on a secondary while a {@link SerialWriter} writes to the primary from a
+     * quiet point (the previous step's checks left every node at the same LSN): each time, the
+     * paused image must be the primary's image after exactly the writes its replayed LSN covers,
+     * and that point must not go back.
+     */
+    private void pauseReplay(Cluster cluster, BlockHistory history, Step s) throws Exception {
+        int victim = pickSecondary(cluster, s);
+        TernNode secondary = cluster.node(victim);
+        String name = Cluster.name(victim);
+        long base = TernNode.number(cluster.primary().resource(Cluster.RES), "logged_lsn");
+        PrefixCheck prefix;
+        try (NbdClient c = NbdClient.connect(cluster.primary().nbdAddress(), Cluster.RES)) {
+            prefix = new PrefixCheck(c, base);
+        }
+        try (SerialWriter writer = new SerialWriter(NbdClient.connect(cluster.primary().nbdAddress(), Cluster.RES),
+                history, s.writerSeed(), s.index()).start()) {
+            int[] points = {s.before() / 4, s.before() / 4 + s.during() / 4};
+            for (int point : points) {
+                writer.awaitAcked(point, Duration.ofSeconds(60));
+                @SuppressWarnings("unchecked")
+                Map<String, Object> r = (Map<String, Object>) Json.parse(
+                        secondary.http("POST", "/resources/" + Cluster.RES + "/pause-replay"));
+                try {
+                    long at = TernNode.number(r, "replayed_lsn");
+                    if ("Inconsistent".equals(r.get("disk"))) {
+                        note("step " + s.index() + ": replay paused on " + name + ", disk Inconsistent: no prefix check");
+                        continue;
+                    }
+                    try (NbdClient c = NbdClient.connect(secondary.nbdAddress(), Cluster.RES)) {
+                        int k = prefix.check("secondary " + name, c, at, writer.sent(), history);
+                        counts.check("write-order-prefix");
+                        note("step " + s.index() + ": replay paused on " + name + " at lsn " + at + ": its image is the "
+                                + "primary's after " + k + " of the " + writer.sent().size() + " serial writes since lsn " + base);
+                    }
+                } finally {
+                    secondary.http("POST", "/resources/" + Cluster.RES + "/resume-replay");
+                }
+            }
+        }
+    }
+
+    /** A small quota on the primary and a paused fetch on a secondary, until the primary goes Ahead of it. */
+    private void quota(Cluster cluster, HistoryWriter writer, Step s) throws Exception {
+        TernNode primary = cluster.primary();
+        int victim = pickSecondary(cluster, s);
+        String name = Cluster.name(victim);
+        note("step " + s.index() + ": log quota " + SMALL_QUOTA + " on " + Cluster.name(cluster.primaryIndex())
+                + ", pause fetch on " + name);
+        tern(primary, "adjust", Cluster.RES, "--log-quota", SMALL_QUOTA);
+        cluster.node(victim).http("POST", "/resources/" + Cluster.RES + "/pause-fetch");
+        writer.awaitAcked(s.before() + s.during(), Duration.ofSeconds(60));
+        boolean ahead;
+        try {
+            Awaitility.await(name + " goes Behind").atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(200))
+                    .until(() -> Replication.peers(primary.resource(Cluster.RES)).stream()
+                            .anyMatch(p -> name.equals(p.get("node")) && "Behind".equals(p.get("state"))));
+            ahead = true;
+        } catch (org.awaitility.core.ConditionTimeoutException e) {
+            ahead = false; // not a violation: the writer may not have passed the quota in time
+        }
+        counts.event(ahead ? "ahead" : "ahead-not-reached");
+        note("step " + s.index() + ": " + (ahead ? "the primary went Ahead of " + name : "no Ahead within 30 s"));
+        cluster.node(victim).http("POST", "/resources/" + Cluster.RES + "/resume-fetch");
+    }
+
+    private static int pickSecondary(Cluster cluster, Step s) {
+        List<Integer> secondaries = cluster.secondaries();
+        return secondaries.get(s.pick() % secondaries.size());
+    }
+
+    private void note(String line) {
+        String l = String.format("[%6.1f s] %s", (System.nanoTime() - started) / 1e9, line);
+        journal.add(l);
+        System.err.println("nemesis " + l);
+    }
+
+    /** Writes the one-page report; returns its path. */
+    private Path report(Step failed, Throwable why, Cluster cluster) {
+        Path report = dir.resolve("report.md");
+        StringBuilder b = new StringBuilder();
+        b.append("# Nemesis seed ").append(schedule.seed()).append(failed != null || why != null ? ": FAILED" : ": passed")
+                .append("\n\nReplay: `-Dtern.seed=").append(schedule.seed()).append("` (").append(schedule.steps().size())
+                .append(" steps)\n\n## Schedule\n\n");
+        for (Step s : schedule.steps()) {
+            b.append("- ").append(s).append(failed != null && s.index() == failed.index() ? "  **<- failed here**" : "")
+                    .append('\n');
+        }
+        b.append("\n## What happened\n\n```\n");
+        journal.forEach(l -> b.append(l).append('\n'));
+        b.append("```\n");
+        if (why != null) {
+            b.append("\n## Why it failed\n\n```\n").append(why).append('\n');
+            for (Throwable c = why.getCause(); c != null; c = c.getCause()) {
+                b.append("caused by: ").append(c).append('\n');
+            }
+            b.append("```\n");
+        }
+        if (cluster != null) {
+            b.append("\n## The nodes when it failed\n\n");
+            for (int i = 0; i < cluster.size(); i++) {
+                String st;
+                try {
+                    st = cluster.status(i).toString();
+                } catch (Exception e) {
+                    st = "no answer (" + e.getMessage() + ")";
+                }
+                b.append("- ").append(Cluster.name(i)).append(": `").append(st).append("`\n");
+            }
+        }
+        b.append("\n## Counts\n\n```\n").append(counts).append("```\n\nNode data and logs: `a/`, `b/`, `c/` "
+                + "(daemon-N.err per start) next to this report.\n");
+        try {
+            java.nio.file.Files.writeString(report, b);
+        } catch (java.io.IOException e) {
+            System.err.println("nemesis: cannot write " + report + ": " + e);
+        }
+        return report;
+    }
+
+    /** A fresh seed for soak runs: from the clock, so each run differs; printed by the run. */
+    static long freshSeed() {
+        return new Random().nextLong() & Long.MAX_VALUE;
+    }
+}
