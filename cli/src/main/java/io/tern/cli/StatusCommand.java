@@ -8,8 +8,6 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import io.tern.node.Json;
 import io.tern.node.NodeHome;
 import io.tern.node.OfflineStatus;
@@ -43,9 +41,6 @@ import picocli.CommandLine.Spec;
                 "  tern status --json --watch > status.jsonl     # one JSON document per line",
                 "The JSON document is described by docs/status.schema.json."})
 final class StatusCommand implements Callable<Integer> {
-    /** Compact JSON, one document per line, for {@code --watch --json}. */
-    private static final ObjectMapper COMPACT = new ObjectMapper();
-
     @Spec
     CommandSpec spec;
 
@@ -115,7 +110,7 @@ final class StatusCommand implements Callable<Integer> {
                 String body;
                 try {
                     Map<String, Object> status = poll(h);
-                    body = json ? compact(status) : StatusText.render(status, rates.update(status, System.nanoTime()));
+                    body = json ? Json.line(status) : StatusText.render(status, rates.update(status, System.nanoTime()));
                 } catch (IOException | RuntimeException e) {
                     // The daemon may be starting or stopping, a resource being created: say why, poll again.
                     // A JSON line stays a status document: the reason goes to stderr instead.
@@ -170,13 +165,5 @@ final class StatusCommand implements Callable<Integer> {
                     .filter(r -> resource.equals(((Map<?, ?>) r).get("name"))).toList());
         }
         return status;
-    }
-
-    private static String compact(Object document) {
-        try {
-            return COMPACT.writeValueAsString(document);
-        } catch (JsonProcessingException e) {
-            throw new IllegalArgumentException("cannot write the status as JSON: " + e.getOriginalMessage(), e);
-        }
     }
 }
