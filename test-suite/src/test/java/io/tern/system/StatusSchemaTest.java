@@ -165,7 +165,9 @@ class StatusSchemaTest {
     private void watchOnATerminal(TernNode node) throws Exception {
         List<String> java = ChildJvm.command("io.tern.cli.Main", "-Xmx256m", "status", "--watch", "--interval", "0.3",
                 "--home", node.home().toString());
-        String command = java.stream().map(StatusSchemaTest::shellQuote).collect(Collectors.joining(" "));
+        // exec: script runs the command with $SHELL -c, and a shell left in between (dash does not
+        // exec a lone command) would take the Ctrl-C itself and end with 130, whatever tern did.
+        String command = "exec " + java.stream().map(StatusSchemaTest::shellQuote).collect(Collectors.joining(" "));
         Process script = new ProcessBuilder("script", "-q", "-e", "-c", command, "/dev/null")
                 .redirectError(ProcessBuilder.Redirect.appendTo(dir.resolve("watch-pty.err").toFile())).start();
         ByteArrayOutputStream captured = new ByteArrayOutputStream();
