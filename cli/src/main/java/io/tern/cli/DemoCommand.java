@@ -79,6 +79,10 @@ final class DemoCommand implements Callable<Integer> {
     @Option(names = "--no-ext4", description = "Only the block workload, even where e2fsprogs is installed.")
     boolean noExt4;
 
+    @Option(names = "--plain-tcp", hidden = true,
+            description = "Replicate over plain TCP instead of TLS (to compare what TLS costs).")
+    boolean plainTcp;
+
     @Option(names = "--corrupt-secondary-block", hidden = true,
             description = "Self-check: overwrite one block of the secondary's backing file before the last comparison.")
     boolean corruptSecondaryBlock;
@@ -125,6 +129,23 @@ final class DemoCommand implements Callable<Integer> {
         return 0;
     }
 
+    /** A CA for the demo's cluster and a certificate for each node, in their homes' tls/ folders. */
+    private void issueCertificates(NodeHome... homes) throws Exception {
+        java.time.Instant now = java.time.Instant.now();
+        io.tern.security.Certificates.Issued ca = io.tern.security.Certificates.newCa(NodeHome.DEFAULT_CLUSTER,
+                now.plus(Duration.ofDays(90)));
+        Path caDir = root.resolve("ca");
+        io.tern.security.Certificates.write(ca, caDir.resolve(io.tern.security.Certificates.CA_CERT),
+                caDir.resolve(io.tern.security.Certificates.CA_KEY), false);
+        for (NodeHome h : homes) {
+            Path tls = h.dir().resolve(io.tern.security.Transport.DIR);
+            io.tern.security.Certificates.write(io.tern.security.Certificates.issue(ca, h.cluster(), h.node(),
+                    now.minusSeconds(60), now.plus(Duration.ofDays(90))), tls.resolve(io.tern.security.Certificates.NODE_CERT),
+                    tls.resolve(io.tern.security.Certificates.NODE_KEY), false);
+            Files.copy(caDir.resolve(io.tern.security.Certificates.CA_CERT), tls.resolve(io.tern.security.Certificates.CA_CERT));
+        }
+    }
+
     private DemoWriter run() throws Exception {
         System.out.println("Tern demo: two nodes on this machine (loopback) replicate one 64 MiB device, r0.");
         System.out.println("  Node a is its primary: it serves r0 over NBD and logs every write durably before "
@@ -136,8 +157,17 @@ final class DemoCommand implements Callable<Integer> {
         HostPort bListen = new HostPort("127.0.0.1", freePort()); // fixed: each finds the other on the mesh
         NodeHome homeA = NodeHome.init(root.resolve("node-a"), "a", NodeHome.DEFAULT_CLUSTER, aListen, any, any);
         NodeHome homeB = NodeHome.init(root.resolve("node-b"), "b", NodeHome.DEFAULT_CLUSTER, bListen, any, any);
+        if (plainTcp) {
+            homeA.setNodeProperty("transport", "plain");
+            homeB.setNodeProperty("transport", "plain");
+        } else {
+            issueCertificates(homeA, homeB);
+        }
         Resource.create(homeA, RES, SIZE, null, false, Durability.SYNC, LogSegment.DEFAULT, 0);
         System.out.println("  node homes: " + homeA.dir() + " and " + homeB.dir());
+        System.out.println(plainTcp ? "  the nodes talk over plain TCP (--plain-tcp)" : "  the nodes talk over mutual "
+                + "TLS 1.3: a CA in " + root.resolve("ca") + " issued each its certificate (what 'tern cert ca' and "
+                + "'tern cert issue' do)");
 
         ext4 = noExt4 ? Optional.empty() : DemoExt4.find();
         if (ext4.isPresent()) {
@@ -171,7 +201,8 @@ final class DemoCommand implements Callable<Integer> {
                 System.out.println("\n[2] node b joins r0 while the writes go on: a full sync copies the device, then "
                         + "b pulls a's log");
                 long joinStart = System.nanoTime();
-                Messages.Welcome w = Probe.ask(homeB.cluster(), RES, "b", aListen.toAddress(), Duration.ofSeconds(10));
+                Messages.Welcome w = Probe.ask(homeB.cluster(), RES, "b", aListen.toAddress(), Duration.ofSeconds(10),
+                        homeB.transport());
                 Resource.join(homeB, RES, w.size(), w.epoch(), aListen, null, ResourceConfig.Pull.DEFAULT,
                         LogSegment.DEFAULT, 0);
                 nodes[1] = Node.start(homeB);

@@ -14,7 +14,7 @@ import picocli.CommandLine.Option;
                         + "home already."},
         footer = {"", "Examples:",
                 "  tern init --home /var/lib/tern/a --node a --listen 10.0.0.1:7800",
-                "  tern init --home /tmp/b --node b --listen 127.0.0.1:0 --http 127.0.0.1:0",
+                "  tern init --home /tmp/b --node b --listen 127.0.0.1:0 --http 127.0.0.1:0 --transport plain",
                 "", "Exit codes:",
                 "  0  made",
                 "  1  refused: a node home already, or the folder cannot be written",
@@ -42,15 +42,31 @@ final class InitCommand implements Callable<Integer> {
             defaultValue = "127.0.0.1:7801")
     String http;
 
+    @Option(names = "--transport", paramLabel = "tls|plain", defaultValue = "tls",
+            description = "How peers connect: tls (mutual TLS 1.3; needs 'tern cert issue') or plain TCP, allowed on a "
+                    + "loopback --listen only (default: ${DEFAULT-VALUE}).")
+    String transport;
+
     @Override
     public Integer call() throws Exception {
+        if (!transport.equals("tls") && !transport.equals("plain")) {
+            throw new CommandFailure(ExitCodes.USAGE, "--transport is tls or plain, not '" + transport + "'");
+        }
+        if (transport.equals("plain") && !NodeHome.isLoopback(HostPort.parse(listen).host())) {
+            throw new CommandFailure(ExitCodes.USAGE, "--transport plain is allowed on a loopback --listen only, not "
+                    + listen + ": peers beyond this machine need certificates (tern cert)");
+        }
         java.nio.file.Path dir = home.resolve();
         if (java.nio.file.Files.exists(dir.resolve("node.properties"))) {
             throw new CommandFailure(ExitCodes.FAILED, dir + " is the home of a node already: use it as it is, or pick "
                     + "another --home");
         }
         NodeHome h = NodeHome.init(dir, node, cluster, HostPort.parse(listen), HostPort.parse(nbd), HostPort.parse(http));
-        System.out.println("node " + node + " initialised in " + h.dir());
+        if (transport.equals("plain")) {
+            h.setNodeProperty("transport", "plain");
+        }
+        System.out.println("node " + node + " initialised in " + h.dir() + (transport.equals("tls")
+                ? "; next: tern cert issue " + node + " --ca CA_DIR --home " + h.dir() + " (tern cert --help)" : ""));
         return ExitCodes.OK;
     }
 }

@@ -93,11 +93,19 @@ final class JoinCommand implements Callable<Integer> {
         return ExitCodes.OK;
     }
 
+    private static io.tern.security.Transport transport(NodeHome h) throws IOException {
+        try {
+            return h.transport();
+        } catch (IOException | IllegalStateException e) {
+            throw new CommandFailure(ExitCodes.FAILED, "cannot reach peers: " + e.getMessage());
+        }
+    }
+
     /** The primary's WELCOME; a primary out of reach is told apart from one that refuses. */
     private Messages.Welcome ask(NodeHome h, HostPort primary) throws IOException, InterruptedException {
         Duration timeout = Duration.ofSeconds(10);
         try {
-            return Probe.ask(h.cluster(), name, h.node(), primary.toAddress(), timeout);
+            return Probe.ask(h.cluster(), name, h.node(), primary.toAddress(), timeout, transport(h));
         } catch (IllegalStateException e) {
             String m = String.valueOf(e.getMessage());
             if (m.startsWith("cannot reach ") || m.contains("did not answer within") || m.endsWith("closed the connection")) {

@@ -15,7 +15,7 @@ import picocli.CommandLine.Command;
         description = "Asynchronous block-level replication for long-distance disaster recovery.",
         subcommands = {InitCommand.class, CreateCommand.class, JoinCommand.class, RunCommand.class, StatusCommand.class,
                 ReplayCommands.Pause.class, ReplayCommands.Resume.class, VerifyCommand.class, AdjustCommand.class, RoleCommands.Primary.class,
-                RoleCommands.Secondary.class, RoleCommands.Invalidate.class, EventsCommand.class, DemoCommand.class,
+                RoleCommands.Secondary.class, RoleCommands.Invalidate.class, EventsCommand.class, CertCommands.class, DemoCommand.class,
                 CommandLine.HelpCommand.class},
         footer = {"", "Examples:",
                 "  tern init --home /var/lib/tern/a --node a --listen 10.0.0.1:7800",

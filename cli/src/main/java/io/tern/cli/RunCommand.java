@@ -25,6 +25,7 @@ import picocli.CommandLine.Mixin;
                 "  1  could not start: no node home, it runs already, an address in use",
                 "  2  usage"})
 final class RunCommand implements Callable<Integer> {
+    private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(RunCommand.class);
     /** The addresses of a node home, as named in its {@code node.properties}, in the order the node binds them. */
     private static final String[][] ADDRESSES = {{"listen", "replication"}, {"nbd", "NBD"}, {"http", "admin HTTP"}};
 
@@ -45,6 +46,11 @@ final class RunCommand implements Callable<Integer> {
                     + h.runDir().resolve("daemon.properties") + "): stop it first, or see 'tern status --home " + h.dir()
                     + "'");
         }
+        try {
+            h.transport(); // checked first: a missing certificate is said in one line, before anything starts
+        } catch (IOException | IllegalStateException e) {
+            throw new CommandFailure(ExitCodes.FAILED, "cannot start: " + e.getMessage());
+        }
         Node node;
         try {
             node = Node.start(h);
@@ -56,6 +62,14 @@ final class RunCommand implements Callable<Integer> {
             node.close();
             stopped.countDown();
         }, "tern-shutdown"));
+        // SIGHUP: reread certificate, key, CA and members, like 'tern cert reload'.
+        sun.misc.Signal.handle(new sun.misc.Signal("HUP"), signal -> {
+            try {
+                log.info("SIGHUP: {}", node.reloadTransport());
+            } catch (IOException | RuntimeException e) {
+                log.error("SIGHUP: cannot reload the TLS material; the node keeps the one it had: {}", e.getMessage());
+            }
+        });
         System.out.println("READY nbd=" + node.nbdAddress().getHostString() + ":" + node.nbdAddress().getPort()
                 + " http=" + node.httpAddress().getHostString() + ":" + node.httpAddress().getPort()
                 + " listen=" + node.replicationAddress().getHostString() + ":" + node.replicationAddress().getPort());

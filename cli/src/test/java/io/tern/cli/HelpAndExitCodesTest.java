@@ -163,7 +163,7 @@ class HelpAndExitCodesTest {
         try (ServerSocket taken = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
             String home = dir.resolve("busy").toString();
             assertThat(run("init", "--home", home, "--node", "a", "--listen", "127.0.0.1:" + taken.getLocalPort(),
-                    "--nbd", "127.0.0.1:0", "--http", "127.0.0.1:0").code()).isZero();
+                    "--nbd", "127.0.0.1:0", "--http", "127.0.0.1:0", "--transport", "plain").code()).isZero();
             assertOneLineError(run("run", "--home", home), ExitCodes.FAILED, "tern run: cannot listen on 127.0.0.1:"
                     + taken.getLocalPort() + ", the replication address ('listen' in ");
         }
@@ -173,7 +173,7 @@ class HelpAndExitCodesTest {
     private String init(String node) {
         String home = dir.resolve(node).toString();
         Result r = run("init", "--home", home, "--node", node, "--listen", "127.0.0.1:0", "--nbd", "127.0.0.1:0",
-                "--http", "127.0.0.1:0");
+                "--http", "127.0.0.1:0", "--transport", "plain");
         assertThat(r.code()).as("%s", r).isZero();
         return home;
     }

@@ -43,6 +43,7 @@ import org.slf4j.LoggerFactory;
  *  POST /resources/RES/primary[?force[&allow-inconsistent]]  handover (or forced failover) to this node
  *  POST /resources/RES/secondary[?peer=H:P]                  this primary steps down and follows
  *  POST /resources/RES/invalidate                            discard this node's side of a split brain
+ *  POST /tls/reload                   reread certificate, key, CA and members ({@code tern cert reload}, SIGHUP)
  * </pre>
  * The addresses it actually bound go to {@code run/daemon.properties}, so {@code tern status}
  * finds it even when a port was 0.
@@ -76,6 +77,8 @@ public final class Node implements AutoCloseable {
     private io.tern.events.EventJournal events;
     private io.tern.events.StateWatcher watcher;
     private ReplicationServer replication;
+    /** How replication and link sessions travel (TLS unless the home says plain). */
+    private io.tern.security.Transport transport = io.tern.security.Transport.plain();
 
     private Node(NodeHome home, String name) {
         this.home = home;
@@ -85,6 +88,7 @@ public final class Node implements AutoCloseable {
     public static Node start(NodeHome home) throws IOException, InterruptedException {
         Node node = new Node(home, home.node());
         try {
+            node.transport = home.transport();
             node.openJournal();
             for (String r : home.resources()) {
                 node.open(r);
@@ -101,7 +105,7 @@ public final class Node implements AutoCloseable {
                         public io.tern.replication.ship.MeshMember member(String resource) {
                             return node.meshes.get(resource);
                         }
-                    });
+                    }, node.transport);
             node.metrics.more().counter("tern.replication.protocol.errors", List.of(), node.replication,
                     ReplicationServer::protocolErrors);
             node.metrics.more().counter("tern.replication.links.refused", List.of(), 0, x -> ReplicationServer.linksRefused());
@@ -114,7 +118,8 @@ public final class Node implements AutoCloseable {
                         + "token inside are the owner's alone)", home.dir());
             }
             node.http = AdminServer.start(home.address("http").toAddress(), Map.of("status", node::serveStatus,
-                    "metrics", node::serveMetrics, "resources", node::serveResourceAction), home.adminToken());
+                    "metrics", node::serveMetrics, "resources", node::serveResourceAction, "tls", node::serveTls),
+                    home.adminToken());
             node.ticker.execute(io.tern.replication.protocol.BlockDigest::warmUp);
             node.ticker.scheduleWithFixedDelay(node::tick, 1, 1, java.util.concurrent.TimeUnit.SECONDS);
             node.ticker.scheduleWithFixedDelay(() -> node.resources.values().forEach(Resource::sample), 100, 100,
@@ -206,7 +211,7 @@ public final class Node implements AutoCloseable {
     /** Opens a resource as its configuration says; one that cannot be opened comes back as {@link FailedResource}. */
     private Resource openOrFailed(String resource) throws IOException {
         try {
-            return Resource.open(home, resource, mesh(resource).links());
+            return Resource.open(home, resource, mesh(resource).links(), transport);
         } catch (IOException | RuntimeException e) {
             // One resource that cannot be opened never stops the node's others: it is shown Failed.
             log.error("resource {} failed to open and is not served: {}", resource, e.getMessage(), e);
@@ -652,6 +657,39 @@ public final class Node implements AutoCloseable {
         }
         m.put("resources", rs);
         return m;
+    }
+
+    /** How this node's peer sessions travel. */
+    io.tern.security.Transport transport() {
+        return transport;
+    }
+
+    /**
+     * Rereads the certificate, key, CA and member list ({@code tern cert reload}, SIGHUP): new
+     * sessions use them, open ones keep theirs, and sessions of a peer no longer a member close.
+     */
+    public synchronized String reloadTransport() throws IOException {
+        if (!transport.isTls()) {
+            return "plain TCP (transport=plain): nothing to reload";
+        }
+        java.util.Set<String> members = home.members();
+        transport.reload(members);
+        String what = "certificate valid until " + transport.notAfter() + ", members "
+                + (members.isEmpty() ? "(any holder of a certificate of the cluster)" : String.join(",", members));
+        event(null, null, "tls", null, null, "reloaded: " + what);
+        return "reloaded: " + what;
+    }
+
+    /** {@code POST /tls/reload}. */
+    private AdminServer.Response serveTls(AdminServer.Request req) {
+        if (!"POST".equals(req.method()) || !"/tls/reload".equals(req.path())) {
+            return AdminServer.Response.text(404, "not found\n");
+        }
+        try {
+            return reply(200, reloadTransport());
+        } catch (IOException | RuntimeException e) {
+            return reply(409, "cannot reload the TLS material; the node keeps the one it had: " + e.getMessage());
+        }
     }
 
     private AdminServer.Response serveStatus(AdminServer.Request req) {

@@ -23,6 +23,8 @@ import io.tern.log.DurableFiles;
  *  resources/RES/log/              its transaction log
  *  resources/RES/checkpoint        its replay position
  *  run/daemon.properties           the running daemon's pid and bound addresses
+ *  admin.token                     what mutating admin calls must carry (0600)
+ *  tls/ca.crt, node.crt, node.key  the cluster's CA, this node's certificate and key ({@code tern cert issue})
  * </pre>
  * Every file is replaced atomically and durably.
  */
@@ -65,6 +67,7 @@ public final class NodeHome {
         p.setProperty("listen", listen.toString());
         p.setProperty("nbd", nbd.toString());
         p.setProperty("http", http.toString());
+        p.setProperty("transport", "tls");
         store(dir.resolve("node.properties"), p);
         NodeHome home = new NodeHome(dir.toAbsolutePath());
         home.adminToken();
@@ -191,6 +194,72 @@ public final class NodeHome {
             case "h" -> java.time.Duration.ofHours(n);
             default -> java.time.Duration.ofDays(n);
         };
+    }
+
+    /**
+     * How this node's replication and link sessions travel ({@code transport} in
+     * {@code node.properties}): {@code tls} (the default) with the material in {@code tls/}, or
+     * {@code plain} TCP, allowed only while the replication address is a loopback one.
+     *
+     * @throws IOException           if the TLS material is missing, unreadable or not this node's
+     * @throws IllegalStateException if plain TCP is asked for beyond loopback, or the value is unknown
+     */
+    public io.tern.security.Transport transport() throws IOException {
+        String t = nodeProperties().getProperty("transport", "tls").trim();
+        switch (t) {
+            case "plain" -> {
+                HostPort listen = address("listen");
+                if (!isLoopback(listen.host())) {
+                    throw new IllegalStateException(dir.resolve("node.properties") + ": transport=plain is allowed on "
+                            + "loopback only, and this node listens on " + listen + ": issue certificates (tern cert) "
+                            + "and set transport=tls");
+                }
+                return io.tern.security.Transport.plain();
+            }
+            case "tls" -> {
+                return io.tern.security.Transport.tls(dir.resolve(io.tern.security.Transport.DIR), node(), cluster(),
+                        members());
+            }
+            default -> throw new IllegalStateException(dir.resolve("node.properties") + ": transport '" + t
+                    + "' is not tls or plain");
+        }
+    }
+
+    /** Whether {@code host} (a name or address) is a loopback address; an unresolvable name is not. */
+    public static boolean isLoopback(String host) {
+        try {
+            return java.net.InetAddress.getByName(host).isLoopbackAddress();
+        } catch (java.net.UnknownHostException e) {
+            return false;
+        }
+    }
+
+    /**
+     * The nodes allowed to connect ({@code members} in {@code node.properties}, comma-separated):
+     * empty means every holder of a certificate of the cluster's CA. Removing a node from it (and
+     * {@code tern cert reload}) revokes it.
+     */
+    public java.util.Set<String> members() throws IOException {
+        String v = nodeProperties().getProperty("members", "").trim();
+        java.util.Set<String> members = new java.util.TreeSet<>();
+        for (String m : v.split(",")) {
+            if (!m.isBlank()) {
+                checkName("member", m.trim());
+                members.add(m.trim());
+            }
+        }
+        return members;
+    }
+
+    /** Sets (or with {@code null} removes) one setting of {@code node.properties}, atomically. */
+    public synchronized void setNodeProperty(String key, String value) throws IOException {
+        Properties p = nodeProperties();
+        if (value == null) {
+            p.remove(key);
+        } else {
+            p.setProperty(key, value);
+        }
+        store(dir.resolve("node.properties"), p);
     }
 
     public HostPort address(String key) throws IOException {

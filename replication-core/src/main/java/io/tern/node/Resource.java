@@ -92,11 +92,12 @@ public abstract class Resource implements AutoCloseable {
     }
 
     /** Opens the resource as its role says: recovers the log and starts replication. */
-    public static Resource open(NodeHome home, String name, io.tern.links.LinkStore links) throws IOException {
+    public static Resource open(NodeHome home, String name, io.tern.links.LinkStore links,
+                                io.tern.security.Transport transport) throws IOException {
         ResourceConfig config = ResourceConfig.load(home.resourceDir(name));
         return config.role() == ResourceConfig.Role.Primary
                 ? PrimaryResource.open(home, config, links)
-                : SecondaryResource.open(home, config, links);
+                : SecondaryResource.open(home, config, links, transport);
     }
 
     /** Opens the backing store and checks it is the resource's size. */

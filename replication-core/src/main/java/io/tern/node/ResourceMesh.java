@@ -177,7 +177,8 @@ final class ResourceMesh implements MeshMember {
         }
         targets.remove(listen.toString());
         for (String t : targets) {
-            outgoing.computeIfAbsent(t, a -> new MeshLink(cluster, resource, this, HostPort.parse(a).toAddress()).start());
+            outgoing.computeIfAbsent(t, a -> new MeshLink(cluster, resource, this, HostPort.parse(a).toAddress())
+                    .transport(node.transport()).start());
         }
         evaluate(r);
     }

@@ -86,9 +86,13 @@ final class SecondaryResource extends Resource {
     /** A resync of some chunks only (after a split brain): why, and which ({@link Resync}). */
     static final String RESYNC_FILE = "resync.properties";
 
+    /** How the receiver, the full sync and a verify reach the primary. */
+    private final io.tern.security.Transport transport;
+
     private SecondaryResource(ResourceConfig config, String node, String cluster, Path dir, FileBlockDevice backing,
-                              io.tern.links.LinkStore links) throws IOException {
+                              io.tern.links.LinkStore links, io.tern.security.Transport transport) throws IOException {
         super(config);
+        this.transport = transport;
         this.node = node;
         this.cluster = cluster;
         this.dir = dir;
@@ -106,7 +110,8 @@ final class SecondaryResource extends Resource {
         this.splitBrain = Files.exists(sb) ? Files.readString(sb).trim() : null;
     }
 
-    static SecondaryResource open(NodeHome home, ResourceConfig config, io.tern.links.LinkStore links) throws IOException {
+    static SecondaryResource open(NodeHome home, ResourceConfig config, io.tern.links.LinkStore links,
+                                  io.tern.security.Transport transport) throws IOException {
         if (config.peer() == null && SyncState.load(home.resourceDir(config.name()).resolve(SYNC_FILE)).phase()
                 == SyncState.Phase.COPYING) {
             throw new IllegalStateException("secondary resource '" + config.name() + "' has no primary address to sync from");
@@ -115,7 +120,7 @@ final class SecondaryResource extends Resource {
         FileBlockDevice backing = openBacking(config);
         try {
             SecondaryResource r = new SecondaryResource(config, home.node(), home.cluster(),
-                    home.resourceDir(config.name()), backing, links);
+                    home.resourceDir(config.name()), backing, links, transport);
             r.start();
             return r;
         } catch (IOException | RuntimeException e) {
@@ -148,7 +153,7 @@ final class SecondaryResource extends Resource {
         } else if (sync.phase() == SyncState.Phase.COPYING) {
             FullSync s = new FullSync(cluster, config.name(), node, config.peer().toAddress(), backing,
                     dir.resolve(SYNC_FILE), SYNC_CHUNK, config.pull().syncRate()).compress(config.pull().compress())
-                    .digest(config.pull().syncDigest());
+                    .digest(config.pull().syncDigest()).transport(transport);
             Resync resync = Resync.load(dir.resolve(RESYNC_FILE));
             if (resync != null && sync.start() != 0) {
                 s.chunks(resync.chunks()); // only what either side touched past the fork; the log does the rest
@@ -259,7 +264,8 @@ final class SecondaryResource extends Resource {
             return;
         }
         receiver = new LogReceiver(cluster, config.name(), node, l, config.peer().toAddress(), rp::replayedLsn)
-                .compress(config.pull().compress()).rateLimit(config.pull().fetchRate()).history(history).start();
+                .compress(config.pull().compress()).rateLimit(config.pull().fetchRate()).history(history)
+                .transport(transport).start();
         log.info("{}: following {} from lsn {}; consistent once replay passes lsn {}", config.name(), config.peer(),
                 l.durableLsn() + 1, consistentAt);
     }
@@ -672,7 +678,7 @@ final class SecondaryResource extends Resource {
             log.info("{}: verify{} against the primary at {} from lsn {}", config.name(), repair ? " --repair" : "",
                     config.peer(), pinned);
             var future = io.tern.replication.sync.OnlineVerify.start(cluster, config.name(), node,
-                    config.peer().toAddress(), backing, pinned, repair, config.pull().syncDigest());
+                    config.peer().toAddress(), backing, pinned, repair, config.pull().syncDigest(), transport);
             io.tern.replication.sync.OnlineVerify.Result r;
             try {
                 r = future.get(1, java.util.concurrent.TimeUnit.HOURS);

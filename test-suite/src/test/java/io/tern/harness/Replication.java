@@ -10,10 +10,13 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 
+import io.tern.security.Certificates;
+import io.tern.security.Transport;
 import io.tern.testing.ExternalTool;
 
 /** Helpers for system tests of several real nodes replicating a resource. */
@@ -44,7 +47,40 @@ public final class Replication {
         assertThat(node.command(60, "init", "--home", home.toString(), "--node", name, "--cluster", cluster,
                 "--listen", "127.0.0.1:" + freePort(), "--nbd", "127.0.0.1:0", "--http", "127.0.0.1:0"))
                 .as("tern init %s", name).isZero();
+        issueCertificate(home, name, cluster);
         return node;
+    }
+
+    /** The CA of each cluster the tests made, kept for the life of the test JVM. */
+    private static final Map<String, Certificates.Issued> CAS = new java.util.concurrent.ConcurrentHashMap<>();
+
+    /** The tests' CA of {@code cluster} (made at first use). */
+    public static Certificates.Issued ca(String cluster) {
+        return CAS.computeIfAbsent(cluster, c -> {
+            try {
+                return Certificates.newCa(c, Instant.now().plus(Duration.ofDays(100)));
+            } catch (java.security.GeneralSecurityException e) {
+                throw new IllegalStateException(e);
+            }
+        });
+    }
+
+    /**
+     * Puts a certificate of the tests' CA for node {@code name} of {@code cluster} into
+     * {@code home}/tls, as {@code tern cert issue NAME --home HOME} does: every node of a system
+     * test talks over mutual TLS, like a node in production.
+     */
+    public static void issueCertificate(Path home, String name, String cluster) throws IOException {
+        Certificates.Issued ca = ca(cluster);
+        Path tls = home.resolve(Transport.DIR);
+        Instant now = Instant.now();
+        try {
+            Certificates.write(Certificates.issue(ca, cluster, name, now.minusSeconds(60), now.plus(Duration.ofDays(90))),
+                    tls.resolve(Certificates.NODE_CERT), tls.resolve(Certificates.NODE_KEY), true);
+            Files.writeString(tls.resolve(Certificates.CA_CERT), Certificates.pem(ca.certificate()));
+        } catch (java.security.GeneralSecurityException e) {
+            throw new IOException("cannot issue the certificate of " + name + ": " + e.getMessage(), e);
+        }
     }
 
     /** Runs a tern command for the node's home and fails with its output unless it succeeds. */

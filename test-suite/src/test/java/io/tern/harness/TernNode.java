@@ -181,6 +181,11 @@ public final class TernNode implements AutoCloseable {
         return process != null && process.isAlive();
     }
 
+    /** The running daemon's process id (for signals). */
+    public long pid() {
+        return process.pid();
+    }
+
     /** SIGKILL, and wait for the process to be gone. */
     public void kill() throws InterruptedException {
         if (process != null) {

@@ -39,8 +39,10 @@ class LinkOwnershipTest {
         try (TernNode a = init(dir, "a", "c1")) {
             a.start();
             tern(a, "create", RES, "--size", "8M");
-            try (Socket s = new Socket(a.listenAddress().getAddress(), a.listenAddress().getPort())) {
-                s.setSoTimeout(10_000);
+            // c is a member with a certificate of the cluster, speaking for itself (as its HELLO must).
+            Path c = Files.createDirectories(dir.resolve("c"));
+            io.tern.harness.Replication.issueCertificate(c, "c", "c1");
+            try (Socket s = io.tern.harness.TlsSockets.as(c, a.listenAddress())) {
                 send(s, MessageType.HELLO, b -> Messages.encode(new Messages.Hello("c1", RES, "c", List.of(), 0,
                         Messages.Mode.LINKS, 0), b));
                 DataInputStream in = new DataInputStream(s.getInputStream());

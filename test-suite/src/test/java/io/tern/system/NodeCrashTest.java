@@ -45,7 +45,7 @@ class NodeCrashTest {
         Random random = new Random(Seeds.seed("NodeCrashTest-" + durability));
         TernNode node = new TernNode(dir);
         assertThat(node.command(60, "init", "--home", dir.toString(), "--node", "a",
-                "--nbd", "127.0.0.1:0", "--http", "127.0.0.1:0")).isZero();
+                "--nbd", "127.0.0.1:0", "--http", "127.0.0.1:0", "--transport", "plain")).isZero();
         assertThat(node.command(60, "create", "r0", "--size", "64M", "--durability", durability,
                 "--home", dir.toString())).isZero();
 

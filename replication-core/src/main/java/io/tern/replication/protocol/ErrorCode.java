@@ -8,7 +8,8 @@ public enum ErrorCode {
     UNKNOWN_RESOURCE(4, "no such resource here"),
     NOT_PRIMARY(5, "this node is not the resource's primary"),
     SPLIT_BRAIN(6, "the histories have diverged"),
-    BEHIND_RETENTION(7, "the requested records are no longer in the log");
+    BEHIND_RETENTION(7, "the requested records are no longer in the log"),
+    IDENTITY(8, "the HELLO names another node than the peer's certificate");
 
     private final int code;
     private final String meaning;

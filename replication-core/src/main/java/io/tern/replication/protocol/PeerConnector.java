@@ -33,6 +33,8 @@ public final class PeerConnector implements AutoCloseable {
     private final EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
     private final Backoff backoff = new Backoff();
     private volatile boolean welcomed;
+    private volatile io.tern.security.Transport transport = io.tern.security.Transport.plain();
+    private volatile String expected;
 
     /** {@code what} names the connection in the log ("r0", "r0: full sync"). */
     public PeerConnector(String what, InetSocketAddress peer, Consumer<SocketChannel> init, BooleanSupplier giveUp) {
@@ -40,6 +42,16 @@ public final class PeerConnector implements AutoCloseable {
         this.peer = peer;
         this.init = init;
         this.giveUp = giveUp;
+    }
+
+    /**
+     * Carries the next connections over {@code t}; with TLS the peer's certificate must name
+     * {@code node}, or any member when {@code node} is {@code null}.
+     */
+    public PeerConnector transport(io.tern.security.Transport t, String node) {
+        this.transport = t;
+        this.expected = node;
+        return this;
     }
 
     public InetSocketAddress peer() {
@@ -58,6 +70,7 @@ public final class PeerConnector implements AutoCloseable {
                 .handler(new ChannelInitializer<SocketChannel>() {
                     @Override
                     protected void initChannel(SocketChannel c) {
+                        transport.client(c, peer, expected);
                         init.accept(c);
                         c.pipeline().addLast(new Reconnect());
                     }

@@ -92,6 +92,12 @@ public final class LogReceiver implements AutoCloseable {
     }
 
     /** Asks the primary to compress what it sends (zstd, per frame). Before {@link #start()}. */
+    /** Reaches the primary over {@code t} (plain TCP unless said). */
+    public LogReceiver transport(io.tern.security.Transport t) {
+        connector.transport(t, null);
+        return this;
+    }
+
     public LogReceiver compress(boolean compress) {
         this.compress = compress;
         return this;

@@ -44,6 +44,12 @@ public final class MeshLink implements AutoCloseable {
         return address;
     }
 
+    /** Reaches the peer over {@code t} (plain TCP unless said); call before {@link #start}. */
+    public MeshLink transport(io.tern.security.Transport t) {
+        connector.transport(t, null);
+        return this;
+    }
+
     public MeshLink start() {
         connector.connect();
         return this;

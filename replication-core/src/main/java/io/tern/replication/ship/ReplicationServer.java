@@ -54,9 +54,12 @@ public final class ReplicationServer implements AutoCloseable {
     public static final int MAX_CONNECTIONS = 4096;
     private final ConnectionLimiter limiter;
 
-    private ReplicationServer(InetSocketAddress listen, String clusterId, Directory directory, int perSource, int total)
-            throws InterruptedException {
+    private final io.tern.security.Transport transport;
+
+    private ReplicationServer(InetSocketAddress listen, String clusterId, Directory directory,
+                              io.tern.security.Transport transport, int perSource, int total) throws InterruptedException {
         this.clusterId = clusterId;
+        this.transport = transport;
         this.limiter = new ConnectionLimiter(perSource, total);
         this.directory = directory;
         for (io.tern.replication.protocol.ErrorCode code : io.tern.replication.protocol.ErrorCode.values()) {
@@ -72,6 +75,9 @@ public final class ReplicationServer implements AutoCloseable {
                         @Override
                         protected void initChannel(SocketChannel c) {
                             c.pipeline().addLast(limiter);
+                            // TLS (when on) before anything that parses a byte: a peer without a
+                            // certificate of the cluster never reaches the frame decoder.
+                            transport.server(c);
                             // Until a peer says who it is, its frames are HELLO-sized: a stranger cannot
                             // make this node buffer a 64 MiB frame per connection.
                             c.pipeline().addLast(new FrameDecoder(PRE_HELLO_MAX));
@@ -86,15 +92,22 @@ public final class ReplicationServer implements AutoCloseable {
         }
     }
 
+    /** A listener on plain TCP (in-process tests, loopback). */
     public static ReplicationServer start(InetSocketAddress listen, String clusterId, Directory directory)
             throws InterruptedException {
-        return new ReplicationServer(listen, clusterId, directory, MAX_CONNECTIONS_PER_SOURCE, MAX_CONNECTIONS);
+        return start(listen, clusterId, directory, io.tern.security.Transport.plain());
+    }
+
+    public static ReplicationServer start(InetSocketAddress listen, String clusterId, Directory directory,
+                                          io.tern.security.Transport transport) throws InterruptedException {
+        return new ReplicationServer(listen, clusterId, directory, transport, MAX_CONNECTIONS_PER_SOURCE,
+                MAX_CONNECTIONS);
     }
 
     /** A listener with other connection bounds (tests). */
     static ReplicationServer start(InetSocketAddress listen, String clusterId, Directory directory, int perSource,
                                    int total) throws InterruptedException {
-        return new ReplicationServer(listen, clusterId, directory, perSource, total);
+        return new ReplicationServer(listen, clusterId, directory, io.tern.security.Transport.plain(), perSource, total);
     }
 
     /** Connections refused since start because one address or the listener held too many. */

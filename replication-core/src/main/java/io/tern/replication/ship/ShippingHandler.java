@@ -138,6 +138,15 @@ final class ShippingHandler extends ChannelInboundHandlerAdapter {
                     + server.clusterId() + "'");
             return;
         }
+        if (io.tern.security.Transport.isTls(ctx.channel())) {
+            // The certificate is the peer's identity: a member may not speak for another one.
+            String certified = io.tern.security.Transport.peerName(ctx.channel());
+            if (!h.node().equals(certified)) {
+                reject(ctx, ErrorCode.IDENTITY, "this connection's certificate names node " + certified
+                        + ", its HELLO node " + h.node());
+                return;
+            }
+        }
         if (h.mode() == Messages.Mode.LINKS) {
             mesh(ctx, h);
             return;
@@ -459,8 +468,10 @@ final class ShippingHandler extends ChannelInboundHandlerAdapter {
             return;
         }
         try {
+            // sendfile only where the bytes go out as they are on disk: TLS must encrypt them first.
+            boolean sendfile = shipper.config().sendfile() && !io.tern.security.Transport.isTls(ctx.channel());
             while (ctx.channel().isWritable()) {
-                if (!compress && shipper.config().sendfile()) {
+                if (!compress && sendfile) {
                     // Straight from the segment file to the socket (sendfile): no copy in this process.
                     LogReader.Run run = reader.nextRun(shipper.config().maxBatchBytes());
                     if (run != null) {
@@ -473,7 +484,7 @@ final class ShippingHandler extends ChannelInboundHandlerAdapter {
                     }
                     shippedLsn = Math.max(shippedLsn, reader.runsCaughtUpTo());
                 }
-                ByteBuf batch = compress || !shipper.config().sendfile() ? nextBatch(ctx) : null;
+                ByteBuf batch = compress || !sendfile ? nextBatch(ctx) : null;
                 if (batch == null) {
                     if (armed.compareAndSet(false, true)) {
                         shipper.config().log().whenDurableAfter(shippedLsn, () -> {

@@ -113,6 +113,12 @@ public final class FullSync implements AutoCloseable {
     }
 
     /** Asks the primary to compress the chunks it sends (zstd, per frame). Before {@link #start()}. */
+    /** Reaches the primary over {@code t} (plain TCP unless said). */
+    public FullSync transport(io.tern.security.Transport t) {
+        connector.transport(t, null);
+        return this;
+    }
+
     public FullSync compress(boolean compress) {
         this.compress = compress;
         return this;

@@ -88,8 +88,10 @@ public final class OnlineVerify {
 
     /** Starts a verify; the future completes with what it found, or fails with why it could not finish. */
     public static CompletableFuture<Result> start(String clusterId, String resource, String node, InetSocketAddress primary,
-                                                  BlockDevice device, long pinnedLsn, boolean repair, BlockDigest digest) {
+                                                  BlockDevice device, long pinnedLsn, boolean repair, BlockDigest digest,
+                                                  io.tern.security.Transport transport) {
         OnlineVerify v = new OnlineVerify(clusterId, resource, node, primary, device, pinnedLsn, repair, digest);
+        v.connector.transport(transport, null);
         v.done.whenComplete((r, e) -> v.connector.close()); // cancelling the future stops the verify too
         v.connector.connect();
         return v.done;

@@ -35,6 +35,12 @@ public final class Probe {
      */
     public static Messages.Welcome ask(String clusterId, String resource, String node, InetSocketAddress primary,
                                        Duration timeout) throws InterruptedException {
+        return ask(clusterId, resource, node, primary, timeout, io.tern.security.Transport.plain());
+    }
+
+    /** The same over {@code transport}: with TLS, a refused handshake reads as a closed connection. */
+    public static Messages.Welcome ask(String clusterId, String resource, String node, InetSocketAddress primary,
+                                       Duration timeout, io.tern.security.Transport transport) throws InterruptedException {
         EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
         CompletableFuture<Messages.Welcome> answer = new CompletableFuture<>();
         try {
@@ -43,6 +49,7 @@ public final class Probe {
                     .handler(new ChannelInitializer<SocketChannel>() {
                         @Override
                         protected void initChannel(SocketChannel c) {
+                            transport.client(c, primary, null);
                             c.pipeline().addLast(new FrameDecoder()).addLast(new ChannelInboundHandlerAdapter() {
                                 @Override
                                 public void channelActive(ChannelHandlerContext ctx) {
@@ -75,7 +82,8 @@ public final class Probe {
 
                                 @Override
                                 public void channelInactive(ChannelHandlerContext ctx) {
-                                    answer.completeExceptionally(new IllegalStateException(primary + " closed the connection"));
+                                    answer.completeExceptionally(new IllegalStateException(primary + " closed the connection"
+                                            + (transport.isTls() ? " (a refused certificate? see both logs)" : "")));
                                 }
 
                                 @Override
