@@ -82,7 +82,8 @@ final class CertCommands implements Callable<Integer> {
                             + "home's node and cluster; with --out to any folder, to copy to the node. With --replace an "
                             + "older certificate is replaced (rotation): then run 'tern cert reload'."},
             footer = {"", "Examples:",
-                    "  tern cert issue a --ca /root/tern-ca --home /var/lib/tern/a",
+                    "  tern cert issue a --ca /root/tern-ca --home /var/lib/tern/a --san a.example.net,10.0.0.1",
+                    "  tern cert issue vmhost1 --ca /root/tern-ca --out /etc/tern-nbd --layout qemu   # an NBD client",
                     "  tern cert issue b --ca /root/tern-ca --cluster prod --out /tmp/b-tls   # then copy to b's HOME/tls",
                     "  tern cert issue a --ca /root/tern-ca --home /var/lib/tern/a --replace && tern cert reload --home /var/lib/tern/a",
                     "", "Exit codes:",
@@ -111,9 +112,25 @@ final class CertCommands implements Callable<Integer> {
         @Option(names = "--replace", description = "Replace a certificate that is there (rotation).")
         boolean replace;
 
+        @Option(names = "--san", paramLabel = "NAME,..", split = ",", description = "More names it is valid for: the "
+                + "host names and IP addresses NBD clients use to reach the node (they check them).")
+        java.util.List<String> san = java.util.List.of();
+
+        @Option(names = "--layout", paramLabel = "tern|qemu", defaultValue = "tern", description = "File names: tern "
+                + "(ca.crt, node.crt, node.key) or qemu (ca-cert.pem, client-cert.pem, client-key.pem: the folder "
+                + "qemu's tls-creds-x509 and libnbd's tls-certificates read) for an NBD client (default: "
+                + "${DEFAULT-VALUE}).")
+        String layout;
+
         @Override
         public Integer call() throws Exception {
             NodeHome.checkName("node", node);
+            if (!layout.equals("tern") && !layout.equals("qemu")) {
+                throw new CommandFailure(ExitCodes.USAGE, "--layout is tern or qemu, not '" + layout + "'");
+            }
+            if (layout.equals("qemu") && home != null) {
+                throw new CommandFailure(ExitCodes.USAGE, "--layout qemu is for an NBD client's folder: use --out DIR");
+            }
             if ((home == null) == (out == null)) {
                 throw new CommandFailure(ExitCodes.USAGE, "say where it goes: --home DIR or --out DIR");
             }
@@ -149,10 +166,11 @@ final class CertCommands implements Callable<Integer> {
             view.setPermissions(java.nio.file.attribute.PosixFilePermissions.fromString("rwx------"));
             Instant now = Instant.now();
             Certificates.Issued issued = Certificates.issue(authority, cluster, node, now.minusSeconds(60),
-                    now.plus(Duration.ofDays(days)));
-            Certificates.write(issued, target.resolve(Certificates.NODE_CERT), target.resolve(Certificates.NODE_KEY),
-                    replace);
-            Files.copy(ca.resolve(Certificates.CA_CERT), target.resolve(Certificates.CA_CERT),
+                    now.plus(Duration.ofDays(days)), san);
+            boolean qemu = layout.equals("qemu");
+            Certificates.write(issued, target.resolve(qemu ? "client-cert.pem" : Certificates.NODE_CERT),
+                    target.resolve(qemu ? "client-key.pem" : Certificates.NODE_KEY), replace);
+            Files.copy(ca.resolve(Certificates.CA_CERT), target.resolve(qemu ? "ca-cert.pem" : Certificates.CA_CERT),
                     java.nio.file.StandardCopyOption.REPLACE_EXISTING);
             System.out.println("certificate of node " + node + " (cluster " + cluster + ") in " + target.toAbsolutePath()
                     + ", valid until " + issued.certificate().getNotAfter().toInstant()

@@ -109,9 +109,27 @@ public final class Node implements AutoCloseable {
             node.metrics.more().counter("tern.replication.protocol.errors", List.of(), node.replication,
                     ReplicationServer::protocolErrors);
             node.metrics.more().counter("tern.replication.links.refused", List.of(), 0, x -> ReplicationServer.linksRefused());
+            node.metrics.more().counter("tern.replication.tls.refused", List.of(io.micrometer.core.instrument.Tag.of(
+                    "reason", "handshake")), node.transport, io.tern.security.Transport::handshakeFailures);
+            node.metrics.more().counter("tern.replication.tls.refused", List.of(io.micrometer.core.instrument.Tag.of(
+                    "reason", "peer")), node.transport, io.tern.security.Transport::peersRefused);
             node.metrics.more().counter("tern.replication.connections.refused", List.of(), node.replication,
                     ReplicationServer::connectionsRefused);
-            node.nbd = NbdServer.start(new NbdServerConfig().listen(home.address("nbd").toAddress()), node.exports);
+            NbdServerConfig nbdConfig = new NbdServerConfig().listen(home.address("nbd").toAddress());
+            if (home.nbdTls()) {
+                if (!node.transport.isTls()) {
+                    throw new IllegalStateException("NBD over TLS needs this node's certificate, and it runs with "
+                            + "transport=plain: issue one (tern cert issue), or set nbd_tls=off in node.properties to "
+                            + "serve plain NBD on " + home.address("nbd"));
+                }
+                io.tern.security.Transport t = node.transport;
+                nbdConfig.tls(t::nbdServer);
+                log.info("NBD on {} requires TLS (STARTTLS) with a certificate of the cluster's CA", home.address("nbd"));
+            } else if (!NodeHome.isLoopback(home.address("nbd").host())) {
+                log.warn("NBD on {} is plain (nbd_tls=off): anyone who reaches it reads and writes the exports",
+                        home.address("nbd"));
+            }
+            node.nbd = NbdServer.start(nbdConfig, node.exports);
             node.nodeMetrics = NodeMetrics.bind(node.metrics, node.nbd, node.replication);
             if (home.makePrivate()) {
                 log.warn("node home {} was open to other users; it is 0700 now (links, logs, data and the admin "

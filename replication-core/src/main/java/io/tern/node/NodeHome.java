@@ -225,6 +225,21 @@ public final class NodeHome {
         }
     }
 
+    /**
+     * Whether the NBD server requires TLS ({@code nbd_tls} in {@code node.properties}: {@code auto}
+     * (the default: when the export listens beyond loopback), {@code on} or {@code off}).
+     */
+    public boolean nbdTls() throws IOException {
+        String v = nodeProperties().getProperty("nbd_tls", "auto").trim();
+        return switch (v) {
+            case "on" -> true;
+            case "off" -> false;
+            case "auto" -> !isLoopback(address("nbd").host());
+            default -> throw new IllegalStateException(dir.resolve("node.properties") + ": nbd_tls '" + v
+                    + "' is not auto, on or off");
+        };
+    }
+
     /** Whether {@code host} (a name or address) is a loopback address; an unresolvable name is not. */
     public static boolean isLoopback(String host) {
         try {

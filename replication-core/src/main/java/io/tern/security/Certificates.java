@@ -97,6 +97,21 @@ public final class Certificates {
      */
     public static Issued issue(Issued ca, String cluster, String node, Instant notBefore, Instant notAfter)
             throws GeneralSecurityException {
+        return issue(ca, cluster, node, notBefore, notAfter, java.util.List.of());
+    }
+
+    /**
+     * The same, with more subject alternative names than the node's: host names and IP addresses
+     * that NBD clients (which check the server's name) use to reach it.
+     */
+    public static Issued issue(Issued ca, String cluster, String node, Instant notBefore, Instant notAfter,
+                               java.util.List<String> altNames) throws GeneralSecurityException {
+        java.util.List<GeneralName> names = new java.util.ArrayList<>();
+        names.add(new GeneralName(GeneralName.dNSName, node));
+        for (String n : altNames) {
+            boolean ip = n.matches("[0-9.]+") || n.contains(":");
+            names.add(new GeneralName(ip ? GeneralName.iPAddress : GeneralName.dNSName, n));
+        }
         KeyPair pair = newKeyPair();
         X500Name subject = new X500NameBuilder(BCStyle.INSTANCE).addRDN(BCStyle.O, cluster).addRDN(BCStyle.CN, node)
                 .build();
@@ -110,7 +125,7 @@ public final class Certificates {
                     .addExtension(Extension.extendedKeyUsage, false, new ExtendedKeyUsage(
                             new KeyPurposeId[] {KeyPurposeId.id_kp_serverAuth, KeyPurposeId.id_kp_clientAuth}))
                     .addExtension(Extension.subjectAlternativeName, false,
-                            new GeneralNames(new GeneralName(GeneralName.dNSName, node)))
+                            new GeneralNames(names.toArray(GeneralName[]::new)))
                     .addExtension(Extension.authorityKeyIdentifier, false,
                             ext.createAuthorityKeyIdentifier(ca.certificate()))
                     .addExtension(Extension.subjectKeyIdentifier, false, ext.createSubjectKeyIdentifier(pair.getPublic()));
@@ -215,8 +230,15 @@ public final class Certificates {
         return w.toString();
     }
 
+    /**
+     * BouncyCastle's key generator (not registered as a provider): its PKCS#8 encoding names the
+     * curve and carries the public key inside the private key too, which GnuTLS (qemu, libnbd)
+     * requires; the JDK's leaves both out.
+     */
+    private static final java.security.Provider BC = new org.bouncycastle.jce.provider.BouncyCastleProvider();
+
     private static KeyPair newKeyPair() throws GeneralSecurityException {
-        KeyPairGenerator g = KeyPairGenerator.getInstance("EC");
+        KeyPairGenerator g = KeyPairGenerator.getInstance("EC", BC);
         g.initialize(new ECGenParameterSpec("secp256r1"), RANDOM);
         return g.generateKeyPair();
     }

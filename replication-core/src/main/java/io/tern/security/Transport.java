@@ -53,6 +53,7 @@ public final class Transport {
     /** A certificate closer than this to its end is warned about at every load. */
     static final Duration EXPIRY_WARNING = Duration.ofDays(30);
     private static final AttributeKey<String> PEER = AttributeKey.valueOf("tern.peer");
+    private static final long LOG_EVERY_NANOS = TimeUnit.SECONDS.toNanos(10);
     private static final Transport PLAIN = new Transport(null, null, null);
     /** BoringSSL through netty-tcnative where its native library loads (several times the JDK's speed), else the JDK's. */
     static final SslProvider PROVIDER = io.netty.handler.ssl.OpenSsl.isAvailable() ? SslProvider.OPENSSL : SslProvider.JDK;
@@ -61,10 +62,17 @@ public final class Transport {
     private final String self;
     private final String cluster;
     private volatile Material material;
+    /** Handshakes that failed (no certificate, another CA, expired, timed out) since start. */
+    private final java.util.concurrent.atomic.AtomicLong handshakeFailures = new java.util.concurrent.atomic.AtomicLong();
+    /** Peers with a good certificate refused after the handshake (not a member, another cluster). */
+    private final java.util.concurrent.atomic.AtomicLong peersRefused = new java.util.concurrent.atomic.AtomicLong();
+    /** Per reason of refusal: when it was last logged, and how many were not logged since. */
+    private final java.util.Map<String, long[]> lastLogged = new ConcurrentHashMap<>();
     /** Open TLS sessions, to close those of a peer dropped from the members. */
     private final Set<Channel> sessions = ConcurrentHashMap.newKeySet();
 
-    private record Material(SslContext server, SslContext client, X509Certificate certificate, Set<String> members) {
+    private record Material(SslContext server, SslContext client, SslContext nbd, X509Certificate certificate,
+                            Set<String> members) {
     }
 
     private Transport(Path dir, String self, String cluster) {
@@ -115,6 +123,15 @@ public final class Transport {
                 c.close();
             }
         }
+    }
+
+    /**
+     * The context of the NBD server's STARTTLS as of now (a reload replaces it for the next
+     * connection); {@code null} with plain TCP.
+     */
+    public SslContext nbdServer() {
+        Material m = material;
+        return m == null ? null : m.nbd();
     }
 
     /** When this node's certificate stops being valid, or {@code null} with plain TCP. */
@@ -203,13 +220,15 @@ public final class Transport {
                 return;
             }
             if (!done.isSuccess()) {
-                log.warn("tls: handshake with {} failed: {}", ctx.channel().remoteAddress(), reason(done.cause()));
+                handshakeFailures.incrementAndGet();
+                refusal("tls: handshake with {} failed: {}", ctx.channel().remoteAddress(), reason(done.cause()));
                 ctx.close();
                 return;
             }
             String refused = check(ctx.channel(), ctx.pipeline().get(SslHandler.class));
             if (refused != null) {
-                log.warn("tls: refused {}: {}", ctx.channel().remoteAddress(), refused);
+                peersRefused.incrementAndGet();
+                refusal("tls: refused {}: {}", ctx.channel().remoteAddress(), refused);
                 ctx.close();
                 return;
             }
@@ -248,8 +267,43 @@ public final class Transport {
                         + ")";
             }
             c.attr(PEER).set(name);
+            log.info("tls: {} verified (certificate valid until {}) on {}", name, peer.getNotAfter().toInstant(),
+                    c.remoteAddress());
             return null;
         }
+    }
+
+    /** TLS handshakes that failed since start: no certificate, another CA's, an expired one, or none within 10 s. */
+    public long handshakeFailures() {
+        return handshakeFailures.get();
+    }
+
+    /** Peers refused after a good handshake since start: not a member, or of another cluster. */
+    public long peersRefused() {
+        return peersRefused.get();
+    }
+
+    /**
+     * Logs a refusal unless one for the same reason was logged in the last 10 s: a flood is
+     * logged once per episode, and the next line for that reason says how many were not.
+     */
+    private void refusal(String format, Object address, String why) {
+        long now = System.nanoTime();
+        if (lastLogged.size() > 1000) {
+            lastLogged.clear(); // many distinct reasons: forget them rather than grow
+        }
+        long[] entry = lastLogged.computeIfAbsent(why, k -> new long[] {now - LOG_EVERY_NANOS, 0});
+        long more;
+        synchronized (entry) {
+            if (now - entry[0] < LOG_EVERY_NANOS) {
+                entry[1]++;
+                return;
+            }
+            entry[0] = now;
+            more = entry[1];
+            entry[1] = 0;
+        }
+        log.warn(format + (more > 0 ? " ({} more like it in the last 10 s were not logged)" : ""), address, why, more);
     }
 
     private static String reason(Throwable t) {
@@ -302,7 +356,10 @@ public final class Transport {
             // certificate names (checked after the handshake).
             SslContext client = SslContextBuilder.forClient().keyManager(own.key(), cert).trustManager(ca)
                     .endpointIdentificationAlgorithm(null).protocols("TLSv1.3").sslProvider(PROVIDER).build();
-            return new Material(server, client, cert, Set.copyOf(members));
+            // NBD clients (qemu, libnbd: GnuTLS) present a certificate of the same CA, any name.
+            SslContext nbd = SslContextBuilder.forServer(own.key(), cert).trustManager(ca)
+                    .clientAuth(ClientAuth.REQUIRE).protocols("TLSv1.3", "TLSv1.2").sslProvider(PROVIDER).build();
+            return new Material(server, client, nbd, cert, Set.copyOf(members));
         } catch (javax.net.ssl.SSLException e) {
             throw new IOException("cannot use the TLS material in " + dir + ": " + e.getMessage(), e);
         }

@@ -54,7 +54,12 @@ class IdleConnectionFloodTest {
                         .until(() -> number(b.resource(RES), "replayed_lsn") > before + 400);
                 String metrics = a.http("GET", "/metrics");
                 assertThat(metrics).contains("tern_replication_connections_refused_total");
-                assertThat(refused(metrics)).as("past 512 from one address: refused").isGreaterThanOrEqualTo(488);
+                // Past 512 from one address: refused as they open; the others are closed when their
+                // TLS handshake has not begun within 10 s. Opening 1,000 takes a while on a busy
+                // machine, so some of the first are closed before the last are refused.
+                assertThat(refused(metrics, "tern_replication_connections_refused_total")
+                        + refused(metrics, "tern_replication_tls_refused_total{reason=\"handshake\"}"))
+                        .as("refused, or closed for a handshake that never came").isGreaterThanOrEqualTo(488);
             } finally {
                 for (Socket s : idle) {
                     s.close();
@@ -65,9 +70,9 @@ class IdleConnectionFloodTest {
         }
     }
 
-    private static double refused(String metrics) {
+    private static double refused(String metrics, String series) {
         for (String line : metrics.split("\n")) {
-            if (line.startsWith("tern_replication_connections_refused_total")) {
+            if (line.startsWith(series + " ")) {
                 return Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1));
             }
         }

@@ -35,6 +35,8 @@ final class Nbd {
     static final int REP_ERR_POLICY = 0x80000002;
     static final int REP_ERR_INVALID = 0x80000003;
     static final int REP_ERR_UNKNOWN = 0x80000006;
+    /** The server requires TLS: the option is refused until STARTTLS. */
+    static final int REP_ERR_TLS_REQD = 0x80000005;
 
     // NBD_REP_INFO types.
     static final int INFO_EXPORT = 0;

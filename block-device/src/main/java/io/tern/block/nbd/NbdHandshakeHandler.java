@@ -13,8 +13,10 @@ import org.slf4j.LoggerFactory;
 /**
  * The fixed-newstyle handshake of one connection: greeting, client flags, then options until
  * the client enters transmission (GO or EXPORT_NAME) or leaves (ABORT). Supports EXPORT_NAME,
- * INFO, GO, LIST, ABORT and STRUCTURED_REPLY; STARTTLS is refused by policy, any other option is
- * answered with ERR_UNSUP. Every length is bounded; a client that breaks the protocol (bad magic,
+ * INFO, GO, LIST, ABORT and STRUCTURED_REPLY, and STARTTLS when the server has TLS
+ * ({@link NbdServerConfig#tls}); any other option is answered with ERR_UNSUP. A server with TLS
+ * requires it: until STARTTLS every option but ABORT is answered with ERR_TLS_REQD, and
+ * EXPORT_NAME (which has no error reply) is a disconnect. Every length is bounded; a client that breaks the protocol (bad magic,
  * unknown client flags, an option longer than {@link Nbd#MAX_OPTION_LENGTH}) is disconnected.
  *
  * <p>Thread contract: one instance per connection, on its event loop.
@@ -31,6 +33,8 @@ final class NbdHandshakeHandler extends FailFastDecoder {
     private boolean structured;
     private int option;
     private int optionLength;
+    /** Whether this connection runs inside TLS (after STARTTLS). */
+    private boolean tls;
 
     NbdHandshakeHandler(NbdExports exports, NbdServerConfig config) {
         this.exports = exports;
@@ -91,6 +95,17 @@ final class NbdHandshakeHandler extends FailFastDecoder {
     }
 
     private void handleOption(ChannelHandlerContext ctx, ByteBuf data) {
+        if (config.tls() != null && !tls && option != Nbd.OPT_STARTTLS && option != Nbd.OPT_ABORT) {
+            if (option == Nbd.OPT_EXPORT_NAME) {
+                log.info("{}: EXPORT_NAME before STARTTLS on a server that requires TLS: closing",
+                        ctx.channel().remoteAddress());
+                state = State.DONE;
+                ctx.close();
+                return;
+            }
+            error(ctx, Nbd.REP_ERR_TLS_REQD, "this server requires TLS: STARTTLS first");
+            return;
+        }
         switch (option) {
             case Nbd.OPT_EXPORT_NAME -> exportName(ctx, data);
             case Nbd.OPT_ABORT -> {
@@ -109,7 +124,7 @@ final class NbdHandshakeHandler extends FailFastDecoder {
                 }
                 reply(ctx, Nbd.REP_ACK, null);
             }
-            case Nbd.OPT_STARTTLS -> error(ctx, Nbd.REP_ERR_POLICY, "TLS is not enabled on this server");
+            case Nbd.OPT_STARTTLS -> startTls(ctx, data);
             case Nbd.OPT_STRUCTURED_REPLY -> {
                 if (data.isReadable()) {
                     error(ctx, Nbd.REP_ERR_INVALID, "STRUCTURED_REPLY takes no data");
@@ -121,6 +136,46 @@ final class NbdHandshakeHandler extends FailFastDecoder {
             case Nbd.OPT_INFO, Nbd.OPT_GO -> infoOrGo(ctx, data, option == Nbd.OPT_GO);
             default -> error(ctx, Nbd.REP_ERR_UNSUP, "option " + option + " is not supported");
         }
+    }
+
+    /**
+     * STARTTLS: ACK in the clear, then the TLS handshake on the same connection; the options
+     * that follow come through it. A client that sent anything after STARTTLS before the ACK
+     * broke the protocol (those bytes would be taken as plaintext inside TLS).
+     */
+    private void startTls(ChannelHandlerContext ctx, ByteBuf data) {
+        if (config.tls() == null) {
+            error(ctx, Nbd.REP_ERR_POLICY, "TLS is not enabled on this server");
+            return;
+        }
+        if (tls) {
+            error(ctx, Nbd.REP_ERR_INVALID, "TLS is on already");
+            return;
+        }
+        if (data.isReadable()) {
+            error(ctx, Nbd.REP_ERR_INVALID, "STARTTLS takes no data");
+            return;
+        }
+        if (internalBuffer().isReadable()) {
+            throw new NbdProtocolException("data after STARTTLS before its reply");
+        }
+        tls = true;
+        io.netty.handler.ssl.SslHandler ssl = config.tls().get().newHandler(ctx.alloc());
+        ssl.setHandshakeTimeout(10, java.util.concurrent.TimeUnit.SECONDS);
+        // TLS goes first in the pipeline now, so the next byte read (the ClientHello) reaches it;
+        // the ACK is written from its context, below it: in the clear. A server-side SslHandler
+        // waits for the client to begin.
+        ctx.pipeline().addFirst("nbd-tls", ssl);
+        ssl.handshakeFuture().addListener(h -> {
+            if (!h.isSuccess()) {
+                log.info("{}: NBD TLS handshake failed: {}", ctx.channel().remoteAddress(),
+                        h.cause() == null ? "?" : h.cause().getMessage());
+                ctx.close();
+            }
+        });
+        ByteBuf ack = ctx.alloc().buffer(20);
+        ack.writeLong(Nbd.OPTION_REPLY_MAGIC).writeInt(option).writeInt(Nbd.REP_ACK).writeInt(0);
+        ctx.pipeline().context(ssl).writeAndFlush(ack);
     }
 
     private void exportName(ChannelHandlerContext ctx, ByteBuf data) {

@@ -19,6 +19,7 @@ public final class NbdServerConfig {
     private int eventLoopThreads = 2;
     private int ioThreads = 4;
     private boolean concluded;
+    private java.util.function.Supplier<io.netty.handler.ssl.SslContext> tls;
 
     /** Where to listen; loopback by default. Port 0 picks a free port. */
     public NbdServerConfig listen(InetSocketAddress listen) {
@@ -54,6 +55,21 @@ public final class NbdServerConfig {
     public NbdServerConfig ioThreads(int threads) {
         this.ioThreads = threads;
         return this;
+    }
+
+    /**
+     * Requires TLS (NBD's STARTTLS) on every connection, with the context {@code tls} gives at
+     * each STARTTLS (so a reloaded certificate is used from the next connection on); {@code null}:
+     * no TLS, STARTTLS refused by policy.
+     */
+    public NbdServerConfig tls(java.util.function.Supplier<io.netty.handler.ssl.SslContext> tls) {
+        this.tls = tls;
+        return this;
+    }
+
+    /** The TLS context source, or {@code null} without TLS. */
+    public java.util.function.Supplier<io.netty.handler.ssl.SslContext> tls() {
+        return tls;
     }
 
     public NbdServerConfig conclude() {

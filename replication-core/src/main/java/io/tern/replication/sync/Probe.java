@@ -88,7 +88,12 @@ public final class Probe {
 
                                 @Override
                                 public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-                                    answer.completeExceptionally(cause);
+                                    answer.completeExceptionally(cause instanceof io.netty.handler.codec.DecoderException
+                                            && cause.getCause() instanceof javax.net.ssl.SSLException ssl
+                                            ? new IllegalStateException("TLS with " + primary + " failed: a certificate "
+                                                    + "was refused (another CA, expired, or not a member?): "
+                                                    + ssl.getMessage(), ssl)
+                                            : cause);
                                     ctx.close();
                                 }
                             });
