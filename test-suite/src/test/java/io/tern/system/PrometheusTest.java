@@ -70,7 +70,9 @@ class PrometheusTest {
             Process prometheus = startPrometheus(a, b);
             try {
                 String api = "http://127.0.0.1:" + prometheusPort;
+                // Refused until Prometheus has bound its port: keep asking.
                 await("prometheus ready").atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(200))
+                        .ignoreException(java.net.ConnectException.class)
                         .until(() -> get(api + "/-/ready").statusCode() == 200);
                 await("both nodes scraped").atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(500))
                         .until(() -> values(api, "up == 1").size() == 2);

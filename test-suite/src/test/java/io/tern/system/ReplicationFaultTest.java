@@ -55,7 +55,8 @@ class ReplicationFaultTest {
                     assertThat(((Number) behind.get("lag_seconds")).doubleValue()).as("lag in seconds").isPositive();
                     proxy.delay(0).bandwidth(0);
 
-                    // Damaged bytes on the way to the secondary: frames fail their checksum, sessions restart.
+                    // Damaged bytes on the way to the secondary, below TLS: a TLS record fails its
+                    // authentication, the session restarts, nothing damaged is applied.
                     proxy.corrupt(0.05);
                     load.awaitMore(3000, 60);
                     await().atMost(Duration.ofSeconds(30)).until(() -> proxy.corrupted() >= 5);
