@@ -24,22 +24,30 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Thousands of seeded malformed and mutated handshakes and requests against a real node, while a
- * well-behaved client on another connection (and another resource) writes and verifies
- * throughout. The node must stay up, the good client must never see an error.
+ * Tens of thousands of seeded malformed and mutated handshakes and requests against a real node,
+ * while a well-behaved client on another connection (and another resource) writes and verifies
+ * throughout. The node must stay up, the good client must never see an error. One case in
+ * twelve has a connection of its own (garbage, a mutated handshake, mutated or oversized
+ * requests, then a half-close); the others share connections ({@link NbdSessionFuzzer}): mutated
+ * options, each answered, then pipelined requests, each answered once under its handle, then a
+ * hostile end. {@code -Dtern.fuzz.nbd.cases=N} sets the number (default {@link #DEFAULT_CASES});
+ * {@code -Dtern.seed=N} the seed.
  */
 class NbdFuzzTest {
-    private static final int CASES = 3000;
+    static final long DEFAULT_CASES = 40_000;
 
     @TempDir
     Path dir;
 
     @Test
     void malformedInputClosesOnlyItsOwnConnection() throws Exception {
-        Random random = new Random(Seeds.seed("NbdFuzzTest"));
+        long seed = Seeds.seed("NbdFuzzTest");
+        Random random = new Random(seed);
+        long cases = Long.getLong("tern.fuzz.nbd.cases", DEFAULT_CASES);
+        long connectionCases = Math.max(1, cases / 12);
         TernNode node = new TernNode(dir);
         assertThat(node.command(60, "init", "--home", dir.toString(), "--node", "a",
-                "--nbd", "127.0.0.1:0", "--http", "127.0.0.1:0")).isZero();
+                "--nbd", "127.0.0.1:0", "--http", "127.0.0.1:0", "--transport", "plain")).isZero();
         assertThat(node.command(60, "create", "fuzz", "--size", "16M", "--home", dir.toString())).isZero();
         assertThat(node.command(60, "create", "good", "--size", "16M", "--home", dir.toString())).isZero();
         try (node) {
@@ -48,13 +56,30 @@ class NbdFuzzTest {
             AtomicReference<Throwable> goodError = new AtomicReference<>();
             Thread good = new Thread(() -> goodClient(node, goodOps, goodError), "good-client");
             good.start();
+            long started = System.nanoTime();
             int[] kinds = new int[4];
-            for (int i = 0; i < CASES; i++) {
+            for (long i = 0; i < connectionCases; i++) {
                 int kind = random.nextInt(4);
                 kinds[kind]++;
                 fuzzOnce(node, random, kind);
-                assertThat(node.isAlive()).as("node alive after case %d", i).isTrue();
+                if (i % 100 == 0) {
+                    assertThat(node.isAlive()).as("node alive after case %d", i).isTrue();
+                }
             }
+            NbdSessionFuzzer sessions = new NbdSessionFuzzer(new Random(seed + 1), node.nbdAddress(), "fuzz", 16L << 20);
+            while (sessions.cases() < cases - connectionCases) {
+                try {
+                    sessions.session();
+                } catch (IOException | AssertionError e) {
+                    throw new AssertionError("NBD session " + sessions.counts().connections + " of seed " + seed
+                            + " (replay with -Dtern.seed=" + seed + "): " + e.getMessage(), e);
+                }
+                if (sessions.counts().connections % 100 == 0) {
+                    assertThat(node.isAlive()).as("node alive after session %d", sessions.counts().connections).isTrue();
+                }
+            }
+            long fuzzNanos = System.nanoTime() - started;
+            assertThat(node.isAlive()).as("node alive after the fuzzing").isTrue();
             good.interrupt();
             good.join(30_000);
             assertThat(goodError.get()).as("the good client's error").isNull();
@@ -62,8 +87,15 @@ class NbdFuzzTest {
             try (NbdClient after = NbdClient.connect(node.nbdAddress(), "fuzz")) {
                 after.write(0, new byte[4096], true).get(10, TimeUnit.SECONDS);
             }
-            System.err.printf("fuzz: %d cases (garbage %d, mutated handshakes %d, mutated requests %d, oversized %d); "
-                    + "good client verified %d writes%n", CASES, kinds[0], kinds[1], kinds[2], kinds[3], goodOps.get());
+            NbdSessionFuzzer.Counts c = sessions.counts();
+            long total = connectionCases + sessions.cases();
+            System.err.printf("fuzz: nbd %d cases in %.1f s (seed %d): %d with a connection each (garbage %d, mutated "
+                    + "handshakes %d, mutated requests %d, oversized %d), %d on %d shared connections (options %d, "
+                    + "requests %d, hostile ends %d; %d error replies); good client verified %d writes%n", total,
+                    fuzzNanos / 1e9, seed, connectionCases, kinds[0], kinds[1], kinds[2], kinds[3], sessions.cases(),
+                    c.connections, c.options, c.requests, c.hostileEnds, c.errorReplies, goodOps.get());
+            assertThat(total).isGreaterThanOrEqualTo(cases);
+            assertThat(c.errorReplies).as("requests the server refused with an error, connection kept").isPositive();
             node.stop();
         }
     }

@@ -85,7 +85,12 @@ public final class FrameDecoder extends FailFastDecoder {
     private ByteBuf decompress(MessageType type, ByteBuf packed) {
         byte[] src = new byte[packed.readableBytes()];
         packed.readBytes(src);
-        long size = com.github.luben.zstd.Zstd.getFrameContentSize(src);
+        long size;
+        try {
+            size = src.length == 0 ? -1 : com.github.luben.zstd.Zstd.getFrameContentSize(src);
+        } catch (RuntimeException e) { // zstd-jni's own bounds checks, on a payload cut short
+            size = -1;
+        }
         if (size < 0 || size > maxPayload) {
             throw new ProtocolException(ErrorCode.PROTOCOL, type + " compressed payload declares " + size
                     + " bytes (bound " + maxPayload + ")");

@@ -366,16 +366,21 @@ final class ShippingHandler extends ChannelInboundHandlerAdapter {
             ctx.close(); // shutting down
             return;
         }
-        // Chunks are read on several threads; the answers leave in the order asked.
+        // Chunks are read on several threads; the answers leave in the order asked. A request
+        // stays outstanding until its answer is written to the socket, not merely queued: a peer
+        // that asks and never reads is cut off at the bound instead of filling this node's memory.
         syncSent = syncSent.thenCompose(v -> work).handleAsync((answer, error) -> {
-            syncOutstanding--;
             if (error != null) {
+                syncOutstanding--;
                 if (state == State.SYNCING) {
                     log.error("{}: reading chunk {} for {} failed: {}", cfg.resource(), d.offset(), peer, error.toString());
                     ctx.close();
                 }
             } else if (state == State.SYNCING) {
-                FrameCodec.send(ctx, MessageType.SYNC_DATA, compress, b -> Messages.encode(answer, b));
+                FrameCodec.send(ctx, MessageType.SYNC_DATA, compress, b -> Messages.encode(answer, b))
+                        .addListener(f -> syncOutstanding--);
+            } else {
+                syncOutstanding--;
             }
             return null;
         }, ctx.executor());
