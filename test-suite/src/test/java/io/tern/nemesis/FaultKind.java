@@ -14,7 +14,14 @@ public enum FaultKind {
      * {@code tern adjust --log-quota 4M} on the primary and a paused fetch on a secondary, so the
      * primary goes Ahead of it and it resyncs the dirty chunks on resume.
      */
-    LOG_QUOTA;
+    LOG_QUOTA,
+    /**
+     * The primary's site is lost: writes stop and the secondaries catch up, then {@code kill -9}
+     * of the primary and {@code tern primary --force} on a secondary; the old primary restarts
+     * and must follow the new one by itself, with no split brain (it holds nothing the new
+     * primary lacks). The tail an unquiesced failover gives up is not modelled yet.
+     */
+    FORCED_FAILOVER;
 
     /** The name used in schedules, reports and counts. */
     public String label() {

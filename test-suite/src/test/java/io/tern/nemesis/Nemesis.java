@@ -143,6 +143,10 @@ public final class Nemesis {
                     return true;
                 }
                 case LOG_QUOTA -> quota(cluster, writer, s);
+                case FORCED_FAILOVER -> {
+                    forcedFailover(cluster, writer, s, total, wait);
+                    return true;
+                }
                 default -> throw new IllegalStateException("no such fault " + s.kind());
             }
         } finally {
@@ -215,6 +219,27 @@ public final class Nemesis {
         counts.event(ahead ? "ahead" : "ahead-not-reached");
         note("step " + s.index() + ": " + (ahead ? "the primary went Ahead of " + name : "no Ahead within 30 s"));
         cluster.node(victim).http("POST", "/resources/" + Cluster.RES + "/resume-fetch");
+    }
+
+    /** See {@link FaultKind#FORCED_FAILOVER}. */
+    private void forcedFailover(Cluster cluster, HistoryWriter writer, Step s, int total, Duration wait)
+            throws Exception {
+        writer.awaitAcked(total, wait);
+        writer.close();
+        int old = cluster.primaryIndex();
+        int target = pickSecondary(cluster, s);
+        Replication.awaitCaughtUp(cluster.primary(), Cluster.RES, Duration.ofSeconds(120), cluster.secondaryNodes());
+        note("step " + s.index() + ": writes stopped, secondaries caught up; kill -9 " + Cluster.name(old)
+                + " (primary), forced failover to " + Cluster.name(target));
+        cluster.node(old).kill();
+        tern(cluster.node(target), "primary", Cluster.RES, "--force");
+        cluster.node(old).start();
+        note("step " + s.index() + ": " + Cluster.name(old) + " restarted");
+        cluster.awaitOnePrimary(wait);
+        if (cluster.primaryIndex() != target) {
+            throw new AssertionError("after the forced failover to " + Cluster.name(target) + " the primary is "
+                    + Cluster.name(cluster.primaryIndex()));
+        }
     }
 
     private static int pickSecondary(Cluster cluster, Step s) {
