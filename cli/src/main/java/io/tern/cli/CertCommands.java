@@ -160,7 +160,7 @@ final class CertCommands implements Callable<Integer> {
                 throw new CommandFailure(ExitCodes.FAILED, "the CA in " + ca + " is cluster " + caCluster + "'s, not "
                         + cluster + "'s");
             }
-            Files.createDirectories(target);
+            io.tern.log.DurableFiles.createDirectories(target);
             java.nio.file.attribute.PosixFileAttributeView view = Files.getFileAttributeView(target,
                     java.nio.file.attribute.PosixFileAttributeView.class);
             view.setPermissions(java.nio.file.attribute.PosixFilePermissions.fromString("rwx------"));
@@ -170,8 +170,8 @@ final class CertCommands implements Callable<Integer> {
             boolean qemu = layout.equals("qemu");
             Certificates.write(issued, target.resolve(qemu ? "client-cert.pem" : Certificates.NODE_CERT),
                     target.resolve(qemu ? "client-key.pem" : Certificates.NODE_KEY), replace);
-            Files.copy(ca.resolve(Certificates.CA_CERT), target.resolve(qemu ? "ca-cert.pem" : Certificates.CA_CERT),
-                    java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+            Certificates.writeCertificate(authority.certificate(), target.resolve(qemu ? "ca-cert.pem"
+                    : Certificates.CA_CERT));
             System.out.println("certificate of node " + node + " (cluster " + cluster + ") in " + target.toAbsolutePath()
                     + ", valid until " + issued.certificate().getNotAfter().toInstant()
                     + (replace && home != null ? "; a running node takes it with 'tern cert reload --home " + home + "'" : ""));

@@ -142,7 +142,7 @@ final class DemoCommand implements Callable<Integer> {
             io.tern.security.Certificates.write(io.tern.security.Certificates.issue(ca, h.cluster(), h.node(),
                     now.minusSeconds(60), now.plus(Duration.ofDays(90))), tls.resolve(io.tern.security.Certificates.NODE_CERT),
                     tls.resolve(io.tern.security.Certificates.NODE_KEY), false);
-            Files.copy(caDir.resolve(io.tern.security.Certificates.CA_CERT), tls.resolve(io.tern.security.Certificates.CA_CERT));
+            io.tern.security.Certificates.writeCertificate(ca.certificate(), tls.resolve(io.tern.security.Certificates.CA_CERT));
         }
     }
 

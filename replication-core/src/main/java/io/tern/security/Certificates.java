@@ -205,7 +205,7 @@ public final class Certificates {
     /** Writes {@code text} to {@code file} with {@code mode} from its creation on, atomically and durably. */
     private static void writeFile(Path file, String text, String mode) throws IOException {
         Path dir = file.toAbsolutePath().getParent();
-        Files.createDirectories(dir);
+        DurableFiles.createDirectories(dir); // the folder's own entry too: a power cut must not take tls/ away
         Path tmp = dir.resolve(file.getFileName() + ".tmp");
         Files.deleteIfExists(tmp);
         Files.createFile(tmp, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString(mode)));
@@ -215,6 +215,15 @@ public final class Certificates {
         }
         Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
         DurableFiles.syncDirectory(dir);
+    }
+
+    /** Writes a certificate (a CA's, for a node's {@code ca.crt}) as PEM, atomically and durably. */
+    public static void writeCertificate(X509Certificate c, Path file) throws IOException {
+        try {
+            writeFile(file, pem(c), "rw-r--r--");
+        } catch (GeneralSecurityException e) {
+            throw new IOException("cannot encode " + file + ": " + e.getMessage(), e);
+        }
     }
 
     /** A certificate as PEM text. */

@@ -146,7 +146,7 @@ public final class Transport {
         return m == null ? Set.of() : m.members();
     }
 
-    /** Makes the listening end of a new connection: TLS first, then {@link #verified} peers only. */
+    /** Makes the listening end of a new connection: TLS first, then only peers whose certificate passes the check. */
     public void server(Channel c) {
         Material m = material;
         if (m == null) {

@@ -76,7 +76,7 @@ public final class TlsStreamBench {
         Instant now = Instant.now();
         Certificates.write(Certificates.issue(ca, "bench", node, now.minusSeconds(60), now.plus(Duration.ofDays(1))),
                 tls.resolve(Certificates.NODE_CERT), tls.resolve(Certificates.NODE_KEY), true);
-        Files.writeString(tls.resolve(Certificates.CA_CERT), Certificates.pem(ca.certificate()));
+        Certificates.writeCertificate(ca.certificate(), tls.resolve(Certificates.CA_CERT));
         return Transport.tls(tls, node, "bench", Set.of());
     }
 

@@ -77,7 +77,7 @@ public final class Replication {
         try {
             Certificates.write(Certificates.issue(ca, cluster, name, now.minusSeconds(60), now.plus(Duration.ofDays(90))),
                     tls.resolve(Certificates.NODE_CERT), tls.resolve(Certificates.NODE_KEY), true);
-            Files.writeString(tls.resolve(Certificates.CA_CERT), Certificates.pem(ca.certificate()));
+            Certificates.writeCertificate(ca.certificate(), tls.resolve(Certificates.CA_CERT)); // durably: power-loss tests
         } catch (java.security.GeneralSecurityException e) {
             throw new IOException("cannot issue the certificate of " + name + ": " + e.getMessage(), e);
         }
