@@ -140,12 +140,6 @@ public final class Transport {
         return m == null ? null : m.certificate().getNotAfter().toInstant();
     }
 
-    /** The members admitted (empty: every holder of a certificate of the cluster's CA). */
-    public Set<String> members() {
-        Material m = material;
-        return m == null ? Set.of() : m.members();
-    }
-
     /** Makes the listening end of a new connection: TLS first, then only peers whose certificate passes the check. */
     public void server(Channel c) {
         Material m = material;

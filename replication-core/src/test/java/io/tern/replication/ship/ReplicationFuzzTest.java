@@ -86,6 +86,16 @@ class ReplicationFuzzTest {
     @TempDir
     Path dir;
 
+
+    /** The primary's logged device in {@code dir} (p.img, p-log, p.checkpoint), keeping its whole log. */
+    private LoggedDevice openPrimary() throws Exception {
+        return LoggedDevice.open(new LoggedDeviceConfig()
+                .backing(FileBlockDevice.create(dir.resolve("p.img"), SIZE, false))
+                .log(new LogConfig().directory(dir.resolve("p-log")).name("p"))
+                .checkpointFile(dir.resolve("p.checkpoint"))
+                .retainFrom(() -> 0));
+    }
+
     @Test
     void hostilePeersGetOnlyTheirOwnConnectionsClosedWhileAMemberReplicates() throws Exception {
         long seed = Seeds.seed("ReplicationFuzzTest");
@@ -93,11 +103,7 @@ class ReplicationFuzzTest {
         int threads = Integer.getInteger("tern.fuzz.threads", 2);
         Random random = new Random(seed);
         quietLogging();
-        try (LoggedDevice primary = LoggedDevice.open(new LoggedDeviceConfig()
-                .backing(FileBlockDevice.create(dir.resolve("p.img"), SIZE, false))
-                .log(new LogConfig().directory(dir.resolve("p-log")).name("p"))
-                .checkpointFile(dir.resolve("p.checkpoint"))
-                .retainFrom(() -> 0));
+        try (LoggedDevice primary = openPrimary();
              LogShipper shipper = new LogShipper(new ShipperConfig().resource("r0").log(primary.log())
                      .maxBatchBytes(256 << 10).device(primary, primary::appliedLsn, primary::loggedLsn));
              TestMember member = new TestMember(LinkStore.open(dir.resolve("links-a"), "a"), primary.log())) {
@@ -249,11 +255,7 @@ class ReplicationFuzzTest {
         long seed = Seeds.seed("ReplicationFuzzTest.unreadSyncAnswers");
         Random random = new Random(seed);
         quietLogging();
-        try (LoggedDevice primary = LoggedDevice.open(new LoggedDeviceConfig()
-                .backing(FileBlockDevice.create(dir.resolve("p.img"), SIZE, false))
-                .log(new LogConfig().directory(dir.resolve("p-log")).name("p"))
-                .checkpointFile(dir.resolve("p.checkpoint"))
-                .retainFrom(() -> 0));
+        try (LoggedDevice primary = openPrimary();
              LogShipper shipper = new LogShipper(new ShipperConfig().resource("r0").log(primary.log())
                      .device(primary, primary::appliedLsn, primary::loggedLsn));
              ReplicationServer server = ReplicationServer.start(new InetSocketAddress("127.0.0.1", 0), "c",
