@@ -15,6 +15,9 @@ Model (strict POSIX, stricter than ext4 in practice):
     would: a file fsync'd but never named by a directory fsync disappears; a durable name whose
     data was never fsync'd comes back with its last fsync'd content (or empty). Handles opened
     before the cut fail with EIO. Reading /.powerloss returns one line of JSON counters.
+  * Writing "fail EIO NAME" or "fail ENOSPC NAME" to /.powerloss makes every later write and
+    fallocate of a file whose path ends with NAME fail with that error (a failing disk, a full
+    file system) until "heal" is written; reads, fsyncs and other files are untouched.
   * A rename is durable in the destination once that folder is fsync'd and gone from the
     source once the source folder is; until both, a cut may leave both names or neither.
   * Mounting starts from the durable state kept in STATE_DIR, so an unmount is a power cut too.
@@ -312,6 +315,8 @@ class PowerLossFs(fusepy.Operations):
         self.next_fh = 1
         self.cuts = 0
         self.fsyncs = 0
+        self.fault = None  # (errno, path suffix) while writes to those files fail
+        self.failed_writes = 0
         self._replace_live_with_durable()
 
     # ---- helpers -------------------------------------------------------------------------
@@ -420,7 +425,10 @@ class PowerLossFs(fusepy.Operations):
                 pending_dir_changes += sum(1 for n in live.keys() | durable.keys()
                                            if live.get(n) != durable.get(n))
         return (json.dumps({'pending_bytes': pending_bytes, 'pending_dir_changes': pending_dir_changes,
-                            'cuts': self.cuts, 'fsyncs': self.fsyncs}) + '\n').encode()
+                            'cuts': self.cuts, 'fsyncs': self.fsyncs,
+                            'failing': None if self.fault is None else '%s %s' % (
+                                errno.errorcode[self.fault[0]], self.fault[1]),
+                            'failed_writes': self.failed_writes}) + '\n').encode()
 
     def _replace_live_with_durable(self):
         """The power cut. Every live inode still named durably is rolled back to its durable
@@ -712,6 +720,7 @@ class PowerLossFs(fusepy.Operations):
         handle = self._file_handle(fi)
         if handle.content is not None:
             return self._control(data)
+        self._injected_fault(path)
         inode = handle.inode
         n = os.pwrite(inode.fd, data, offset)
         if n == 0:
@@ -723,11 +732,22 @@ class PowerLossFs(fusepy.Operations):
         return n
 
     def _control(self, data):
-        if data.strip() != b'cut':
+        words = data.decode('ascii', 'replace').split()
+        if words == ['cut']:
+            self._replace_live_with_durable()
+            self.cuts += 1
+        elif len(words) == 3 and words[0] == 'fail' and words[1] in ('EIO', 'ENOSPC'):
+            self.fault = (getattr(errno, words[1]), words[2])
+        elif words == ['heal']:
+            self.fault = None
+        else:
             _fail(errno.EINVAL)
-        self._replace_live_with_durable()
-        self.cuts += 1
         return len(data)
+
+    def _injected_fault(self, path):
+        if self.fault is not None and path is not None and path.endswith(self.fault[1]):
+            self.failed_writes += 1
+            _fail(self.fault[0])
 
     def truncate(self, path, length, fh=None):
         if path == CONTROL_PATH and not fh:
@@ -746,6 +766,7 @@ class PowerLossFs(fusepy.Operations):
         inode = self._file_handle(fi).inode
         if inode is None:
             _fail(errno.EOPNOTSUPP)
+        self._injected_fault(path)
         os.posix_fallocate(inode.fd, offset, length)
         end = offset + length
         if end > inode.size:

@@ -291,6 +291,39 @@ def errors(m):
     expect('.powerloss' not in os.listdir(m.root), 'the control file is not listed')
 
 
+def injected(m):
+    """fail/heal: writes and fallocate of the named files fail with the errno until healed."""
+    d = m.p('inj')
+    os.mkdir(d)
+    write(os.path.join(d, 'data.img'), b'before', sync=True)
+    write(os.path.join(d, 'other'), b'other')
+    for code in ('EIO', 'ENOSPC'):
+        write(m.p('.powerloss'), ('fail %s data.img' % code).encode(), mode='r+b')
+        expect(m.stats()['failing'] == code + ' data.img', 'the stats name the fault')
+        fd = os.open(os.path.join(d, 'data.img'), os.O_RDWR)
+        try:
+            try:
+                os.pwrite(fd, b'during', 0)
+                raise AssertionError('a write to a failing file succeeded')
+            except OSError as e:
+                expect(e.errno == getattr(errno, code), 'a write fails with ' + code)
+            try:
+                os.posix_fallocate(fd, 0, 1 << 20)
+                raise AssertionError('fallocate of a failing file succeeded')
+            except OSError as e:
+                expect(e.errno == getattr(errno, code), 'fallocate fails with ' + code)
+            expect(os.pread(fd, 6, 0) == b'before', 'reads go on, and a failed write changed nothing')
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        write(os.path.join(d, 'other'), b'other file', sync=True)
+        write(m.p('.powerloss'), b'heal', mode='r+b')
+        expect(m.stats()['failing'] is None, 'healed')
+    write(os.path.join(d, 'data.img'), b'after', sync=True, mode='r+b')
+    expect(read(os.path.join(d, 'data.img')) == b'aftere', 'writes go on once healed')
+    expect(m.stats()['failed_writes'] == 4, 'failed writes are counted: %s' % m.stats())
+
+
 def killed(work):
     """A file system killed before it saved its durable folders leaves a state the next mount
     refuses, instead of one it would silently misread."""
@@ -357,6 +390,8 @@ def main(argv):
         remount(m)
         print('errors')
         errors(m)
+        print('injected faults')
+        injected(m)
         killed(work)
         print('throughput')
         fs_append, fs_overwrite = throughput(m, 'powerloss fs', m.root)

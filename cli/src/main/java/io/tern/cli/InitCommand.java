@@ -15,6 +15,7 @@ import picocli.CommandLine.Option;
         footer = {"", "Examples:",
                 "  tern init --home /var/lib/tern/a --node a --listen 10.0.0.1:7800",
                 "  tern init --home /tmp/b --node b --listen 127.0.0.1:0 --http 127.0.0.1:0 --transport plain",
+                "  tern init --home /var/lib/tern/c --node c --listen 0.0.0.0:7800 --advertise 203.0.113.7:7800",
                 "", "Exit codes:",
                 "  0  made",
                 "  1  refused: a node home already, or the folder cannot be written",
@@ -33,6 +34,10 @@ final class InitCommand implements Callable<Integer> {
     @Option(names = "--listen", paramLabel = "H:P", description = "Replication address (default: ${DEFAULT-VALUE}).",
             defaultValue = "127.0.0.1:7800")
     String listen;
+
+    @Option(names = "--advertise", paramLabel = "H:P", description = "The replication address the other members dial, "
+            + "when it is not --listen's (a NAT, a port forward, a proxy); default: the --listen address.")
+    String advertise;
 
     @Option(names = "--nbd", paramLabel = "H:P", description = "NBD address (default: ${DEFAULT-VALUE}).",
             defaultValue = "127.0.0.1:10809")
@@ -61,7 +66,14 @@ final class InitCommand implements Callable<Integer> {
             throw new CommandFailure(ExitCodes.FAILED, dir + " is the home of a node already: use it as it is, or pick "
                     + "another --home");
         }
+        HostPort advertised = advertise == null ? null : HostPort.parse(advertise);
+        if (advertised != null && advertised.port() == 0) {
+            throw new CommandFailure(ExitCodes.USAGE, "--advertise needs a port other members can dial, not " + advertise);
+        }
         NodeHome h = NodeHome.init(dir, node, cluster, HostPort.parse(listen), HostPort.parse(nbd), HostPort.parse(http));
+        if (advertised != null) {
+            h.setNodeProperty("advertise", advertised.toString());
+        }
         if (transport.equals("plain")) {
             h.setNodeProperty("transport", "plain");
         }

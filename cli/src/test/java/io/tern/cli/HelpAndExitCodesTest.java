@@ -13,6 +13,7 @@ import java.util.List;
 import java.util.regex.Pattern;
 
 import io.tern.node.Node;
+import io.tern.node.HostPort;
 import io.tern.node.NodeHome;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -167,6 +168,20 @@ class HelpAndExitCodesTest {
             assertOneLineError(run("run", "--home", home), ExitCodes.FAILED, "tern run: cannot listen on 127.0.0.1:"
                     + taken.getLocalPort() + ", the replication address ('listen' in ");
         }
+    }
+
+    @Test
+    void anAdvertisedAddressIsStoredAndNeedsAPort() throws Exception {
+        String home = dir.resolve("adv").toString();
+        assertOneLineError(run("init", "--home", home, "--node", "a", "--listen", "127.0.0.1:0", "--advertise",
+                "127.0.0.1:0", "--transport", "plain"), ExitCodes.USAGE, "--advertise needs a port");
+        assertThat(Path.of(home, "node.properties")).as("a refused init makes nothing").doesNotExist();
+        assertThat(run("init", "--home", home, "--node", "a", "--listen", "127.0.0.1:0", "--advertise",
+                "127.0.0.1:7900", "--transport", "plain").code()).isZero();
+        NodeHome h = NodeHome.open(Path.of(home));
+        assertThat(h.advertised()).isEqualTo(HostPort.parse("127.0.0.1:7900"));
+        assertThat(NodeHome.open(Path.of(init("plain"))).advertised()).as("no --advertise: the listen address")
+                .isEqualTo(HostPort.parse("127.0.0.1:0"));
     }
 
     /** A node home with every address on a free port. */

@@ -470,7 +470,7 @@ public final class Node implements AutoCloseable {
         ResourceMesh m = meshes.get(resource);
         if (m == null) {
             io.tern.links.LinkStore links = io.tern.links.LinkStore.open(home.resourceDir(resource).resolve("links"), name);
-            m = new ResourceMesh(this, resource, name, home.cluster(), home.address("listen"), links);
+            m = new ResourceMesh(this, resource, name, home.cluster(), home.advertised(), links);
             meshes.put(resource, m);
         }
         return m;

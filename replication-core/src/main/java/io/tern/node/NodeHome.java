@@ -281,6 +281,16 @@ public final class NodeHome {
         return HostPort.parse(nodeProperties().getProperty(key));
     }
 
+    /**
+     * The replication address the other members dial ({@code advertise} in
+     * {@code node.properties}, published in this node's {@code address-} link): the
+     * {@code listen} address unless set, as behind a NAT, a port forward or a proxy.
+     */
+    public HostPort advertised() throws IOException {
+        String a = nodeProperties().getProperty("advertise");
+        return a == null || a.isBlank() ? address("listen") : HostPort.parse(a.trim());
+    }
+
     public Path resourceDir(String name) {
         return dir.resolve("resources").resolve(name);
     }

@@ -44,6 +44,7 @@ final class ResourceMesh implements MeshMember {
     private final String resource;
     private final String self;
     private final String cluster;
+    /** This node's own replication address as the others dial it (published, never dialled). */
     private final HostPort listen;
     private final LinkStore links;
     private final Map<String, MeshLink> outgoing = new ConcurrentHashMap<>();

@@ -126,8 +126,31 @@ public final class PowerLossFs implements AutoCloseable {
     }
 
     /**
+     * A failing disk or a full file system under one file: from now on every write and fallocate
+     * of a file whose path ends with {@code pathSuffix} fails with {@code errno} ({@code "EIO"} or
+     * {@code "ENOSPC"}) until {@link #heal()}. Reads, fsyncs and other files are untouched.
+     */
+    public void failWrites(String errno, String pathSuffix) throws IOException {
+        requireOpen();
+        if (!errno.equals("EIO") && !errno.equals("ENOSPC")) {
+            throw new IllegalArgumentException("only EIO or ENOSPC, not " + errno);
+        }
+        if (pathSuffix.isEmpty() || pathSuffix.chars().anyMatch(Character::isWhitespace)) {
+            throw new IllegalArgumentException("a path suffix without blanks, not '" + pathSuffix + "'");
+        }
+        Files.writeString(mountPoint.resolve(CONTROL_FILE), "fail " + errno + " " + pathSuffix, StandardOpenOption.WRITE);
+    }
+
+    /** Ends {@link #failWrites}: writes go through again. */
+    public void heal() throws IOException {
+        requireOpen();
+        Files.writeString(mountPoint.resolve(CONTROL_FILE), "heal", StandardOpenOption.WRITE);
+    }
+
+    /**
      * One line of JSON: {@code pending_bytes} and {@code pending_dir_changes} (what a cut now
-     * would drop), {@code cuts} and {@code fsyncs} (files and folders) since this mount.
+     * would drop), {@code cuts} and {@code fsyncs} (files and folders) since this mount, the
+     * injected fault ({@code failing}, null when none) and {@code failed_writes}.
      */
     public String stats() throws IOException {
         requireOpen();
@@ -201,7 +224,7 @@ public final class PowerLossFs implements AutoCloseable {
     }
 
     /** A python3 that imports fusepy, after checking the other tools; fails listing all that is missing. */
-    private static String findPython() {
+    static String findPython() {
         List<String> missing = new ArrayList<>();
         if (!Files.isReadable(DEV_FUSE) || !Files.isWritable(DEV_FUSE)) {
             missing.add("/dev/fuse is missing or not readable and writable (load the fuse module; run as root)");

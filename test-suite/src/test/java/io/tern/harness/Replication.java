@@ -5,6 +5,7 @@ import static org.awaitility.Awaitility.await;
 
 import java.io.IOException;
 import java.io.InputStream;
+import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -41,12 +42,25 @@ public final class Replication {
      * missing), with a fixed replication port and ephemeral NBD and HTTP ports.
      */
     public static TernNode init(Path home, Path logs, String name, String cluster) throws IOException, InterruptedException {
+        return init(home, logs, name, cluster, freePort(), null);
+    }
+
+    /**
+     * {@code tern init} as {@link #init(Path, Path, String, String)}, replicating on
+     * {@code listenPort} and, with {@code advertise} not null, publishing that address for the
+     * other members to dial (a proxy in front of the node).
+     */
+    public static TernNode init(Path home, Path logs, String name, String cluster, int listenPort,
+            InetSocketAddress advertise) throws IOException, InterruptedException {
         Files.createDirectories(home);
         Files.createDirectories(logs);
         TernNode node = new TernNode(home, logs);
-        assertThat(node.command(60, "init", "--home", home.toString(), "--node", name, "--cluster", cluster,
-                "--listen", "127.0.0.1:" + freePort(), "--nbd", "127.0.0.1:0", "--http", "127.0.0.1:0"))
-                .as("tern init %s", name).isZero();
+        List<String> args = new java.util.ArrayList<>(List.of("init", "--home", home.toString(), "--node", name,
+                "--cluster", cluster, "--listen", "127.0.0.1:" + listenPort, "--nbd", "127.0.0.1:0", "--http", "127.0.0.1:0"));
+        if (advertise != null) {
+            args.addAll(List.of("--advertise", advertise.getHostString() + ":" + advertise.getPort()));
+        }
+        assertThat(node.command(60, args.toArray(String[]::new))).as("tern init %s", name).isZero();
         issueCertificate(home, name, cluster);
         return node;
     }

@@ -21,7 +21,8 @@ import io.tern.harness.BlockHistory;
  *   <li>{@code acked-on-primary}: every acknowledged write is on the current primary, read back
  *       through NBD ({@link BlockHistory#verify}); a write never answered is there whole or not
  *       at all;</li>
- *   <li>{@code no-refusal}: no write was refused, except with EPERM during a handover;</li>
+ *   <li>{@code no-refusal}: no write was refused, except with the errnos the step allows: EPERM
+ *       during a handover, EIO or ENOSPC while the primary's backing store fails;</li>
  *   <li>{@code no-split-brain}: no node reports a split brain (no step of this slice forces
  *       one) and none is Failed;</li>
  *   <li>{@code caught-up}: every secondary replays the primary's whole log onto an UpToDate disk
@@ -44,8 +45,8 @@ final class Checker {
         this.counts = counts;
     }
 
-    /** All the per-step checks, in order. {@code handover}: EPERM refusals are expected. */
-    void afterStep(String when, boolean handover) throws Exception {
+    /** All the per-step checks, in order; {@code allowed}: the errnos a write may have been refused with in this step. */
+    void afterStep(String when, java.util.Set<Integer> allowed) throws Exception {
         cluster.awaitOnePrimary(Duration.ofSeconds(60));
         counts.check("one-primary");
 
@@ -56,9 +57,9 @@ final class Checker {
 
         List<String> errors = history.errors();
         for (String e : errors.subList(errorsSeen, errors.size())) {
-            if (!handover || !e.contains("errno 1")) {
-                throw new AssertionError(when + ": a write was refused" + (handover ? " (not with EPERM)" : "")
-                        + ": " + e);
+            if (allowed.stream().noneMatch(errno -> e.contains("with errno " + errno + ")"))) {
+                throw new AssertionError(when + ": a write was refused" + (allowed.isEmpty() ? "" : " (not with errno "
+                        + allowed + ")") + ": " + e);
             }
         }
         errorsSeen = errors.size();

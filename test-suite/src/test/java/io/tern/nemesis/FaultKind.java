@@ -21,7 +21,32 @@ public enum FaultKind {
      * and must follow the new one by itself, with no split brain (it holds nothing the new
      * primary lacks). The tail an unquiesced failover gives up is not modelled yet.
      */
-    FORCED_FAILOVER;
+    FORCED_FAILOVER,
+    /**
+     * Power loss of any node (the primary included) under write load: {@code kill -9}, then its
+     * file system drops everything it did not fsync ({@code PowerLossFs}); then a restart on what
+     * survived.
+     */
+    POWER_LOSS,
+    /**
+     * The backing store of any node fails: every write to it gets EIO or ENOSPC (seeded) for a
+     * while, then heals. A primary must refuse new writes with that error (no acknowledged write
+     * lost) and take writes again by itself once healed; a secondary's replay waits and catches up.
+     */
+    DISK_FAULT,
+    /**
+     * A paused resync: {@code pause sync} on a secondary, then the primary goes Ahead of it (small
+     * quota, paused fetch); on resume of its fetch the resync waits paused (disk Inconsistent,
+     * nothing copied, through a {@code kill -9} and restart of that secondary) until {@code resume sync}.
+     */
+    PAUSE_SYNC,
+    /**
+     * The link into any node, through the proxy in front of it, while the primary writes: cut
+     * (nothing passes either way), slow (100 ms each way and 512 KiB/s), corrupt (a bit flipped
+     * in 5% of the chunks it answers with) or reset (RST of every connection, three times), for
+     * at least two seconds; then healed. Every secondary must catch up.
+     */
+    LINK_FAULT;
 
     /** The name used in schedules, reports and counts. */
     public String label() {

@@ -8,6 +8,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.Set;
 
 import io.tern.block.nbd.NbdClient;
 import io.tern.harness.BlockHistory;
@@ -15,6 +16,7 @@ import io.tern.harness.HistoryWriter;
 import io.tern.harness.Replication;
 import io.tern.harness.TernNode;
 import io.tern.node.Json;
+import io.tern.proxy.FaultProxy;
 import org.awaitility.Awaitility;
 
 /**
@@ -59,14 +61,14 @@ public final class Nemesis {
         BlockHistory history = new BlockHistory(Cluster.SIZE, schedule.seed());
         Cluster cluster = null;
         try {
-            cluster = Cluster.start(dir);
+            cluster = Cluster.start(dir, schedule.seed());
             note("cluster up: a primary, b and c UpToDate");
             Checker checker = new Checker(cluster, history, counts);
             for (Step s : schedule.steps()) {
                 current = s;
                 long t0 = System.nanoTime();
-                boolean handover = step(cluster, history, s);
-                checker.afterStep("step " + s.index() + " (" + s.kind().label() + ")", handover);
+                Set<Integer> refusals = step(cluster, history, s);
+                checker.afterStep("step " + s.index() + " (" + s.kind().label() + ")", refusals);
                 note(String.format("step %d %s: checks passed in %.1f s (%d writes acknowledged so far)", s.index(),
                         s.kind().label(), (System.nanoTime() - t0) / 1e9, history.acked()));
             }
@@ -86,13 +88,21 @@ public final class Nemesis {
                     report, counts);
         } finally {
             if (cluster != null) {
-                cluster.close();
+                cluster.close(dir, counts.violations() > 0);
             }
         }
     }
 
-    /** Runs one step up to the moment its fault is healed and no write is in flight; true for a handover. */
-    private boolean step(Cluster cluster, BlockHistory history, Step s) throws Exception {
+    /** EPERM: a write that reached a primary which has just stepped down. */
+    private static final Set<Integer> HANDOVER_REFUSALS = Set.of(1);
+    /** EIO and ENOSPC: a write refused while the primary's backing store fails. */
+    private static final Set<Integer> DISK_REFUSALS = Set.of(5, 28);
+
+    /**
+     * Runs one step up to the moment its fault is healed and no write is in flight; returns the
+     * errnos a write may have been refused with in this step (none for most faults).
+     */
+    private Set<Integer> step(Cluster cluster, BlockHistory history, Step s) throws Exception {
         counts.step();
         counts.fault(s.kind());
         int before = s.before();
@@ -100,7 +110,7 @@ public final class Nemesis {
         Duration wait = Duration.ofSeconds(60);
         if (s.kind() == FaultKind.PAUSE_REPLAY) {
             pauseReplay(cluster, history, s);
-            return false;
+            return Set.of();
         }
         HistoryWriter writer = new HistoryWriter(NbdClient.connect(cluster.primary().nbdAddress(), Cluster.RES), history,
                 s.writerSeed(), 8, s.index());
@@ -108,11 +118,18 @@ public final class Nemesis {
         try {
             writer.awaitAcked(before, wait);
             switch (s.kind()) {
-                case KILL_RESTART -> {
+                case KILL_RESTART, POWER_LOSS -> {
                     int victim = s.pick() % cluster.size();
                     boolean wasPrimary = victim == cluster.primaryIndex();
-                    note("step " + s.index() + ": kill -9 " + Cluster.name(victim) + (wasPrimary ? " (primary)" : " (secondary)"));
-                    cluster.node(victim).kill();
+                    String role = wasPrimary ? " (primary)" : " (secondary)";
+                    if (s.kind() == FaultKind.POWER_LOSS) {
+                        String dropped = cluster.powerLoss(victim);
+                        note("step " + s.index() + ": power loss of " + Cluster.name(victim) + role
+                                + ": kill -9, then its file system dropped what was not fsync'd: " + dropped);
+                    } else {
+                        note("step " + s.index() + ": kill -9 " + Cluster.name(victim) + role);
+                        cluster.node(victim).kill();
+                    }
                     if (wasPrimary) {
                         writer.close(); // its connection went with the node: the writes in flight stay unanswered
                     } else {
@@ -140,19 +157,24 @@ public final class Nemesis {
                         throw new AssertionError("after the handover to " + Cluster.name(target) + " the primary is "
                                 + Cluster.name(cluster.primaryIndex()));
                     }
-                    return true;
+                    return HANDOVER_REFUSALS;
                 }
-                case LOG_QUOTA -> quota(cluster, writer, s);
+                case LOG_QUOTA -> quota(cluster, writer, s, false);
+                case PAUSE_SYNC -> quota(cluster, writer, s, true);
                 case FORCED_FAILOVER -> {
                     forcedFailover(cluster, writer, s, total, wait);
-                    return true;
+                    return HANDOVER_REFUSALS;
                 }
+                case DISK_FAULT -> {
+                    return diskFault(cluster, history, writer, s, total, wait);
+                }
+                case LINK_FAULT -> linkFault(cluster, writer, s, total, wait);
                 default -> throw new IllegalStateException("no such fault " + s.kind());
             }
         } finally {
             writer.close();
         }
-        return false;
+        return Set.of();
     }
 
     /**
@@ -197,13 +219,20 @@ public final class Nemesis {
         }
     }
 
-    /** A small quota on the primary and a paused fetch on a secondary, until the primary goes Ahead of it. */
-    private void quota(Cluster cluster, HistoryWriter writer, Step s) throws Exception {
+    /**
+     * A small quota on the primary and a paused fetch on a secondary, until the primary goes Ahead
+     * of it; with {@code pauseSync} (see {@link FaultKind#PAUSE_SYNC}) the secondary's sync is
+     * paused first, and the resync that the resumed fetch starts must wait paused.
+     */
+    private void quota(Cluster cluster, HistoryWriter writer, Step s, boolean pauseSync) throws Exception {
         TernNode primary = cluster.primary();
         int victim = pickSecondary(cluster, s);
         String name = Cluster.name(victim);
         note("step " + s.index() + ": log quota " + SMALL_QUOTA + " on " + Cluster.name(cluster.primaryIndex())
-                + ", pause fetch on " + name);
+                + (pauseSync ? ", pause sync and" : ",") + " pause fetch on " + name);
+        if (pauseSync) {
+            cluster.node(victim).http("POST", "/resources/" + Cluster.RES + "/pause-sync");
+        }
         tern(primary, "adjust", Cluster.RES, "--log-quota", SMALL_QUOTA);
         cluster.node(victim).http("POST", "/resources/" + Cluster.RES + "/pause-fetch");
         writer.awaitAcked(s.before() + s.during(), Duration.ofSeconds(60));
@@ -219,6 +248,139 @@ public final class Nemesis {
         counts.event(ahead ? "ahead" : "ahead-not-reached");
         note("step " + s.index() + ": " + (ahead ? "the primary went Ahead of " + name : "no Ahead within 30 s"));
         cluster.node(victim).http("POST", "/resources/" + Cluster.RES + "/resume-fetch");
+        if (pauseSync) {
+            if (ahead) {
+                pausedResync(cluster, victim, s);
+            }
+            cluster.node(victim).http("POST", "/resources/" + Cluster.RES + "/resume-sync");
+            note("step " + s.index() + ": resume sync on " + name);
+        }
+    }
+
+    /**
+     * The secondary's resync must start and stay paused: disk Inconsistent, peer state Paused and
+     * not one byte copied for two seconds while the primary writes; a {@code kill -9} and restart
+     * keeps it so (the switch is durable).
+     */
+    private void pausedResync(Cluster cluster, int victim, Step s) throws Exception {
+        TernNode node = cluster.node(victim);
+        String name = Cluster.name(victim);
+        Awaitility.await(name + "'s resync waits paused").atMost(Duration.ofSeconds(30))
+                .pollInterval(Duration.ofMillis(200)).until(() -> Boolean.TRUE.equals(node.resource(Cluster.RES).get("sync_paused")));
+        for (int round = 0; round < 2; round++) {
+            Map<String, Object> r = node.resource(Cluster.RES);
+            long copied = copied(r);
+            if (!"Inconsistent".equals(r.get("disk")) || !"Paused".equals(Replication.peers(r).get(0).get("state"))) {
+                throw new AssertionError("step " + s.index() + ": " + name + "'s resync is paused, so its disk must be "
+                        + "Inconsistent and its peer Paused: " + r);
+            }
+            Awaitility.await(name + "'s paused resync copies nothing").during(Duration.ofSeconds(2))
+                    .atMost(Duration.ofSeconds(3)).pollInterval(Duration.ofMillis(250))
+                    .until(() -> copied(node.resource(Cluster.RES)) == copied
+                            && Boolean.TRUE.equals(node.resource(Cluster.RES).get("sync_paused")));
+            counts.check("sync-stays-paused");
+            note("step " + s.index() + ": " + name + "'s resync is paused at " + copied + " bytes"
+                    + (round == 0 ? "; kill -9 and restart " + name : " after the restart too"));
+            if (round == 0) {
+                node.kill();
+                node.start();
+            }
+        }
+    }
+
+    private static long copied(Map<String, Object> resource) {
+        @SuppressWarnings("unchecked")
+        Map<String, Object> sync = (Map<String, Object>) resource.get("sync");
+        return TernNode.number(sync, "copied_bytes");
+    }
+
+    /** The least time a link fault lasts, however fast the writer gets its writes acknowledged. */
+    private static final Duration LINK_FAULT_TIME = Duration.ofSeconds(2);
+
+    /** See {@link FaultKind#LINK_FAULT}. */
+    private void linkFault(Cluster cluster, HistoryWriter writer, Step s, int total, Duration wait) throws Exception {
+        int victim = s.pick() % cluster.size();
+        int mode = (s.pick() / cluster.size()) % 4;
+        FaultProxy proxy = cluster.proxy(victim);
+        long corruptedBefore = proxy.corrupted();
+        String what = switch (mode) {
+            case 0 -> "cut";
+            case 1 -> "slowed to 100 ms each way and 512 KiB/s";
+            case 2 -> "corrupted (one bit flipped in 5% of the chunks " + Cluster.name(victim) + " answers with)";
+            default -> "reset (RST of every connection, three times)";
+        };
+        note("step " + s.index() + ": the link into " + Cluster.name(victim)
+                + (victim == cluster.primaryIndex() ? " (primary)" : " (secondary)") + " is " + what);
+        long t0 = System.nanoTime();
+        switch (mode) {
+            case 0 -> proxy.cut(true);
+            case 1 -> proxy.delay(100).bandwidth(512 << 10);
+            case 2 -> proxy.corrupt(0.05);
+            default -> proxy.reset();
+        }
+        try {
+            writer.awaitAcked(s.before() + s.during() / 2, wait); // the primary takes writes whatever the links do
+            if (mode == 3) {
+                proxy.reset();
+            }
+            writer.awaitAcked(total, wait);
+            Awaitility.await("the link fault's least time").atMost(LINK_FAULT_TIME.plusSeconds(1))
+                    .pollInterval(Duration.ofMillis(50))
+                    .until(() -> System.nanoTime() - t0 >= LINK_FAULT_TIME.toNanos());
+            if (mode == 3) {
+                proxy.reset();
+            }
+        } finally {
+            proxy.cut(false).delay(0).bandwidth(0).corrupt(0);
+        }
+        long corrupted = proxy.corrupted() - corruptedBefore;
+        if (mode == 2) {
+            counts.event(corrupted > 0 ? "link-corrupted" : "link-corruption-missed");
+        }
+        note("step " + s.index() + ": the link into " + Cluster.name(victim) + " healed after "
+                + String.format("%.1f s", (System.nanoTime() - t0) / 1e9)
+                + (mode == 2 ? " (" + corrupted + " chunks corrupted)" : ""));
+    }
+
+    /**
+     * See {@link FaultKind#DISK_FAULT}. On the primary: writes go on until one is refused or the
+     * primary reports the problem; healed, the problem must clear by itself and a new writer must
+     * get {@code during} writes acknowledged. On a secondary: the primary takes all the step's
+     * writes while the secondary's replay reports the problem; healed, the checks see it catch up.
+     */
+    private Set<Integer> diskFault(Cluster cluster, BlockHistory history, HistoryWriter writer, Step s, int total,
+            Duration wait) throws Exception {
+        int victim = s.pick() % cluster.size();
+        String errno = (s.pick() / cluster.size()) % 2 == 0 ? "EIO" : "ENOSPC";
+        boolean primary = victim == cluster.primaryIndex();
+        TernNode node = cluster.node(victim);
+        String name = Cluster.name(victim) + (primary ? " (primary)" : " (secondary)");
+        note("step " + s.index() + ": the backing store of " + name + " fails writes with " + errno);
+        cluster.failBackingStore(victim, errno);
+        try {
+            Awaitility.await(name + " reports its backing store's " + errno).atMost(Duration.ofSeconds(30))
+                    .pollInterval(Duration.ofMillis(100))
+                    .until(() -> String.valueOf(node.resource(Cluster.RES).get("problem")).contains(errno));
+            counts.check("disk-fault-reported");
+            if (!primary) {
+                writer.awaitAcked(total, wait); // a failing secondary does not stop the primary
+            }
+        } finally {
+            cluster.healBackingStore(victim);
+            writer.close();
+        }
+        note("step " + s.index() + ": healed; " + Cluster.name(victim) + " had reported: "
+                + node.resource(Cluster.RES).get("problem"));
+        if (primary) {
+            Awaitility.await(name + " takes writes again").atMost(Duration.ofSeconds(60))
+                    .pollInterval(Duration.ofMillis(200)).until(() -> node.resource(Cluster.RES).get("problem") == null);
+            try (HistoryWriter after = new HistoryWriter(NbdClient.connect(node.nbdAddress(), Cluster.RES), history,
+                    s.writerSeed() + 1, 8, s.index()).start()) {
+                after.awaitAcked(s.during(), wait);
+            }
+            counts.check("disk-fault-recovered");
+        }
+        return primary ? DISK_REFUSALS : Set.of();
     }
 
     /** See {@link FaultKind#FORCED_FAILOVER}. */
@@ -287,7 +449,8 @@ public final class Nemesis {
             }
         }
         b.append("\n## Counts\n\n```\n").append(counts).append("```\n\nNode data and logs: `a/`, `b/`, `c/` "
-                + "(daemon-N.err per start) next to this report.\n");
+                + "(daemon-N.err per start) next to this report; each node's home as it was at the failure in `N/home-at-end`, "
+                + "its file system's log in `N-fs.log`.\n");
         try {
             java.nio.file.Files.writeString(report, b);
         } catch (java.io.IOException e) {

@@ -11,7 +11,7 @@ import java.util.Random;
  */
 public final class Schedule {
     /** Relative weights of the kinds, in {@link FaultKind} order. */
-    private static final int[] WEIGHTS = {4, 2, 2, 2, 1, 1};
+    private static final int[] WEIGHTS = {4, 2, 2, 2, 1, 1, 2, 2, 1, 3};
 
     private final long seed;
     private final List<Step> steps;
