@@ -64,6 +64,11 @@ public final class BlockHistory {
             return blocks * BLOCK;
         }
 
+        /** Whether the node acknowledged it. */
+        public boolean acknowledged() {
+            return outcome == Outcome.ACKNOWLEDGED;
+        }
+
         public boolean zeroes() {
             return zeroes;
         }
@@ -261,6 +266,38 @@ public final class BlockHistory {
         Arrays.fill(unanswered, NONE);
         busy.clear();
         return new Check(blockCount, unansweredWrites, applied, acked);
+    }
+
+    /**
+     * A forced failover gave up a tail of acknowledged writes, by design: settles every block on
+     * what the new primary holds and forgets every write sent so far. Call it only once the image
+     * is proven to be a state the writes reached (for a serial writer, {@code PrefixCheck}); it
+     * still fails on a block that holds bytes of no write or a torn one.
+     */
+    public synchronized void adopt(NbdClient client, String when) throws Exception {
+        byte[] expected = new byte[BLOCK];
+        int blocksPerChunk = READ_CHUNK / BLOCK;
+        long[] found = new long[blockCount];
+        List<CompletableFuture<byte[]>> reads = new ArrayList<>();
+        for (int first = 0; first < blockCount; first += blocksPerChunk) {
+            reads.add(client.read((long) first * BLOCK, Math.min(blocksPerChunk, blockCount - first) * BLOCK));
+        }
+        for (int chunk = 0; chunk < reads.size(); chunk++) {
+            byte[] data = reads.get(chunk).get(60, TimeUnit.SECONDS);
+            for (int i = 0; i * BLOCK < data.length; i++) {
+                int b = chunk * blocksPerChunk + i;
+                found[b] = identify(data, i * BLOCK, b, expected, when);
+            }
+        }
+        for (Write w : writes.subList(verified, writes.size())) {
+            if (w.outcome == Outcome.SENT || w.outcome == Outcome.UNANSWERED) {
+                w.outcome = Outcome.UNANSWERED_LOST;
+            }
+        }
+        verified = writes.size();
+        System.arraycopy(found, 0, settled, 0, blockCount);
+        Arrays.fill(unanswered, NONE);
+        busy.clear();
     }
 
     /** The id of the write whose bytes block {@code b} holds (0 for zeros), or an AssertionError. */

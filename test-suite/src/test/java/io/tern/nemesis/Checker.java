@@ -11,6 +11,8 @@ import java.util.Map;
 
 import io.tern.block.nbd.NbdClient;
 import io.tern.harness.BlockHistory;
+import io.tern.harness.FlushHistory;
+import io.tern.harness.TernNode;
 
 /**
  * The checks the nemesis runs after every step, once the step's fault is healed and no write is
@@ -31,22 +33,28 @@ import io.tern.harness.BlockHistory;
  *   <li>{@code images-equal}: the three exports read through NBD are equal; at the end also as
  *       nbdcopy reads them ({@code images-equal-nbdcopy}).</li>
  * </ul>
+ * The same for the flush-mode resource {@code f0}, always primary on a ({@code flush-*}): every
+ * block holds its last write a FLUSH (or FUA) covered or a later one, never bytes of no write
+ * and never a torn block ({@link FlushHistory#verify}); no write refused; b and c catch up; the
+ * three images are equal.
  */
 final class Checker {
     private final Cluster cluster;
     private final BlockHistory history;
+    private final FlushHistory flushHistory;
     private final Counts counts;
     private final long[] lastReplayed = {-1, -1, -1};
     private int errorsSeen;
 
-    Checker(Cluster cluster, BlockHistory history, Counts counts) {
+    Checker(Cluster cluster, BlockHistory history, FlushHistory flushHistory, Counts counts) {
         this.cluster = cluster;
         this.history = history;
+        this.flushHistory = flushHistory;
         this.counts = counts;
     }
 
-    /** All the per-step checks, in order; {@code allowed}: the errnos a write may have been refused with in this step. */
-    void afterStep(String when, java.util.Set<Integer> allowed) throws Exception {
+    /** All the per-step checks, in order; returns what the check of f0's history found; {@code allowed}: the errnos a write may have been refused with in this step. */
+    String afterStep(String when, java.util.Set<Integer> allowed) throws Exception {
         cluster.awaitOnePrimary(Duration.ofSeconds(60));
         counts.check("one-primary");
 
@@ -88,13 +96,51 @@ final class Checker {
         counts.check("caught-up");
         replayMonotonic(when);
         stepImagesEqual(when);
+        return flushResource(when);
+    }
+
+    /** The checks of the flush-mode resource (see the class comment); returns what its history check found. */
+    private String flushResource(String when) throws Exception {
+        TernNode a = cluster.node(0);
+        Map<String, Object> r = a.resource(Cluster.FLUSH_RES);
+        if (!"Primary".equals(r.get("role")) || "Failed".equals(r.get("disk")) || Boolean.TRUE.equals(r.get("split_brain"))) {
+            throw new AssertionError(when + ": " + Cluster.FLUSH_RES + " on a is not a healthy primary: " + r);
+        }
+        FlushHistory.Check found;
+        try (NbdClient c = NbdClient.connect(a.nbdAddress(), Cluster.FLUSH_RES)) {
+            found = flushHistory.verify(c, when + ": " + Cluster.FLUSH_RES + " on a");
+        }
+        counts.check("flush-durable-on-primary");
+        if (!flushHistory.errors().isEmpty()) {
+            throw new AssertionError(when + ": " + Cluster.FLUSH_RES + " refused a request: " + flushHistory.errors());
+        }
+        try {
+            awaitCaughtUp(a, Cluster.FLUSH_RES, Duration.ofSeconds(120), cluster.node(1), cluster.node(2));
+        } catch (org.awaitility.core.ConditionTimeoutException e) {
+            throw new AssertionError(when + ": " + Cluster.FLUSH_RES + "'s secondaries did not catch up within 120 s: b "
+                    + cluster.node(1).resource(Cluster.FLUSH_RES) + ", c " + cluster.node(2).resource(Cluster.FLUSH_RES), e);
+        }
+        counts.check("flush-caught-up");
+        String primaryDigest = digest(0, Cluster.FLUSH_RES);
+        for (int i = 1; i < cluster.size(); i++) {
+            String d = digest(i, Cluster.FLUSH_RES);
+            if (!d.equals(primaryDigest)) {
+                throw new AssertionError(when + ": caught up, " + Cluster.FLUSH_RES + "'s image on " + Cluster.name(i)
+                        + " (sha256 " + d + ") differs from a's (" + primaryDigest + ")");
+            }
+        }
+        counts.check("flush-images-equal");
+        if (found.unflushedLost() > 0) {
+            counts.event("flush-mode-lost-unflushed-writes");
+        }
+        return found.toString();
     }
 
     /** After a step: the three images, read through NBD by this JVM, are equal (cheaper than nbdcopy). */
     private void stepImagesEqual(String when) throws Exception {
-        String primaryDigest = digest(cluster.primaryIndex());
+        String primaryDigest = digest(cluster.primaryIndex(), Cluster.RES);
         for (int i : cluster.secondaries()) {
-            String d = digest(i);
+            String d = digest(i, Cluster.RES);
             if (!d.equals(primaryDigest)) {
                 throw new AssertionError(when + ": caught up, the image of " + Cluster.name(i) + " (sha256 " + d
                         + ") differs from the primary " + Cluster.name(cluster.primaryIndex()) + "'s (" + primaryDigest + ")");
@@ -103,9 +149,9 @@ final class Checker {
         counts.check("images-equal");
     }
 
-    private String digest(int node) throws Exception {
+    private String digest(int node, String resource) throws Exception {
         java.security.MessageDigest md = java.security.MessageDigest.getInstance("SHA-256");
-        try (NbdClient c = NbdClient.connect(cluster.node(node).nbdAddress(), Cluster.RES)) {
+        try (NbdClient c = NbdClient.connect(cluster.node(node).nbdAddress(), resource)) {
             int chunk = 1 << 20;
             List<java.util.concurrent.CompletableFuture<byte[]>> reads = new java.util.ArrayList<>();
             for (long at = 0; at < c.size(); at += chunk) {
@@ -143,6 +189,14 @@ final class Checker {
             if (!d.equals(primaryDigest)) {
                 throw new AssertionError("at the end: the image of " + Cluster.name(i) + " (sha256 " + d
                         + ") differs from the primary " + Cluster.name(cluster.primaryIndex()) + "'s (" + primaryDigest + ")");
+            }
+        }
+        String flushDigest = exportDigest(cluster.node(0), Cluster.FLUSH_RES, work);
+        for (int i = 1; i < cluster.size(); i++) {
+            String d = exportDigest(cluster.node(i), Cluster.FLUSH_RES, work);
+            if (!d.equals(flushDigest)) {
+                throw new AssertionError("at the end: " + Cluster.FLUSH_RES + "'s image on " + Cluster.name(i) + " (sha256 "
+                        + d + ") differs from a's (" + flushDigest + ")");
             }
         }
         counts.check("images-equal-nbdcopy");

@@ -37,6 +37,12 @@ import io.tern.proxy.FaultProxy;
 final class Cluster implements AutoCloseable {
     static final String RES = "r0";
     static final long SIZE = 32L << 20;
+    /**
+     * A second resource, in {@code flush} durability, always primary on a: its writer FLUSHes now
+     * and then, and after a power loss of a only what a FLUSH covered must survive.
+     */
+    static final String FLUSH_RES = "f0";
+    static final long FLUSH_SIZE = 8L << 20;
     static final String[] NAMES = {"a", "b", "c"};
 
     /** The backing store's file name under a node's home (the resource's default data file). */
@@ -71,7 +77,13 @@ final class Cluster implements AutoCloseable {
                 InetSocketAddress a = c.proxies[0].address();
                 tern(c.nodes[i], "join", RES, "--peer", a.getHostString() + ":" + a.getPort(), "--log-segment", "1M");
             }
+            tern(c.nodes[0], "create", FLUSH_RES, "--size", "8M", "--durability", "flush", "--log-segment", "1M");
+            for (int i = 1; i < NAMES.length; i++) {
+                InetSocketAddress a = c.proxies[0].address();
+                tern(c.nodes[i], "join", FLUSH_RES, "--peer", a.getHostString() + ":" + a.getPort(), "--log-segment", "1M");
+            }
             awaitCaughtUp(c.nodes[0], RES, Duration.ofSeconds(120), c.nodes[1], c.nodes[2]);
+            awaitCaughtUp(c.nodes[0], FLUSH_RES, Duration.ofSeconds(120), c.nodes[1], c.nodes[2]);
             // Every node is dialled through its proxy (log pulls into a, mesh links into all), or
             // the link faults would miss sessions that went straight to the node.
             await("a session through each node's proxy").atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(100))
@@ -107,9 +119,9 @@ final class Cluster implements AutoCloseable {
         return pending;
     }
 
-    /** From now on writes to node {@code i}'s backing store fail with {@code errno} (EIO or ENOSPC), until {@link #healBackingStore}. */
+    /** From now on writes to node {@code i}'s backing store of r0 fail with {@code errno} (EIO or ENOSPC), until {@link #healBackingStore}. */
     void failBackingStore(int i, String errno) throws Exception {
-        fs[i].failWrites(errno, "/" + DATA_FILE);
+        fs[i].failWrites(errno, "/" + RES + "/" + DATA_FILE); // r0's only: f0's writer is not ready for refusals
     }
 
     void healBackingStore(int i) throws Exception {

@@ -46,7 +46,17 @@ public enum FaultKind {
      * in 5% of the chunks it answers with) or reset (RST of every connection, three times), for
      * at least two seconds; then healed. Every secondary must catch up.
      */
-    LINK_FAULT;
+    LINK_FAULT,
+    /**
+     * The primary's site is lost under load: {@code kill -9} of the primary while a serial writer
+     * writes, then {@code tern primary --force} on the secondary that received the most. The tail
+     * the old primary acknowledged but had not shipped is given up by design: the new primary's
+     * image must be the old primary's after exactly the writes its log holds (write-order
+     * fidelity at the failover), with no torn block. The old primary restarts; if it holds records
+     * the new primary lacks, the fork must be reported as a split brain, and {@code tern
+     * invalidate} on it must resolve it; otherwise it must follow by itself.
+     */
+    FAILOVER_UNDER_LOAD;
 
     /** The name used in schedules, reports and counts. */
     public String label() {

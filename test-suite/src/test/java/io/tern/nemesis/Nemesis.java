@@ -12,6 +12,8 @@ import java.util.Set;
 
 import io.tern.block.nbd.NbdClient;
 import io.tern.harness.BlockHistory;
+import io.tern.harness.FlushHistory;
+import io.tern.harness.FlushingHistoryWriter;
 import io.tern.harness.HistoryWriter;
 import io.tern.harness.Replication;
 import io.tern.harness.TernNode;
@@ -20,16 +22,21 @@ import io.tern.proxy.FaultProxy;
 import org.awaitility.Awaitility;
 
 /**
- * A seeded nemesis against a live cluster of three real node processes (a primary, two
- * secondaries, sync durability). One seed gives a {@link Schedule}; each step starts a recorded
- * NBD writer on the current primary ({@link HistoryWriter} over a shared {@link BlockHistory}),
- * injects its fault while the writer writes, heals it, stops the writer and runs the
- * {@link Checker}. At the end the three images must be equal. On a failure the run writes
+ * A seeded nemesis against a live cluster of three real node processes ({@link Cluster}: r0 in
+ * sync durability with a primary and two secondaries, f0 in flush durability always primary on
+ * a). One seed gives a {@link Schedule}; each step starts a recorded NBD writer on r0's current
+ * primary ({@link HistoryWriter} over a shared {@link BlockHistory}) and a flushing one on f0
+ * ({@link FlushingHistoryWriter} over a {@link FlushHistory}), injects its fault while they
+ * write, heals it, stops the writers and runs the {@link Checker}. At the end the three images must be equal. On a failure the run writes
  * {@code report.md} into its folder (kept with the nodes' data and logs) and throws.
  *
- * <p>Every fault is healed within its step: faults do not overlap yet.
+ * <p>Every fault is healed within its step. About one step in four also holds a second fault
+ * through the whole step ({@link #overlap}): the link into a node slowed or corrupting, healed
+ * before the step's checks.
  */
 public final class Nemesis {
+    /** Makes the flush-mode resource's writes differ from r0's. */
+    private static final long FLUSH_SALT = 0x5DEECE66DL;
     /** The quota that makes the primary go Ahead of a secondary whose fetch is paused. */
     static final String SMALL_QUOTA = "4M";
 
@@ -59,28 +66,41 @@ public final class Nemesis {
         counts.run();
         Step current = null;
         BlockHistory history = new BlockHistory(Cluster.SIZE, schedule.seed());
+        FlushHistory flushHistory = new FlushHistory(Cluster.FLUSH_SIZE, schedule.seed() ^ FLUSH_SALT);
         Cluster cluster = null;
         try {
             cluster = Cluster.start(dir, schedule.seed());
             note("cluster up: a primary, b and c UpToDate");
-            Checker checker = new Checker(cluster, history, counts);
+            Checker checker = new Checker(cluster, history, flushHistory, counts);
             for (Step s : schedule.steps()) {
                 current = s;
                 long t0 = System.nanoTime();
-                Set<Integer> refusals = step(cluster, history, s);
-                checker.afterStep("step " + s.index() + " (" + s.kind().label() + ")", refusals);
-                note(String.format("step %d %s: checks passed in %.1f s (%d writes acknowledged so far)", s.index(),
-                        s.kind().label(), (System.nanoTime() - t0) / 1e9, history.acked()));
+                FaultProxy overlap = overlap(cluster, s);
+                Set<Integer> refusals;
+                FlushingHistoryWriter flushWriter = new FlushingHistoryWriter(
+                        NbdClient.connect(cluster.node(0).nbdAddress(), Cluster.FLUSH_RES), flushHistory,
+                        s.writerSeed() ^ FLUSH_SALT, 4, 32, 16, s.index()).start();
+                try {
+                    refusals = step(cluster, history, s);
+                } finally {
+                    flushWriter.close();
+                    if (overlap != null) {
+                        overlap.delay(0).bandwidth(0).corrupt(0);
+                    }
+                }
+                String flush = checker.afterStep("step " + s.index() + " (" + s.kind().label() + ")", refusals);
+                note(String.format("step %d %s: checks passed in %.1f s (%d writes acknowledged so far); %s: %s", s.index(),
+                        s.kind().label(), (System.nanoTime() - t0) / 1e9, history.acked(), Cluster.FLUSH_RES, flush));
             }
             current = null;
             checker.imagesEqual(dir);
             note("the end: the three images are equal");
-            counts.acked(history.acked());
+            counts.acked(history.acked() + flushHistory.acked());
             report(null, null, null);
             return counts;
         } catch (Exception | AssertionError e) {
             counts.violation();
-            counts.acked(history.acked());
+            counts.acked(history.acked() + flushHistory.acked());
             Path report = report(current, e, cluster);
             throw new NemesisFailure("nemesis seed=" + schedule.seed() + " failed at "
                     + (current == null ? "the start or the end" : "step " + current) + ": " + e.getMessage()
@@ -91,6 +111,38 @@ public final class Nemesis {
                 cluster.close(dir, counts.violations() > 0);
             }
         }
+    }
+
+    /**
+     * Kinds whose outcome a slowed or corrupting link does not change. A handover may be given up
+     * and a quiesced failover or a resync may outlast the checks' deadlines on a 1 MiB/s link:
+     * both are right, so those steps never get a second fault.
+     */
+    private static final Set<FaultKind> OVERLAPPABLE = java.util.EnumSet.of(FaultKind.KILL_RESTART, FaultKind.POWER_LOSS,
+            FaultKind.DISK_FAULT, FaultKind.PAUSE_FETCH, FaultKind.PAUSE_REPLAY, FaultKind.LINK_FAULT,
+            FaultKind.FAILOVER_UNDER_LOAD);
+
+    /**
+     * The step's second fault, if it has one and its kind allows it: the link into node
+     * {@code overlap % 3} slowed (50 ms each way, 1 MiB/s) or corrupting (a bit flipped in 2% of
+     * the chunks it answers with); returns its proxy, to be healed after the step.
+     */
+    private FaultProxy overlap(Cluster cluster, Step s) {
+        if (s.overlap() < 0 || !OVERLAPPABLE.contains(s.kind())) {
+            return null;
+        }
+        int victim = s.overlap() % cluster.size();
+        boolean slow = (s.overlap() / cluster.size()) % 2 == 0;
+        FaultProxy p = cluster.proxy(victim);
+        if (slow) {
+            p.delay(50).bandwidth(1 << 20);
+        } else {
+            p.corrupt(0.02);
+        }
+        counts.event(slow ? "overlap-slow-link" : "overlap-corrupt-link");
+        note("step " + s.index() + ": through the whole step, the link into " + Cluster.name(victim) + " is "
+                + (slow ? "slowed to 50 ms each way and 1 MiB/s" : "corrupting (a bit flipped in 2% of its answers)"));
+        return p;
     }
 
     /** EPERM: a write that reached a primary which has just stepped down. */
@@ -110,6 +162,10 @@ public final class Nemesis {
         Duration wait = Duration.ofSeconds(60);
         if (s.kind() == FaultKind.PAUSE_REPLAY) {
             pauseReplay(cluster, history, s);
+            return Set.of();
+        }
+        if (s.kind() == FaultKind.FAILOVER_UNDER_LOAD) {
+            failoverUnderLoad(cluster, history, s);
             return Set.of();
         }
         HistoryWriter writer = new HistoryWriter(NbdClient.connect(cluster.primary().nbdAddress(), Cluster.RES), history,
@@ -398,6 +454,78 @@ public final class Nemesis {
         cluster.node(old).start();
         note("step " + s.index() + ": " + Cluster.name(old) + " restarted");
         cluster.awaitOnePrimary(wait);
+        if (cluster.primaryIndex() != target) {
+            throw new AssertionError("after the forced failover to " + Cluster.name(target) + " the primary is "
+                    + Cluster.name(cluster.primaryIndex()));
+        }
+    }
+
+    /** See {@link FaultKind#FAILOVER_UNDER_LOAD}. */
+    private void failoverUnderLoad(Cluster cluster, BlockHistory history, Step s) throws Exception {
+        int old = cluster.primaryIndex();
+        TernNode oldPrimary = cluster.primary();
+        long base = TernNode.number(oldPrimary.resource(Cluster.RES), "logged_lsn");
+        PrefixCheck prefix;
+        try (NbdClient c = NbdClient.connect(oldPrimary.nbdAddress(), Cluster.RES)) {
+            prefix = new PrefixCheck(c, base);
+        }
+        SerialWriter writer = new SerialWriter(NbdClient.connect(oldPrimary.nbdAddress(), Cluster.RES), history,
+                s.writerSeed(), s.index()).start();
+        try {
+            writer.awaitAcked(s.before(), Duration.ofSeconds(60));
+            note("step " + s.index() + ": kill -9 " + Cluster.name(old) + " (primary) under load");
+            oldPrimary.kill();
+        } finally {
+            writer.close();
+        }
+        List<BlockHistory.Write> sent = writer.sent();
+        // Nothing arrives any more: each secondary replays what it received; the one that holds
+        // the most takes over, as an operator would choose.
+        int target = -1;
+        long targetLsn = -1;
+        List<Integer> secondaries = cluster.secondaries();
+        for (int j = 0; j < secondaries.size(); j++) {
+            int i = secondaries.get((j + s.pick()) % secondaries.size());
+            TernNode n = cluster.node(i);
+            Awaitility.await(Cluster.name(i) + " replays what it received").atMost(Duration.ofSeconds(60))
+                    .pollInterval(Duration.ofMillis(100)).until(() -> {
+                        Map<String, Object> r = n.resource(Cluster.RES);
+                        return TernNode.number(r, "replayed_lsn") == TernNode.number(r, "logged_lsn");
+                    });
+            long lsn = TernNode.number(n.resource(Cluster.RES), "logged_lsn");
+            if (lsn > targetLsn) {
+                target = i;
+                targetLsn = lsn;
+            }
+        }
+        TernNode next = cluster.node(target);
+        tern(next, "primary", Cluster.RES, "--force");
+        try (NbdClient c = NbdClient.connect(next.nbdAddress(), Cluster.RES)) {
+            int k = prefix.check("new primary " + Cluster.name(target), c, targetLsn, sent, history);
+            counts.check("failover-prefix");
+            long givenUp = sent.subList(k, sent.size()).stream().filter(BlockHistory.Write::acknowledged).count();
+            counts.event(givenUp > 0 ? "failover-gave-up-acked-writes" : "failover-lost-nothing");
+            note("step " + s.index() + ": forced failover to " + Cluster.name(target) + " at lsn " + targetLsn
+                    + ": its image is the old primary's after " + k + " of the " + sent.size() + " serial writes; "
+                    + givenUp + " acknowledged writes given up");
+            history.adopt(c, "step " + s.index() + ": the new primary " + Cluster.name(target));
+        }
+        oldPrimary.start();
+        long oldLsn = TernNode.number(oldPrimary.resource(Cluster.RES), "logged_lsn");
+        if (oldLsn > targetLsn) {
+            Awaitility.await("the fork between " + Cluster.name(old) + " and " + Cluster.name(target) + " is reported")
+                    .atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(200))
+                    .until(() -> Boolean.TRUE.equals(oldPrimary.resource(Cluster.RES).get("split_brain"))
+                            || Boolean.TRUE.equals(next.resource(Cluster.RES).get("split_brain")));
+            counts.check("fork-reported");
+            note("step " + s.index() + ": " + Cluster.name(old) + " restarted with its log at lsn " + oldLsn
+                    + ", past the fork at " + targetLsn + ": split brain reported; tern invalidate on " + Cluster.name(old));
+            tern(oldPrimary, "invalidate", Cluster.RES);
+        } else {
+            note("step " + s.index() + ": " + Cluster.name(old) + " restarted with nothing past lsn " + targetLsn
+                    + ": it must follow by itself");
+        }
+        cluster.awaitOnePrimary(Duration.ofSeconds(60));
         if (cluster.primaryIndex() != target) {
             throw new AssertionError("after the forced failover to " + Cluster.name(target) + " the primary is "
                     + Cluster.name(cluster.primaryIndex()));

@@ -11,7 +11,7 @@ import java.util.Random;
  */
 public final class Schedule {
     /** Relative weights of the kinds, in {@link FaultKind} order. */
-    private static final int[] WEIGHTS = {4, 2, 2, 2, 1, 1, 2, 2, 1, 3};
+    private static final int[] WEIGHTS = {4, 2, 2, 2, 1, 1, 2, 2, 1, 3, 2};
 
     private final long seed;
     private final List<Step> steps;
@@ -35,8 +35,12 @@ public final class Schedule {
                 x -= WEIGHTS[k++];
             }
             FaultKind kind = FaultKind.values()[k];
-            steps.add(new Step(i, kind, random.nextInt(1 << 16), 50 + random.nextInt(250), 100 + random.nextInt(400),
-                    random.nextLong()));
+            int pick = random.nextInt(1 << 16);
+            int before = 50 + random.nextInt(250);
+            int during = 100 + random.nextInt(400);
+            long writerSeed = random.nextLong();
+            int overlap = random.nextInt(1 << 16);
+            steps.add(new Step(i, kind, pick, before, during, writerSeed, random.nextInt(4) == 0 ? overlap : -1));
         }
         return new Schedule(seed, steps);
     }
@@ -54,6 +58,9 @@ public final class Schedule {
         StringBuilder b = new StringBuilder("nemesis seed=" + seed + " steps:");
         for (Step s : steps) {
             b.append(' ').append(s.index()).append(':').append(s.kind().label()).append('/').append(s.pick());
+            if (s.overlap() >= 0) {
+                b.append('+').append(s.overlap());
+            }
         }
         return b.toString();
     }
