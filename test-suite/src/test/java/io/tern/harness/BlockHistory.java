@@ -206,20 +206,7 @@ public final class BlockHistory {
             throw new AssertionError(when + ": the export holds " + client.size() + " bytes, not "
                     + (long) blockCount * BLOCK);
         }
-        long[] found = new long[blockCount];
-        byte[] expected = new byte[BLOCK];
-        int blocksPerChunk = READ_CHUNK / BLOCK;
-        List<CompletableFuture<byte[]>> reads = new ArrayList<>();
-        for (int first = 0; first < blockCount; first += blocksPerChunk) {
-            reads.add(client.read((long) first * BLOCK, Math.min(blocksPerChunk, blockCount - first) * BLOCK));
-        }
-        for (int chunk = 0; chunk < reads.size(); chunk++) {
-            byte[] data = reads.get(chunk).get(60, TimeUnit.SECONDS);
-            for (int i = 0; i * BLOCK < data.length; i++) {
-                int b = chunk * blocksPerChunk + i;
-                found[b] = identify(data, i * BLOCK, b, expected, when);
-            }
-        }
+        long[] found = identifyAll(client, when);
         // Each block holds its settled write or its unanswered one.
         long[] newState = new long[blockCount];
         int[] appliedBlocks = new int[writes.size() + 1];
@@ -275,9 +262,23 @@ public final class BlockHistory {
      * still fails on a block that holds bytes of no write or a torn one.
      */
     public synchronized void adopt(NbdClient client, String when) throws Exception {
+        long[] found = identifyAll(client, when);
+        for (Write w : writes.subList(verified, writes.size())) {
+            if (w.outcome == Outcome.SENT || w.outcome == Outcome.UNANSWERED) {
+                w.outcome = Outcome.UNANSWERED_LOST;
+            }
+        }
+        verified = writes.size();
+        System.arraycopy(found, 0, settled, 0, blockCount);
+        Arrays.fill(unanswered, NONE);
+        busy.clear();
+    }
+
+    /** Reads the whole device: the id of the write each block holds ({@link #identify}). */
+    private long[] identifyAll(NbdClient client, String when) throws Exception {
+        long[] found = new long[blockCount];
         byte[] expected = new byte[BLOCK];
         int blocksPerChunk = READ_CHUNK / BLOCK;
-        long[] found = new long[blockCount];
         List<CompletableFuture<byte[]>> reads = new ArrayList<>();
         for (int first = 0; first < blockCount; first += blocksPerChunk) {
             reads.add(client.read((long) first * BLOCK, Math.min(blocksPerChunk, blockCount - first) * BLOCK));
@@ -289,15 +290,7 @@ public final class BlockHistory {
                 found[b] = identify(data, i * BLOCK, b, expected, when);
             }
         }
-        for (Write w : writes.subList(verified, writes.size())) {
-            if (w.outcome == Outcome.SENT || w.outcome == Outcome.UNANSWERED) {
-                w.outcome = Outcome.UNANSWERED_LOST;
-            }
-        }
-        verified = writes.size();
-        System.arraycopy(found, 0, settled, 0, blockCount);
-        Arrays.fill(unanswered, NONE);
-        busy.clear();
+        return found;
     }
 
     /** The id of the write whose bytes block {@code b} holds (0 for zeros), or an AssertionError. */
