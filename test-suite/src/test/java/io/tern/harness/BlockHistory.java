@@ -7,8 +7,6 @@ import java.util.BitSet;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Random;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.TimeUnit;
 
 import io.tern.block.nbd.NbdClient;
 
@@ -32,7 +30,6 @@ public final class BlockHistory {
     private static final long NONE = -1;
     /** Id of the zeros a never-written block holds. */
     private static final long ZEROS = 0;
-    private static final int READ_CHUNK = 1 << 20;
 
     /** A write sent by a test: ids are dense from 1. */
     public static final class Write {
@@ -206,7 +203,7 @@ public final class BlockHistory {
             throw new AssertionError(when + ": the export holds " + client.size() + " bytes, not "
                     + (long) blockCount * BLOCK);
         }
-        long[] found = identifyAll(client, when);
+        long[] found = ExportBlocks.identify(client, blockCount, (d, at, b, scratch) -> identify(d, at, b, scratch, when));
         // Each block holds its settled write or its unanswered one.
         long[] newState = new long[blockCount];
         int[] appliedBlocks = new int[writes.size() + 1];
@@ -262,7 +259,7 @@ public final class BlockHistory {
      * still fails on a block that holds bytes of no write or a torn one.
      */
     public synchronized void adopt(NbdClient client, String when) throws Exception {
-        long[] found = identifyAll(client, when);
+        long[] found = ExportBlocks.identify(client, blockCount, (d, at, b, scratch) -> identify(d, at, b, scratch, when));
         for (Write w : writes.subList(verified, writes.size())) {
             if (w.outcome == Outcome.SENT || w.outcome == Outcome.UNANSWERED) {
                 w.outcome = Outcome.UNANSWERED_LOST;
@@ -272,25 +269,6 @@ public final class BlockHistory {
         System.arraycopy(found, 0, settled, 0, blockCount);
         Arrays.fill(unanswered, NONE);
         busy.clear();
-    }
-
-    /** Reads the whole device: the id of the write each block holds ({@link #identify}). */
-    private long[] identifyAll(NbdClient client, String when) throws Exception {
-        long[] found = new long[blockCount];
-        byte[] expected = new byte[BLOCK];
-        int blocksPerChunk = READ_CHUNK / BLOCK;
-        List<CompletableFuture<byte[]>> reads = new ArrayList<>();
-        for (int first = 0; first < blockCount; first += blocksPerChunk) {
-            reads.add(client.read((long) first * BLOCK, Math.min(blocksPerChunk, blockCount - first) * BLOCK));
-        }
-        for (int chunk = 0; chunk < reads.size(); chunk++) {
-            byte[] data = reads.get(chunk).get(60, TimeUnit.SECONDS);
-            for (int i = 0; i * BLOCK < data.length; i++) {
-                int b = chunk * blocksPerChunk + i;
-                found[b] = identify(data, i * BLOCK, b, expected, when);
-            }
-        }
-        return found;
     }
 
     /** The id of the write whose bytes block {@code b} holds (0 for zeros), or an AssertionError. */

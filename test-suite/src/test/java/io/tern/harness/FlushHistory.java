@@ -8,9 +8,7 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Locale;
 import java.util.Random;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
-import java.util.concurrent.TimeUnit;
 
 import io.tern.block.nbd.NbdClient;
 
@@ -37,7 +35,6 @@ public final class FlushHistory {
     public static final int BLOCK = 4096;
     /** Id of the zeros a never-written block holds. */
     private static final long ZEROS = 0;
-    private static final int READ_CHUNK = 1 << 20;
 
     /** A write sent by a test: ids are dense from 1. */
     public static final class Write {
@@ -237,20 +234,7 @@ public final class FlushHistory {
             throw new AssertionError(when + ": the export holds " + client.size() + " bytes, not "
                     + (long) blockCount * BLOCK);
         }
-        long[] found = new long[blockCount];
-        byte[] expected = new byte[BLOCK];
-        int blocksPerChunk = READ_CHUNK / BLOCK;
-        List<CompletableFuture<byte[]>> reads = new ArrayList<>();
-        for (int first = 0; first < blockCount; first += blocksPerChunk) {
-            reads.add(client.read((long) first * BLOCK, Math.min(blocksPerChunk, blockCount - first) * BLOCK));
-        }
-        for (int chunk = 0; chunk < reads.size(); chunk++) {
-            byte[] data = reads.get(chunk).get(60, TimeUnit.SECONDS);
-            for (int i = 0; i * BLOCK < data.length; i++) {
-                int b = chunk * blocksPerChunk + i;
-                found[b] = identify(data, i * BLOCK, b, expected, when);
-            }
-        }
+        long[] found = ExportBlocks.identify(client, blockCount, (d, at, b, scratch) -> identify(d, at, b, scratch, when));
         int unflushedHeld = 0;
         int unflushedLost = 0;
         int unansweredHeld = 0;
