@@ -35,8 +35,8 @@ import io.tern.harness.TernNode;
  * </ul>
  * The same for the flush-mode resource {@code f0}, always primary on a ({@code flush-*}): every
  * block holds its last write a FLUSH (or FUA) covered or a later one, never bytes of no write
- * and never a torn block ({@link FlushHistory#verify}); no write refused; b and c catch up; the
- * three images are equal.
+ * and never a torn block ({@link FlushHistory#verify}); no write refused; after a FLUSH, b and c
+ * catch up and the three images are equal.
  */
 final class Checker {
     private final Cluster cluster;
@@ -109,6 +109,10 @@ final class Checker {
         FlushHistory.Check found;
         try (NbdClient c = NbdClient.connect(a.nbdAddress(), Cluster.FLUSH_RES)) {
             found = flushHistory.verify(c, when + ": " + Cluster.FLUSH_RES + " on a");
+            // Flush mode syncs (and so ships) an acknowledged write within a second, or at a
+            // FLUSH: without one, "caught up" (replayed the durable log) could pass while a still
+            // holds a second of writes b and c have not seen.
+            c.flush().get(60, java.util.concurrent.TimeUnit.SECONDS);
         }
         counts.check("flush-durable-on-primary");
         if (!flushHistory.errors().isEmpty()) {

@@ -282,9 +282,16 @@ final class SegmentLog implements AutoCloseable {
     void syncDurable() throws IOException {
         flushWrites();
         long last = lastLsn;
-        while (!unsynced.isEmpty()) {
-            unsynced.get(0).channel().force(false);
-            unsynced.remove(0);
+        synchronized (retentionLock) {
+            // A sealed segment the checkpointer retired meanwhile is closed, and may be a spare
+            // already: skip it. Every record in it lies below a checkpoint, and a checkpoint never
+            // passes the durable LSN, so the sync of an earlier batch covered all of them.
+            for (Segment s : unsynced) {
+                if (segments.get(s.firstLsn()) == s) {
+                    s.channel().force(false);
+                }
+            }
+            unsynced.clear();
         }
         if (tail != null) {
             tail.channel().force(false);

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
@@ -64,6 +65,33 @@ class RetentionTest {
                 }
                 assertThat(r.next(rec)).isFalse();
             }
+        }
+    }
+
+    /**
+     * The checkpointer may retire a segment the appender sealed but has not synced again (the
+     * batch after the one that made its records durable rolled the tail): the next sync skips it
+     * instead of failing the log on its closed channel. Found by PowerLossFlushModeTest, where a
+     * log quota retires segments early.
+     */
+    @Test
+    void aSegmentRetiredBetweenItsSealAndTheNextSyncDoesNotFailTheSync() throws Exception {
+        LogConfig config = config();
+        config.conclude();
+        try (SegmentLog log = new SegmentLog(config, new SpaceGuard(dir, config.reserve()))) {
+            for (long lsn = 1; lsn <= 10; lsn++) {
+                ByteBuffer payload = payloadFor(lsn, PAYLOAD);
+                assertThat(log.append(RecordOp.WRITE, 0, 1, lsn * PAYLOAD, PAYLOAD, payload, RecordCodec.payloadCrc(payload)))
+                        .isEqualTo(lsn);
+            }
+            log.syncDurable(); // lsn 1-10 durable: the first segment is full
+            ByteBuffer eleventh = payloadFor(11, PAYLOAD);
+            assertThat(log.append(RecordOp.WRITE, 0, 1, 11L * PAYLOAD, PAYLOAD, eleventh, RecordCodec.payloadCrc(eleventh)))
+                    .as("rolls: the first segment is sealed, not synced since").isEqualTo(11);
+            assertThat(log.deleteSegmentsBelow(11)).as("the checkpointer retires it").isEqualTo(1);
+            log.syncDurable();
+            assertThat(log.durableLsn()).isEqualTo(11);
+            assertThat(log.segmentStarts()).containsExactly(11L);
         }
     }
 
