@@ -305,6 +305,11 @@ public final class Transport {
         while (c.getCause() != null && c.getCause() != c) {
             c = c.getCause();
         }
+        if (c instanceof java.nio.channels.ClosedChannelException) {
+            // This node closing it (a stop), or the peer hanging up: it may have refused this
+            // node's certificate, and its own log says why.
+            return "the connection closed before the handshake ended";
+        }
         return c == t ? t.toString() : t.getMessage() + " (" + c.getMessage() + ")";
     }
 

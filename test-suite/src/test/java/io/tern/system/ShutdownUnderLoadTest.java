@@ -61,7 +61,7 @@ class ShutdownUnderLoadTest {
                     a.stop();
                     String stopped = Files.readString(a.home().resolve("daemon-" + round + ".err"));
                     assertThat(stopped).as("round %d: the stop", round)
-                            .doesNotContain("checkpoint failed").doesNotContain("ClosedChannelException")
+                            .doesNotContain("checkpoint failed").doesNotContain("java.nio.channels.ClosedChannelException")
                             .doesNotContain("ClosedByInterruptException");
                     a.start();
                     String started = Files.readString(a.home().resolve("daemon-" + (round + 1) + ".err"));
