@@ -30,7 +30,7 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 
 # Tern: one node, one resource (durability sync or flush), daemon heap capped at 256 MiB.
 listen_port=$(free_port)
-"$root/tern" init --home "$work/node" --node bench --nbd 127.0.0.1:0 --http 127.0.0.1:0 --listen "127.0.0.1:$listen_port" >&2
+"$root/tern" init --home "$work/node" --node bench --nbd 127.0.0.1:0 --http 127.0.0.1:0 --listen "127.0.0.1:$listen_port" --transport plain >&2
 "$root/tern" create r0 --size "$size" --durability "$durability" --home "$work/node" >&2
 TERN_JAVA_OPTS="-Xmx256m -Xlog:gc*:file=$work/tern-gc.log" "${pin_primary[@]}" "$root/tern" run --home "$work/node" > "$work/tern.out" 2> "$work/tern.err" &
 tern_pid=$!
@@ -43,7 +43,7 @@ if [ "$secondary" = secondary ]; then
     mkdir -p "$work/sec-fs"; mount -t tmpfs -o size=$(( $(numfmt --from=iec "$size") * 3 + (1 << 30) )) tmpfs "$work/sec-fs"
     sec_home="$work/sec-fs/sec"
   fi
-  "$root/tern" init --home "$sec_home" --node sec --nbd 127.0.0.1:0 --http 127.0.0.1:0 --listen 127.0.0.1:0 >&2
+  "$root/tern" init --home "$sec_home" --node sec --nbd 127.0.0.1:0 --http 127.0.0.1:0 --listen 127.0.0.1:0 --transport plain >&2
   "$root/tern" join r0 --peer "127.0.0.1:$listen_port" --home "$sec_home" >&2
   TERN_JAVA_OPTS="-Xmx256m" "${pin_other[@]}" "$root/tern" run --home "$sec_home" > "$work/sec.out" 2> "$work/sec.err" &
   sec_pid=$!

@@ -31,7 +31,7 @@ wait_ready() { for _ in $(seq 1 300); do grep -q READY "$1" 2>/dev/null && retur
 phase() { # name, sendfile (true|false|none)
   local name="$1" sendfile="$2" home="$work/prim-$1" listen
   listen=$(free_port)
-  "$root/tern" init --home "$home" --node a --nbd 127.0.0.1:0 --http 127.0.0.1:0 --listen "127.0.0.1:$listen" >&2
+  "$root/tern" init --home "$home" --node a --nbd 127.0.0.1:0 --http 127.0.0.1:0 --listen "127.0.0.1:$listen" --transport plain >&2
   "$root/tern" create r0 --size "$size" --home "$home" >&2
   TERN_JAVA_OPTS="-Xmx256m -Dtern.replication.sendfile=${sendfile/none/true}" \
     taskset -c 0 "$root/tern" run --home "$home" > "$home.out" 2> "$home.err" &
@@ -41,7 +41,7 @@ phase() { # name, sendfile (true|false|none)
   sec_pid=""
   if [ "$sendfile" != none ]; then
     local sec="$tmpfs/sec-$name"
-    "$root/tern" init --home "$sec" --node b --nbd 127.0.0.1:0 --http 127.0.0.1:0 --listen 127.0.0.1:0 >&2
+    "$root/tern" init --home "$sec" --node b --nbd 127.0.0.1:0 --http 127.0.0.1:0 --listen 127.0.0.1:0 --transport plain >&2
     "$root/tern" join r0 --peer "127.0.0.1:$listen" --home "$sec" >&2
     TERN_JAVA_OPTS="-Xmx256m" taskset -c 1 "$root/tern" run --home "$sec" > "$sec.out" 2> "$sec.err" &
     sec_pid=$!

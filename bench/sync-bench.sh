@@ -69,12 +69,12 @@ one_run() {
   # Primary: a node whose resources r0 and r1 hold base.img (written through NBD, not timed).
   local aport a_nbd b_http
   aport=$(free_port)
-  "$root/tern" init --home "$w/a" --node a --listen "127.0.0.1:$aport" --nbd 127.0.0.1:0 --http 127.0.0.1:0 >&2
+  "$root/tern" init --home "$w/a" --node a --listen "127.0.0.1:$aport" --nbd 127.0.0.1:0 --http 127.0.0.1:0 --transport plain >&2
   "$root/tern" create r0 --size "${mib}M" --home "$w/a" >&2
   "$root/tern" create r1 --size "${mib}M" --home "$w/a" >&2
   "$root/tern" run --home "$w/a" > "$w/a.out" 2> "$w/a.err" &
   a_pid=$!
-  "$root/tern" init --home "$w/b" --node b --nbd 127.0.0.1:0 --http 127.0.0.1:0 --listen 127.0.0.1:0 >&2
+  "$root/tern" init --home "$w/b" --node b --nbd 127.0.0.1:0 --http 127.0.0.1:0 --listen 127.0.0.1:0 --transport plain >&2
   "$root/tern" run --home "$w/b" > "$w/b.out" 2> "$w/b.err" &
   b_pid=$!
   for f in a b; do
