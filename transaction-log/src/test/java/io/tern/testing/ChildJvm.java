@@ -8,6 +8,9 @@ import java.util.List;
 
 /** Starts a class's {@code main} in a separate JVM with the test classpath and the project's JVM flags. */
 public final class ChildJvm {
+    /** The commands the launcher runs with the full JIT; it adds tern-command-jvm.flags to the others. */
+    private static final java.util.Set<String> LONG_RUNNING = java.util.Set.of("run", "demo", "verify");
+
     private ChildJvm() {
     }
 
@@ -24,6 +27,13 @@ public final class ChildJvm {
         String flags = System.getProperty("tern.jvm.flags", "");
         if (!flags.isBlank()) {
             cmd.addAll(Arrays.asList(flags.trim().split("\\s+")));
+        }
+        if (mainClass.equals("io.tern.cli.Main") && args.length > 0 && !LONG_RUNNING.contains(args[0])) {
+            // a short command: started as the launcher starts it (tern-command-jvm.flags)
+            String commandFlags = System.getProperty("tern.command.jvm.flags", "");
+            if (!commandFlags.isBlank()) {
+                cmd.addAll(Arrays.asList(commandFlags.trim().split("\\s+")));
+            }
         }
         cmd.add(heap);
         cmd.add("-cp");
