@@ -52,6 +52,8 @@ public final class Node implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(Node.class);
 
     private final NodeHome home;
+    /** The replication address published for the other members ({@code --advertise}), or null: the bound listen address. */
+    private String advertised;
     private final String name;
     private final Map<String, Resource> resources = new java.util.concurrent.ConcurrentSkipListMap<>();
     private final Map<String, ResourceMesh> meshes = new java.util.concurrent.ConcurrentHashMap<>();
@@ -89,6 +91,8 @@ public final class Node implements AutoCloseable {
         Node node = new Node(home, home.node());
         try {
             node.transport = home.transport();
+            HostPort advertise = home.advertised();
+            node.advertised = advertise.equals(home.address("listen")) ? null : advertise.toString();
             node.openJournal();
             for (String r : home.resources()) {
                 node.open(r);
@@ -667,7 +671,9 @@ public final class Node implements AutoCloseable {
         m.put("running", true);
         m.put("pid", ProcessHandle.current().pid());
         m.put("cluster", replication.clusterId());
-        m.put("listen", replication.address().getHostString() + ":" + replication.address().getPort());
+        String listen = replication.address().getHostString() + ":" + replication.address().getPort();
+        m.put("listen", listen);
+        m.put("advertise", advertised == null ? listen : advertised);
         m.put("nbd", nbd.address().getHostString() + ":" + nbd.address().getPort());
         List<Object> rs = new ArrayList<>();
         for (Resource r : resources.values()) {

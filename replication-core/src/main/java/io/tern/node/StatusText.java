@@ -18,6 +18,8 @@ import java.util.Map;
  *   primary (127.0.0.1:7800) state:Syncing connected:yes
  *     received 1030 replayed 1030 lag 14 records
  * </pre>
+ * A node set to {@code --advertise} another address shows it after its listen address:
+ * {@code listen 0.0.0.0:7800 (members dial 203.0.113.7:7800)}.
  *
  * Absent fields are left out, so the same renderer serves the live, the offline and older
  * documents. A sync's rate is the status's own ({@code rate_bytes_per_second}) when it carries one;
@@ -46,6 +48,9 @@ public final class StatusText {
             b.append("running, pid ").append(status.get("pid"));
             appendIf(b, ", cluster ", status.get("cluster"));
             appendIf(b, ", listen ", status.get("listen"));
+            if (status.get("advertise") != null && !status.get("advertise").equals(status.get("listen"))) {
+                appendIf(b, " (members dial ", status.get("advertise"), ")");
+            }
             appendIf(b, ", NBD ", status.get("nbd"));
         } else {
             b.append("not running (from its home: durable checkpoints; disk states are known once it runs)");

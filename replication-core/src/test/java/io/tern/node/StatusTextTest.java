@@ -40,6 +40,17 @@ class StatusTextTest {
     }
 
     @Test
+    void theAddressTheMembersDialShowsOnlyWhenItIsNotTheListenAddress() {
+        Map<String, Object> node = new LinkedHashMap<>(Map.of("node", "c", "running", true, "pid", 9, "cluster", "c1",
+                "listen", "0.0.0.0:7800", "advertise", "203.0.113.7:7800", "nbd", "127.0.0.1:10809", "resources", List.of()));
+        assertThat(StatusText.render(node)).startsWith("node c: running, pid 9, cluster c1, listen 0.0.0.0:7800 "
+                + "(members dial 203.0.113.7:7800), NBD 127.0.0.1:10809\n");
+        node.put("advertise", "0.0.0.0:7800");
+        assertThat(StatusText.render(node)).startsWith("node c: running, pid 9, cluster c1, listen 0.0.0.0:7800, "
+                + "NBD 127.0.0.1:10809\n");
+    }
+
+    @Test
     void aSplitBrainShowsWhereTheHistoriesDivergeAndWhatEachSideHolds() {
         Map<String, Object> peer = new LinkedHashMap<>();
         peer.put("node", "a");

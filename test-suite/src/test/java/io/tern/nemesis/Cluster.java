@@ -88,6 +88,11 @@ final class Cluster implements AutoCloseable {
             // the link faults would miss sessions that went straight to the node.
             await("a session through each node's proxy").atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(100))
                     .until(() -> java.util.Arrays.stream(c.proxies).allMatch(p -> p.connections() > 0));
+            for (int i = 0; i < NAMES.length; i++) {
+                InetSocketAddress a = c.proxies[i].address();
+                org.assertj.core.api.Assertions.assertThat(c.nodes[i].status().get("advertise"))
+                        .as("%s's status: the address the members dial", NAMES[i]).isEqualTo(a.getHostString() + ":" + a.getPort());
+            }
             return c;
         } catch (Exception | AssertionError e) {
             try {

@@ -139,12 +139,15 @@ class StatusSchemaTest {
     @Test
     void theSchemaRefusesUnknownValuesAndFields() {
         String failed = """
-                {"node": "a", "running": true, "pid": 42, "cluster": "c1", "listen": "127.0.0.1:7800", "nbd": "127.0.0.1:10809",
+                {"node": "a", "running": true, "pid": 42, "cluster": "c1", "listen": "0.0.0.0:7800",
+                 "advertise": "203.0.113.7:7800", "nbd": "127.0.0.1:10809",
                  "resources": [{"name": "r0", "role": "Primary", "disk": "Failed", "size": 8388608, "epoch": 1,
                  "durability": "flush", "logged_lsn": 0, "replayed_lsn": 0, "split_brain": false,
                  "error": "log of r0: record at lsn 12 is corrupt; repair with tern invalidate r0 from a peer"}]}""";
         assertThat(schema.validate(failed, InputFormat.JSON)).isEmpty();
         assertThat(schema.validate(failed.replaceAll(",\\s*\"error\": \"[^\"]*\"", ""), InputFormat.JSON)).isNotEmpty();
+        assertThat(schema.validate(failed.replaceAll("\\s*\"advertise\": \"[^\"]*\",", ""), InputFormat.JSON))
+                .as("live: the address the members dial is required").isNotEmpty();
         String doc = """
                 {"node": "a", "running": false, "resources": [{"name": "r0", "role": "Primary", "disk": "Unknown",
                  "size": 8388608, "epoch": 1, "durability": "sync", "logged_lsn": null, "replayed_lsn": 0,
