@@ -10,12 +10,14 @@ import java.util.concurrent.TimeUnit;
 import io.tern.testing.TargetTempDirFactory;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.parallel.Isolated;
 
 /**
  * Runs the power-loss file system's own self-test ({@code powerloss/selftest.py}): what survives
  * a cut, a remount and a killed file system, the injected write faults, and its throughput. The
  * power-loss tests and the nemesis trust this file system; this proves it does what they assume.
  */
+@Isolated("compares throughputs measured one after the other")
 class PowerLossFsSelfTest {
     @TempDir(factory = TargetTempDirFactory.class)
     Path dir;

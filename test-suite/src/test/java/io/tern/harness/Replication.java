@@ -25,21 +25,40 @@ public final class Replication {
     private Replication() {
     }
 
-    /** A port free right now (the primary's replication port must not change across restarts). */
+    /** First and last port {@link #freePort()} hands out: below Linux's ephemeral range (32768-60999). */
+    private static final int FIRST_PORT = 20000;
+    private static final int LAST_PORT = 32767;
+    private static final java.util.concurrent.atomic.AtomicInteger NEXT_PORT = new java.util.concurrent.atomic.AtomicInteger(
+            FIRST_PORT);
+
+    /**
+     * A port free right now that this test JVM has handed out to no one before, for an address
+     * that must stay the same across restarts (a node's replication, NBD and HTTP ports). It lies
+     * below the ephemeral range: while its node is down, no port-0 bind or outgoing connection of
+     * a test running alongside can take it, so a client retrying the old address never reaches
+     * another test's node.
+     */
     public static int freePort() throws IOException {
-        try (ServerSocket s = new ServerSocket(0)) {
-            return s.getLocalPort();
+        for (int tries = 0; tries <= LAST_PORT - FIRST_PORT; tries++) {
+            int port = NEXT_PORT.getAndUpdate(p -> p >= LAST_PORT ? FIRST_PORT : p + 1);
+            try (ServerSocket s = new ServerSocket()) {
+                s.bind(new InetSocketAddress("127.0.0.1", port));
+                return port;
+            } catch (IOException inUse) {
+                // taken by something outside this JVM: try the next one
+            }
         }
+        throw new IOException("no free port in " + FIRST_PORT + ".." + LAST_PORT);
     }
 
-    /** {@code tern init} of a node in {@code dir/name} with a fixed replication port and ephemeral NBD and HTTP ports. */
+    /** {@code tern init} of a node in {@code dir/name} with fixed replication, NBD and HTTP ports. */
     public static TernNode init(Path dir, String name, String cluster) throws IOException, InterruptedException {
         return init(dir.resolve(name), dir.resolve(name), name, cluster);
     }
 
     /**
      * {@code tern init} of a node in {@code home} whose output goes to {@code logs} (both made if
-     * missing), with a fixed replication port and ephemeral NBD and HTTP ports.
+     * missing), with fixed replication, NBD and HTTP ports.
      */
     public static TernNode init(Path home, Path logs, String name, String cluster) throws IOException, InterruptedException {
         return init(home, logs, name, cluster, freePort(), null);
@@ -56,7 +75,8 @@ public final class Replication {
         Files.createDirectories(logs);
         TernNode node = new TernNode(home, logs);
         List<String> args = new java.util.ArrayList<>(List.of("init", "--home", home.toString(), "--node", name,
-                "--cluster", cluster, "--listen", "127.0.0.1:" + listenPort, "--nbd", "127.0.0.1:0", "--http", "127.0.0.1:0"));
+                "--cluster", cluster, "--listen", "127.0.0.1:" + listenPort, "--nbd", "127.0.0.1:" + freePort(), "--http",
+                "127.0.0.1:" + freePort()));
         if (advertise != null) {
             args.addAll(List.of("--advertise", advertise.getHostString() + ":" + advertise.getPort()));
         }

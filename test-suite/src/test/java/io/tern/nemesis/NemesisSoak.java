@@ -10,6 +10,7 @@ import io.tern.testing.TargetTempDirFactory;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.condition.EnabledIfSystemProperty;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.parallel.Isolated;
 
 /**
  * The nemesis run again and again with a fresh seed each time, for {@code -Dtern.soak.seconds}
@@ -18,6 +19,7 @@ import org.junit.jupiter.api.io.TempDir;
  * runs, steps, faults per kind, checks passed, violations and the failing seeds, whose folders
  * (data, logs, report.md) are kept; the folders of runs that passed are deleted.
  */
+@Isolated("a soak: the machine to itself")
 class NemesisSoak {
     @TempDir(factory = TargetTempDirFactory.class)
     Path dir;

@@ -8,6 +8,7 @@ import io.tern.testing.TargetTempDirFactory;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.parallel.Isolated;
 
 /**
  * The short CI version of the nemesis: a few fixed seeds, plus every seed in {@link #REGRESSIONS}
@@ -17,6 +18,7 @@ import org.junit.jupiter.api.io.TempDir;
  * seed keeps its folder under {@code target/test-data/NemesisTest/} with the nodes' data and logs
  * and a {@code report.md}.
  */
+@Isolated("three nodes on three FUSE file systems: the heaviest class")
 class NemesisTest {
     static final int STEPS = 8;
     /** The build's default {@code tern.seed} (pom.xml): with it, the fixed seeds run; with any other, that one. */

@@ -25,6 +25,7 @@ import io.tern.testing.Seeds;
 import io.tern.testing.TargetTempDirFactory;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.parallel.Isolated;
 
 /**
  * Ahead mode on real nodes: a 4 MiB log quota (1 MiB segments), a secondary behind a link that
@@ -35,6 +36,7 @@ import org.junit.jupiter.api.io.TempDir;
  * only the dirty chunks (never the whole device), receive no block that was not written since
  * the cut, and end with an image equal to the primary's.
  */
+@Isolated("compares write rates measured at two moments")
 class AheadModeTest {
     private static final String RES = "r0";
     private static final int BLOCK = 4096;

@@ -28,6 +28,7 @@ import io.tern.testing.ExternalTool;
 import io.tern.testing.Seeds;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.parallel.Isolated;
 
 /**
  * A real node zeroes a whole sparse 4 GiB resource over NBD while a second client keeps writing
@@ -42,6 +43,7 @@ import org.junit.jupiter.api.io.TempDir;
  * advertise; so it zeroes in four 1 GiB commands, which its NBD driver sends as 32 MiB requests.
  * The second case sends WRITE_ZEROES of nearly 2 GiB each with the project's client.
  */
+@Isolated("bounds the time of a 4 GiB zeroing and of the slowest write beside it")
 class BigZeroTest {
     private static final long KIB = 1 << 10;
     private static final long MIB = 1 << 20;

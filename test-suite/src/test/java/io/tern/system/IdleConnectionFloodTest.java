@@ -20,12 +20,14 @@ import io.tern.testing.Seeds;
 import io.tern.testing.TargetTempDirFactory;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.parallel.Isolated;
 
 /**
  * 1,000 connections opened to a primary's replication port and left idle: its secondary keeps
  * replicating while they stand, the listener refuses those past its bound for one address and
  * counts them, the idle ones are closed by the keepalive, and the secondary ends equal.
  */
+@Isolated("holds a thousand loopback connections for half a minute")
 class IdleConnectionFloodTest {
     private static final String RES = "r0";
 

@@ -1,5 +1,7 @@
 package io.tern.system;
 
+import static io.tern.harness.Replication.freePort;
+
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.io.ByteArrayOutputStream;
@@ -47,7 +49,8 @@ class NbdFuzzTest {
         long connectionCases = Math.max(1, cases / 12);
         TernNode node = new TernNode(dir);
         assertThat(node.command(60, "init", "--home", dir.toString(), "--node", "a",
-                "--nbd", "127.0.0.1:0", "--http", "127.0.0.1:0", "--transport", "plain")).isZero();
+                "--listen", "127.0.0.1:" + freePort(), "--nbd", "127.0.0.1:" + freePort(), "--http",
+                "127.0.0.1:" + freePort(), "--transport", "plain")).isZero();
         assertThat(node.command(60, "create", "fuzz", "--size", "16M", "--home", dir.toString())).isZero();
         assertThat(node.command(60, "create", "good", "--size", "16M", "--home", dir.toString())).isZero();
         try (node) {

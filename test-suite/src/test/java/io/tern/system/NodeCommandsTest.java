@@ -24,8 +24,8 @@ class NodeCommandsTest {
     void initCreateRunStatusAndMetrics() throws Exception {
         TernNode node = new TernNode(dir);
         String home = dir.toString();
-        assertThat(node.command(60, "init", "--home", home, "--node", "a", "--nbd", "127.0.0.1:0", "--http", "127.0.0.1:0",
-                "--transport", "plain")).isZero();
+        assertThat(node.command(60, "init", "--home", home, "--node", "a", "--listen", "127.0.0.1:0", "--nbd", "127.0.0.1:0",
+                "--http", "127.0.0.1:0", "--transport", "plain")).isZero();
         assertThat(node.command(60, "init", "--home", home, "--node", "a")).as("a second init").isEqualTo(1);
         assertThat(node.command(60, "create", "r0", "--size", "8M", "--home", home)).isZero();
         assertThat(node.command(60, "create", "r0", "--size", "8M", "--home", home)).as("the same name again").isEqualTo(1);

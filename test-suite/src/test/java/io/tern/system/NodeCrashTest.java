@@ -1,5 +1,7 @@
 package io.tern.system;
 
+import static io.tern.harness.Replication.freePort;
+
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.nio.file.Path;
@@ -16,6 +18,7 @@ import io.tern.testing.Seeds;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
+import org.junit.jupiter.api.parallel.Isolated;
 
 /**
  * A real node under a write load over NBD is killed with SIGKILL at random (seeded) moments.
@@ -23,6 +26,7 @@ import org.junit.jupiter.params.provider.CsvSource;
  * every acked write, in {@code flush} mode every write acked before a FLUSH that completed — and
  * every other write sent reads as all-old or all-new, never a mix.
  */
+@Isolated("asks for a rate of acknowledged writes between kills")
 class NodeCrashTest {
     private static final int FLUSH_EVERY = 64;
     private static final int BLOCK = 4096;
@@ -45,7 +49,8 @@ class NodeCrashTest {
         Random random = new Random(Seeds.seed("NodeCrashTest-" + durability));
         TernNode node = new TernNode(dir);
         assertThat(node.command(60, "init", "--home", dir.toString(), "--node", "a",
-                "--nbd", "127.0.0.1:0", "--http", "127.0.0.1:0", "--transport", "plain")).isZero();
+                "--listen", "127.0.0.1:" + freePort(), "--nbd", "127.0.0.1:" + freePort(), "--http",
+                "127.0.0.1:" + freePort(), "--transport", "plain")).isZero();
         assertThat(node.command(60, "create", "r0", "--size", "64M", "--durability", durability,
                 "--home", dir.toString())).isZero();
 

@@ -18,6 +18,7 @@ import io.tern.testing.Seeds;
 import io.tern.testing.TargetTempDirFactory;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.parallel.Isolated;
 
 /**
  * SIGTERM of a primary while it takes sync-mode writes and serves a paced full sync, ten rounds: every
@@ -25,6 +26,7 @@ import org.junit.jupiter.api.io.TempDir;
  * nothing: the checkpoint covered every record). The full sync's readers share the device's file
  * channel; an interrupt reaching one would close it under the checkpoint.
  */
+@Isolated("needs its throttled sync still running after ten restarts")
 class ShutdownUnderLoadTest {
     private static final String RES = "r0";
     private static final long SIZE = 1L << 30;
