@@ -8,7 +8,11 @@ public enum FaultKind {
     PAUSE_REPLAY,
     /** {@code pause fetch} on a secondary while the primary writes, then resume. */
     PAUSE_FETCH,
-    /** {@code tern primary} on a secondary under write load: a planned handover. */
+    /**
+     * {@code tern primary} on a secondary under write load: a planned handover. A refusal while
+     * the target resyncs (it fell past the primary's log quota under the load) is fair and counted;
+     * the handover is tried again once the target is UpToDate.
+     */
     HANDOVER,
     /**
      * {@code tern adjust --log-quota 4M} on the primary and a paused fetch on a secondary, so the

@@ -206,7 +206,7 @@ public final class Nemesis {
                     int target = pickSecondary(cluster, s);
                     note("step " + s.index() + ": handover from " + Cluster.name(cluster.primaryIndex()) + " to "
                             + Cluster.name(target) + " under load");
-                    tern(cluster.node(target), "primary", Cluster.RES);
+                    handover(cluster, target, s);
                     writer.close();
                     cluster.awaitOnePrimary(wait);
                     if (cluster.primaryIndex() != target) {
@@ -272,6 +272,41 @@ public final class Nemesis {
                     secondary.http("POST", "/resources/" + Cluster.RES + "/resume-replay");
                 }
             }
+        }
+    }
+
+    /**
+     * {@code tern primary} on {@code target}. Under load a secondary may fall past the primary's
+     * log quota and start a resync at any moment; a planned handover to it is then refused, as it
+     * must be, until its disk is UpToDate again. Such a refusal is counted and the handover tried
+     * again once the target is UpToDate (three tries); a refusal while its disk is UpToDate is a
+     * violation.
+     */
+    private void handover(Cluster cluster, int target, Step s) throws Exception {
+        TernNode node = cluster.node(target);
+        String name = Cluster.name(target);
+        for (int attempt = 1; ; attempt++) {
+            Awaitility.await(name + " is UpToDate for the handover").atMost(Duration.ofSeconds(120))
+                    .pollInterval(Duration.ofMillis(200)).until(() -> "UpToDate".equals(node.resource(Cluster.RES).get("disk")));
+            int code = node.command(120, "primary", Cluster.RES, "--home", node.home().toString());
+            if (code == 0) {
+                return;
+            }
+            String why = java.nio.file.Files.readString(node.logs().resolve("command.err")).strip();
+            why = why.substring(why.lastIndexOf('\n') + 1);
+            Object disk = node.resource(Cluster.RES).get("disk");
+            Object onPrimary = Replication.peers(cluster.primary().resource(Cluster.RES)).stream()
+                    .filter(p -> name.equals(p.get("node"))).map(p -> p.get("state")).findFirst().orElse(null);
+            // the refusal of a resyncing node, or of one the primary no longer replicates to
+            boolean fair = !"UpToDate".equals(disk) || why.contains("still copying its full sync")
+                    || !"Replicating".equals(onPrimary);
+            if (!fair || attempt == 3) {
+                throw new AssertionError("step " + s.index() + ": tern primary on " + name + " (disk " + disk
+                        + ", on the primary " + onPrimary + ") failed with " + code + ": " + why);
+            }
+            counts.event("handover-refused-target-resyncing");
+            note("step " + s.index() + ": the handover to " + name + " was refused (disk " + disk + ", on the primary "
+                    + onPrimary + ": " + why + "); again once it is UpToDate");
         }
     }
 
