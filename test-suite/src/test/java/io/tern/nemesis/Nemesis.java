@@ -516,6 +516,16 @@ public final class Nemesis {
                 s.writerSeed(), s.index()).start();
         try {
             writer.awaitAcked(s.before(), Duration.ofSeconds(60));
+            // An operator fails over to a secondary with an image: under the load one may be
+            // resyncing (past the primary's quota), and the site is lost while another is UpToDate.
+            Awaitility.await("a secondary UpToDate").atMost(Duration.ofSeconds(120)).pollInterval(Duration.ofMillis(100))
+                    .until(() -> cluster.secondaries().stream().anyMatch(i -> {
+                        try {
+                            return "UpToDate".equals(cluster.node(i).resource(Cluster.RES).get("disk"));
+                        } catch (Exception e) {
+                            return false;
+                        }
+                    }));
             note("step " + s.index() + ": kill -9 " + Cluster.name(old) + " (primary) under load");
             oldPrimary.kill();
         } finally {
@@ -535,11 +545,15 @@ public final class Nemesis {
                         Map<String, Object> r = n.resource(Cluster.RES);
                         return TernNode.number(r, "replayed_lsn") == TernNode.number(r, "logged_lsn");
                     });
-            long lsn = TernNode.number(n.resource(Cluster.RES), "logged_lsn");
-            if (lsn > targetLsn) {
+            Map<String, Object> r = n.resource(Cluster.RES);
+            long lsn = TernNode.number(r, "logged_lsn");
+            if (!"Inconsistent".equals(r.get("disk")) && lsn > targetLsn) {
                 target = i;
                 targetLsn = lsn;
             }
+        }
+        if (target < 0) {
+            throw new AssertionError("step " + s.index() + ": no secondary kept a consistent disk after the primary's loss");
         }
         TernNode next = cluster.node(target);
         tern(next, "primary", Cluster.RES, "--force");
