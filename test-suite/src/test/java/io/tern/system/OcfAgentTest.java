@@ -23,6 +23,7 @@ import io.tern.harness.TernNode;
 import io.tern.node.Json;
 import io.tern.testing.ChildJvm;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.parallel.Isolated;
 
 /**
  * The Pacemaker resource agent ({@code cli/src/dist/ocf/tern}) against a real pair of nodes.
@@ -36,6 +37,7 @@ import org.junit.jupiter.api.Test;
  * {@code tern status --json} says Primary and a follows. Everything (homes, daemon and agent
  * output, the tester's report) stays in {@code target/ocf-agent-test}.
  */
+@Isolated("ocf-tester gives each action 20 s (Pacemaker's default); a node start on a loaded machine can take longer")
 class OcfAgentTest {
     private static final String RES = "r0";
     private static final Path AGENT = Path.of("..", "cli", "src", "dist", "ocf", "tern").toAbsolutePath().normalize();
