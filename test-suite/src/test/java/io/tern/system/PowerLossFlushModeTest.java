@@ -21,6 +21,7 @@ import io.tern.harness.TernNode;
 import io.tern.testing.Seeds;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.parallel.Isolated;
 
 /**
  * A primary in {@code flush} durability mode whose whole home — log, links, checkpoint, activity
@@ -47,6 +48,7 @@ import org.junit.jupiter.api.io.TempDir;
  *       cut: a secondary never holds a record the primary lost.
  * </ol>
  */
+@Isolated("asks for a number of FLUSHes completed between power cuts")
 class PowerLossFlushModeTest {
     private static final String RES = "r0";
     private static final long SIZE = 16L << 20;
