@@ -48,8 +48,9 @@ public final class StatusText {
             b.append("running, pid ").append(status.get("pid"));
             appendIf(b, ", cluster ", status.get("cluster"));
             appendIf(b, ", listen ", status.get("listen"));
-            if (status.get("advertise") != null && !status.get("advertise").equals(status.get("listen"))) {
-                appendIf(b, " (members dial ", status.get("advertise"), ")");
+            Object advertise = status.get("advertise");
+            if (advertise != null && !advertise.equals(status.get("listen"))) {
+                b.append(" (members dial ").append(advertise).append(')');
             }
             appendIf(b, ", NBD ", status.get("nbd"));
         } else {

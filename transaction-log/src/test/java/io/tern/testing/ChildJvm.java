@@ -24,16 +24,9 @@ public final class ChildJvm {
     public static List<String> command(String mainClass, String heap, String... args) {
         List<String> cmd = new ArrayList<>();
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-        String flags = System.getProperty("tern.jvm.flags", "");
-        if (!flags.isBlank()) {
-            cmd.addAll(Arrays.asList(flags.trim().split("\\s+")));
-        }
+        addFlags(cmd, "tern.jvm.flags");
         if (mainClass.equals("io.tern.cli.Main") && args.length > 0 && !LONG_RUNNING.contains(args[0])) {
-            // a short command: started as the launcher starts it (tern-command-jvm.flags)
-            String commandFlags = System.getProperty("tern.command.jvm.flags", "");
-            if (!commandFlags.isBlank()) {
-                cmd.addAll(Arrays.asList(commandFlags.trim().split("\\s+")));
-            }
+            addFlags(cmd, "tern.command.jvm.flags"); // a short command, started as the launcher starts it
         }
         cmd.add(heap);
         cmd.add("-cp");
@@ -41,5 +34,13 @@ public final class ChildJvm {
         cmd.add(mainClass);
         cmd.addAll(Arrays.asList(args));
         return cmd;
+    }
+
+    /** Adds the JVM flags the system property {@code name} holds (space-separated; none if unset). */
+    private static void addFlags(List<String> cmd, String name) {
+        String flags = System.getProperty(name, "");
+        if (!flags.isBlank()) {
+            cmd.addAll(Arrays.asList(flags.trim().split("\\s+")));
+        }
     }
 }
